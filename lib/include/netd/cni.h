@@ -1,0 +1,203 @@
+/* cni.h — the CNI protocol: environment, network config, results, errors,
+ * version negotiation, delegation, and the plugin skeleton.
+ *
+ * A plugin's main() is one call:
+ *
+ *     static const struct cni_plugin bridge = {
+ *         .name = "netd-bridge", .add = cmd_add, .del = cmd_del,
+ *         .check = cmd_check, .gc = cmd_gc, .status = cmd_status };
+ *     int main(void) { return cni_main(&bridge); }
+ *
+ * cni_plugin_run() does everything the spec asks of every plugin before the
+ * command runs: it reads CNI_* from an env array and the config from a stream,
+ * validates both, negotiates the version, parses prevResult (converting it to
+ * the internal form), and afterwards prints exactly one JSON object — the
+ * result in the config's cniVersion, or an error object carrying cniVersion.
+ * It takes env, stdin and stdout as parameters so tests run commands in-process.
+ *
+ * Results are held in one internal form (spec 1.1.0) and converted on output.
+ */
+#ifndef NETD_CNI_H
+#define NETD_CNI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <net/if.h>
+#include <jansson.h>
+
+#include "netd/addr.h"
+#include "netd/err.h"
+
+#define CNI_VERSION_LATEST "1.1.0"
+/* Versions every netd plugin speaks, oldest first, NULL-terminated. */
+extern const char *const cni_supported_versions[];
+
+enum cni_command {
+	CNI_CMD_NONE = 0,
+	CNI_CMD_ADD,
+	CNI_CMD_DEL,
+	CNI_CMD_CHECK,
+	CNI_CMD_VERSION,
+	CNI_CMD_GC,
+	CNI_CMD_STATUS,
+};
+
+const char *cni_command_name(enum cni_command c);
+
+/* ---- versions ---------------------------------------------------------- */
+
+/* Compare two "X.Y.Z" versions: <0, 0, >0; a string that does not parse sorts
+ * before everything. */
+int cni_version_cmp(const char *a, const char *b);
+bool cni_version_supported(const char *v);
+
+/* ---- results ----------------------------------------------------------- */
+
+struct cni_iface {
+	char name[IFNAMSIZ];
+	char mac[18];		/* "" = not reported */
+	char sandbox[4096];	/* netns path; "" = host side */
+	int mtu;		/* 0 = not reported (1.1.0) */
+	char socket_path[256];	/* 1.1.0 */
+	char pci_id[64];	/* 1.1.0 */
+};
+
+struct cni_ip {
+	struct netd_prefix address;	/* address with its prefix length */
+	struct netd_addr gateway;	/* family 0 = none */
+	int iface;			/* index into interfaces, -1 = none */
+};
+
+struct cni_route {
+	struct netd_prefix dst;
+	struct netd_addr gw;		/* family 0 = none */
+	int mtu, advmss, priority, table; /* 0 = unset (1.1.0 fields) */
+	int scope;			/* -1 = unset */
+};
+
+struct cni_dns {
+	char **nameservers; size_t n_nameservers;
+	char *domain;
+	char **search; size_t n_search;
+	char **options; size_t n_options;
+};
+
+struct cni_result {
+	struct cni_iface *ifaces; size_t n_ifaces;
+	struct cni_ip *ips; size_t n_ips;
+	struct cni_route *routes; size_t n_routes;
+	struct cni_dns dns;
+};
+
+struct cni_result *cni_result_new(void);
+void cni_result_free(struct cni_result *r);
+struct cni_result *cni_result_dup(const struct cni_result *r);
+
+/* Append and return the index of the new entry, or -ENOMEM. */
+int cni_result_add_iface(struct cni_result *r, const struct cni_iface *i);
+int cni_result_add_ip(struct cni_result *r, const struct cni_ip *ip);
+int cni_result_add_route(struct cni_result *r, const struct cni_route *rt);
+int cni_dns_add(char ***list, size_t *n, const char *s);
+/* Merge src's dns into dst's (no duplicates). */
+int cni_dns_merge(struct cni_dns *dst, const struct cni_dns *src);
+
+/* Parse a result of any supported version (0.3.0 .. 1.1.0). The version is
+ * taken from the object's cniVersion, or from `version` when that is absent.
+ * Errors are CNI code 6 (decode) or 1 (unsupported version). */
+int cni_result_from_json(const json_t *j, const char *version,
+			 struct cni_result **out, struct netd_err *err);
+/* Render in `version`: 0.3.x/0.4.0 get ips[].version, 1.0.0 drops it, fields
+ * new in 1.1.0 appear only there. */
+json_t *cni_result_to_json(const struct cni_result *r, const char *version);
+
+/* Find the interface in the result named `ifname` whose sandbox is non-empty
+ * (the container side); -1 if none. */
+int cni_result_find_iface(const struct cni_result *r, const char *ifname, bool in_sandbox);
+
+/* ---- invocation context ------------------------------------------------ */
+
+struct cni_kv { char *key; char *value; };
+
+struct cni_ctx {
+	enum cni_command cmd;
+	const char *container_id;	/* CNI_CONTAINERID */
+	const char *netns;		/* CNI_NETNS, may be NULL on DEL/GC */
+	const char *ifname;		/* CNI_IFNAME */
+	const char *path;		/* CNI_PATH, may be NULL */
+	struct cni_kv *args; size_t n_args; /* CNI_ARGS, split */
+	char *const *envp;		/* the environment the plugin was given */
+
+	json_t *config;			/* the whole network config (owned) */
+	const char *version;		/* config's cniVersion */
+	const char *network;		/* config's name */
+	const char *type;		/* config's type */
+	struct cni_result *prev;	/* prevResult converted, or NULL */
+	json_t *runtime_config;		/* config's runtimeConfig or NULL (borrowed) */
+	json_t *conf_args;		/* config's args or NULL (borrowed) */
+
+	struct cni_result *result;	/* ADD fills it; printed on success */
+	json_t *output;			/* or any other JSON object to print (STATUS/GC none) */
+	struct netd_err err;		/* set on failure */
+};
+
+/* Value of CNI_ARGS key, or NULL. */
+const char *cni_arg(const struct cni_ctx *ctx, const char *key);
+/* Lookup in the env array the plugin was given. */
+const char *cni_getenv(char *const *envp, const char *name);
+
+/* A plugin's command handlers. Each returns 0 or a negative errno with ctx->err
+ * set. Missing handlers: CHECK/GC/STATUS answer success with nothing to do
+ * only if the plugin sets them; NULL means "unsupported" (code 2 is NOT used:
+ * GC/STATUS default to success, CHECK to an error). */
+struct cni_plugin {
+	const char *name;	/* "netd-bridge", used in messages and VERSION */
+	int (*add)(struct cni_ctx *ctx);
+	int (*del)(struct cni_ctx *ctx);
+	int (*check)(struct cni_ctx *ctx);
+	int (*gc)(struct cni_ctx *ctx);
+	int (*status)(struct cni_ctx *ctx);
+};
+
+/* Run one command. envp: NULL-terminated "K=V" array; in: the config; out:
+ * where the single JSON object goes. Returns the process exit status (0 or 1).
+ * Diagnostics go to stderr. */
+int cni_plugin_run(const struct cni_plugin *p, char *const *envp, FILE *in, FILE *out);
+/* cni_plugin_run(p, environ, stdin, stdout) */
+int cni_main(const struct cni_plugin *p);
+
+/* Limit on stdin, larger configs are refused with code 6. */
+#define CNI_STDIN_MAX (1024 * 1024)
+
+/* ---- config helpers (set ctx-free errors with code 7) ------------------ */
+
+/* Typed optional fields: absent leaves *out alone and returns 0; wrong type is
+ * -EINVAL with "field 'mtu' must be an integer". */
+int cni_conf_bool(const json_t *obj, const char *key, bool *out, struct netd_err *err);
+int cni_conf_int(const json_t *obj, const char *key, long long min, long long max,
+		 long long *out, struct netd_err *err);
+int cni_conf_str(const json_t *obj, const char *key, const char **out, struct netd_err *err);
+
+/* Is capability `cap` present in runtimeConfig? Returns the value or NULL. */
+json_t *cni_runtime_cap(const struct cni_ctx *ctx, const char *cap);
+
+/* ---- delegation -------------------------------------------------------- */
+
+/* Run plugin `type` found on CNI_PATH with command `cmd`, the same env as ctx
+ * (CNI_COMMAND replaced), and `config` on stdin (the network config, with
+ * prevResult if given). For ADD, *out gets the parsed result (converted from
+ * the delegate's version). A delegate's error object is carried into err with
+ * its code and message. Times out after `timeout_ms` (0 = 60 s). */
+int cni_delegate(const struct cni_ctx *ctx, const char *type, enum cni_command cmd,
+		 const json_t *config, struct cni_result **out, int timeout_ms,
+		 struct netd_err *err);
+
+/* The same, for a config section: delegates the IPAM plugin named by
+ * config.ipam.type. No ipam section: -ENOENT, nothing set. */
+int cni_ipam_exec(struct cni_ctx *ctx, enum cni_command cmd, struct cni_result **out);
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* {"cniVersion":v,"code":c,"msg":m[,"details":d]} */
+json_t *cni_error_json(const char *version, const struct netd_err *err);
+
+#endif

@@ -1,0 +1,39 @@
+/* nft.h — source NAT (masquerade) for container addresses, in nftables table
+ * `inet netd_cni`, through libnftnl + libmnl. No iptables, no `nft` process.
+ *
+ * The table is shared by every plugin run on the host, so nothing in it is
+ * ever flushed: each container address is one element of a set, tagged with
+ * an owner (a hash of network name, container id and ifname, kept in the
+ * element's userdata), and DEL/GC remove exactly the elements they own.
+ * Each call is one netlink batch: table, chain, sets and rule are created if
+ * missing and the element added, all or nothing. A flock on
+ * /run/netd/nft.lock serialises read-check-delete against other plugin runs.
+ *
+ * Semantics match the reference ipMasq: traffic from `addr` to anything
+ * outside `subnet` (and not multicast) is masqueraded.
+ */
+#ifndef NETD_NFT_H
+#define NETD_NFT_H
+
+#include "netd/addr.h"
+#include "netd/err.h"
+
+#define NETD_NFT_CNI_TABLE "netd_cni"
+
+/* Owner tag for (network, container, ifname): 32 hex characters, stable,
+ * the first 8 a hash of the network alone (so GC can select one network). */
+void netd_nft_owner(const char *network, const char *container_id, const char *ifname, char out[33]);
+
+/* Masquerade traffic from addr (host bits set) leaving subnet. Idempotent for
+ * the same owner; an element with the same address but another owner is
+ * replaced (the address was reused) . */
+int netd_nft_masq_add(const struct netd_prefix *addr, const char *owner, struct netd_err *err);
+/* Remove every element owned by `owner`; none is not an error. */
+int netd_nft_masq_del(const char *owner, struct netd_err *err);
+/* Does `owner` have an element for addr? 1 yes, 0 no, <0 error. For CHECK. */
+int netd_nft_masq_has(const struct netd_prefix *addr, const char *owner, struct netd_err *err);
+/* Remove elements whose owner tag starts with `network`'s prefix and whose
+ * owner is not in keep[0..n). Elements of other networks are untouched. */
+int netd_nft_masq_gc(const char *network, const char *const *keep, size_t n, struct netd_err *err);
+
+#endif

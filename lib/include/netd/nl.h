@@ -1,0 +1,150 @@
+/* nl.h — route netlink over libnl-route-3: links, addresses, routes,
+ * neighbours, FDB, bridge ports.
+ *
+ * A struct netd_nl is a netlink socket bound to one network namespace: open it
+ * with the netns fd (or -1 for the current one) and every call acts there, no
+ * setns needed. Creation is ensure-style where noted: EEXIST means "verify the
+ * existing object has the asked attributes, then succeed".
+ *
+ * Every call returns 0 (or a value >= 0) or a negative errno, and on failure
+ * fills err with what was being done, the kernel's errno text and, when the
+ * kernel sent one, its extended-ack message (in err->details and the msg).
+ * Interrupted dumps (NLM_F_DUMP_INTR) are retried inside this module.
+ */
+#ifndef NETD_NL_H
+#define NETD_NL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <net/if.h>
+
+#include "netd/addr.h"
+#include "netd/err.h"
+
+struct netd_nl;
+
+int netd_nl_open(int nsfd, struct netd_nl **out, struct netd_err *err);
+void netd_nl_free(struct netd_nl *nl);
+
+struct netd_link {
+	int ifindex;
+	char name[IFNAMSIZ];
+	char kind[32];		/* "bridge", "veth", "macvlan", "vxlan", "" */
+	uint8_t mac[6];
+	int mtu;
+	bool up;		/* IFF_UP */
+	bool promisc;
+	int master;		/* ifindex of master, 0 = none */
+	int link;		/* IFLA_LINK (veth peer / macvlan parent), 0 = none */
+	int link_netnsid;	/* IFLA_LINK_NETNSID, -1 = same netns */
+	char alias[256];	/* IFLA_IFALIAS */
+};
+
+/* Look up by name or index; -ENODEV if absent. */
+int netd_nl_link_get(struct netd_nl *nl, const char *name, struct netd_link *out, struct netd_err *err);
+int netd_nl_link_get_index(struct netd_nl *nl, int ifindex, struct netd_link *out, struct netd_err *err);
+/* All links; *out is malloc'ed, caller frees. */
+int netd_nl_link_list(struct netd_nl *nl, struct netd_link **out, size_t *n, struct netd_err *err);
+
+/* Delete; -ENODEV if it does not exist (callers doing DEL treat that as done). */
+int netd_nl_link_del(struct netd_nl *nl, int ifindex, struct netd_err *err);
+int netd_nl_link_set_up(struct netd_nl *nl, int ifindex, bool up, struct netd_err *err);
+int netd_nl_link_set_mtu(struct netd_nl *nl, int ifindex, int mtu, struct netd_err *err);
+int netd_nl_link_set_mac(struct netd_nl *nl, int ifindex, const uint8_t mac[6], struct netd_err *err);
+int netd_nl_link_set_promisc(struct netd_nl *nl, int ifindex, bool on, struct netd_err *err);
+int netd_nl_link_set_master(struct netd_nl *nl, int ifindex, int master, struct netd_err *err);
+int netd_nl_link_set_name(struct netd_nl *nl, int ifindex, const char *name, struct netd_err *err);
+int netd_nl_link_set_alias(struct netd_nl *nl, int ifindex, const char *alias, struct netd_err *err);
+/* Move to netns nsfd and rename to new_name (NULL = keep) in one RTM_NEWLINK. */
+int netd_nl_link_move(struct netd_nl *nl, int ifindex, int nsfd, const char *new_name, struct netd_err *err);
+
+/* Bridge: create if missing (with vlan_filtering as asked, up); if a link of
+ * that name exists it must be a bridge (else -EEXIST "exists and is not a
+ * bridge"). mtu 0 = kernel default. Fills out. */
+struct netd_bridge_opts {
+	int mtu;
+	bool vlan_filtering;
+	const uint8_t *mac;	/* NULL = kernel's */
+};
+int netd_nl_bridge_ensure(struct netd_nl *nl, const char *name, const struct netd_bridge_opts *o,
+			  struct netd_link *out, struct netd_err *err);
+
+/* veth pair: `host_name` stays in nl's netns, `peer_name` is created straight
+ * in netns peer_nsfd, both in one RTM_NEWLINK. mtu 0 = default; peer_mac NULL
+ * = random. host_name NULL lets the kernel pick "vethN"... callers pass one. */
+struct netd_veth_opts {
+	const char *host_name;
+	const char *peer_name;
+	int peer_nsfd;
+	int mtu;
+	const uint8_t *peer_mac;
+};
+int netd_nl_veth_create(struct netd_nl *nl, const struct netd_veth_opts *o, struct netd_err *err);
+
+enum netd_macvlan_mode { NETD_MACVLAN_BRIDGE, NETD_MACVLAN_PRIVATE, NETD_MACVLAN_VEPA, NETD_MACVLAN_PASSTHRU };
+/* macvlan child of ifindex `parent` (in nl's netns), created then moved to
+ * target_nsfd as `name`. */
+struct netd_macvlan_opts {
+	const char *name;
+	int parent;
+	enum netd_macvlan_mode mode;
+	int mtu;
+	const uint8_t *mac;
+	int target_nsfd;	/* -1 = stay */
+};
+int netd_nl_macvlan_create(struct netd_nl *nl, const struct netd_macvlan_opts *o, struct netd_err *err);
+
+struct netd_vxlan_opts {
+	const char *name;
+	uint32_t vni;
+	struct netd_addr local;	/* family 0 = unset */
+	int dev;		/* underlay ifindex, 0 = unset */
+	uint16_t port;		/* 0 = 4789 */
+	int mtu;
+	bool learning;
+};
+int netd_nl_vxlan_create(struct netd_nl *nl, const struct netd_vxlan_opts *o, struct netd_err *err);
+
+/* Bridge port options (IFLA_BRPORT_*). */
+int netd_nl_brport_set_hairpin(struct netd_nl *nl, int ifindex, bool on, struct netd_err *err);
+/* Bridge VLAN on a port: vid with pvid/untagged flags (bridge vlan add). */
+int netd_nl_bridge_vlan_add(struct netd_nl *nl, int ifindex, uint16_t vid, bool pvid, bool untagged,
+			    bool self, struct netd_err *err);
+
+/* Addresses. add is ensure-style (EEXIST = fine). nodad for IPv6. */
+int netd_nl_addr_add(struct netd_nl *nl, int ifindex, const struct netd_prefix *p, bool nodad, struct netd_err *err);
+int netd_nl_addr_del(struct netd_nl *nl, int ifindex, const struct netd_prefix *p, struct netd_err *err);
+/* Addresses on ifindex (0 = all links) of family (0 = both); global scope and
+ * link scope both included. *out malloc'ed. */
+int netd_nl_addr_list(struct netd_nl *nl, int ifindex, int family, struct netd_prefix **out, size_t *n,
+		      struct netd_err *err);
+
+struct netd_route {
+	struct netd_prefix dst;	/* len 0 = default route; family required */
+	struct netd_addr gw;	/* family 0 = none (link route) */
+	int ifindex;		/* 0 = let the kernel pick from gw */
+	int metric, table, mtu, advmss;	/* 0 = unset; table 0 = main */
+	int scope;		/* -1 = kernel's choice */
+};
+/* add is ensure-style; del of a missing route is -ESRCH. */
+int netd_nl_route_add(struct netd_nl *nl, const struct netd_route *r, struct netd_err *err);
+int netd_nl_route_del(struct netd_nl *nl, const struct netd_route *r, struct netd_err *err);
+/* Routes of family in the main table (table 0) or `table`; *out malloc'ed. */
+int netd_nl_route_list(struct netd_nl *nl, int family, int table, struct netd_route **out, size_t *n,
+		       struct netd_err *err);
+
+/* Permanent neighbour entry (ARP/NDP): addr -> mac on ifindex. Replace semantics. */
+int netd_nl_neigh_set(struct netd_nl *nl, int ifindex, const struct netd_addr *a, const uint8_t mac[6],
+		      struct netd_err *err);
+int netd_nl_neigh_del(struct netd_nl *nl, int ifindex, const struct netd_addr *a, struct netd_err *err);
+/* FDB entry on a vxlan (or bridge port): mac -> remote dst (family 0 = none). Replace semantics. */
+int netd_nl_fdb_set(struct netd_nl *nl, int ifindex, const uint8_t mac[6], const struct netd_addr *dst,
+		    struct netd_err *err);
+int netd_nl_fdb_del(struct netd_nl *nl, int ifindex, const uint8_t mac[6], const struct netd_addr *dst,
+		    struct netd_err *err);
+
+/* Ifindex of the link carrying the default route of family (0 = v4 then v6),
+ * or -ENETUNREACH. */
+int netd_nl_default_route_link(struct netd_nl *nl, int family, struct netd_err *err);
+
+#endif
