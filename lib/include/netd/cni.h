@@ -191,9 +191,19 @@ int cni_delegate(const struct cni_ctx *ctx, const char *type, enum cni_command c
 		 const json_t *config, struct cni_result **out, int timeout_ms,
 		 struct netd_err *err);
 
-/* The same, for a config section: delegates the IPAM plugin named by
- * config.ipam.type. No ipam section: -ENOENT, nothing set. */
+/* Validate the config's ipam section before anything is changed: absent is
+ * -ENOENT (an L2-only network); present, it must be an object with a string
+ * `type` naming a plugin file found on CNI_PATH (code 7 / code 4 when CNI_PATH
+ * is unset). *type gets the name. */
+int cni_ipam_validate(struct cni_ctx *ctx, const char **type);
+
+/* Delegate to the IPAM plugin named by config.ipam.type, with the whole config
+ * on stdin (as the spec asks). No ipam section: -ENOENT, nothing set. */
 int cni_ipam_exec(struct cni_ctx *ctx, enum cni_command cmd, struct cni_result **out);
+
+/* Find `type` on CNI_PATH; writes the full path. -ENOENT if absent, -EINVAL
+ * if the name is not a plain file name. */
+int cni_find_plugin(const char *cni_path, const char *type, char *out, size_t len);
 
 /* ---- errors ------------------------------------------------------------ */
 
