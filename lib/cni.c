@@ -173,7 +173,6 @@ static int parse_json(const char *buf, size_t len, json_t **out, struct netd_err
 	json_t *j;
 	size_t i = 0;
 
-
 	while (i < len && strchr(" \t\r\n", buf[i]) && buf[i])
 		i++;
 	if (i == len)
