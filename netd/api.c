@@ -1,0 +1,368 @@
+/* api.c — the HTTP API as a pure function: request in, response out.
+ *
+ *   GET    /v1/status
+ *   GET    /v1/networks                 POST /v1/networks
+ *   GET    /v1/networks/NAME            DELETE /v1/networks/NAME
+ *   GET    /v1/endpoints[?network=N]    POST /v1/endpoints
+ *   GET    /v1/endpoints/ID             DELETE /v1/endpoints/ID (idempotent)
+ *   GET    /metrics
+ *
+ * docs/netd.md is the reference for the bodies.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+static const char JSON_TYPE[] = "application/json";
+
+static char *json_string_escape_dup(const char *msg)
+{
+	json_t *j = json_pack("{s:s}", "error", msg);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	return s;
+}
+
+void netd_api_error(struct api_resp *resp, int status, const char *fmt, ...)
+{
+	char msg[NETD_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	free(resp->body);
+	resp->status = status;
+	resp->content_type = JSON_TYPE;
+	resp->body = json_string_escape_dup(msg);
+}
+
+static void from_err(struct api_resp *resp, const struct netd_err *err)
+{
+	netd_api_error(resp, err->code >= 400 && err->code < 600 ? err->code : 500, "%s",
+		       err->msg[0] ? err->msg : "internal error");
+}
+
+/* A growing buffer for listings, so 10,000 records are concatenated rather
+ * than parsed and re-serialized. */
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if (!(p = realloc(b->p, cap))) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+static void buf_str(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+static void buf_fmt(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void buf_fmt(struct buf *b, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	buf_add(b, tmp, n < 0 ? 0 : (size_t)n >= sizeof(tmp) ? sizeof(tmp) - 1 : (size_t)n);
+}
+
+static void ok(struct api_resp *resp, int status, struct buf *b)
+{
+	if (b->oom) {
+		free(b->p);
+		netd_api_error(resp, 500, "out of memory");
+		return;
+	}
+	resp->status = status;
+	resp->content_type = JSON_TYPE;
+	resp->body = b->p;
+}
+
+/* network record + live endpoint count: the stored json ends in '}' */
+static void net_json(struct buf *b, const struct netd_net *n)
+{
+	buf_add(b, n->json, strlen(n->json) - 1);
+	buf_fmt(b, ",\"endpoints\":%zu}", n->n_eps);
+}
+
+static json_t *parse_body(const struct api_req *req, struct api_resp *resp)
+{
+	json_error_t jerr;
+	json_t *j;
+
+	if (!req->body_len) {
+		netd_api_error(resp, 400, "request body is empty; expected a JSON object");
+		return NULL;
+	}
+	j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		netd_api_error(resp, 400, "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+			       jerr.column);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		netd_api_error(resp, 400, "body must be a JSON object");
+		return NULL;
+	}
+	return j;
+}
+
+static void method_not_allowed(struct api_resp *resp, const char *allow)
+{
+	netd_api_error(resp, 405, "method not allowed; use %s", allow);
+	resp->allow = allow;
+}
+
+static void get_status(struct netd_daemon *d, struct api_resp *resp)
+{
+	struct buf b = {0};
+	json_t *j = json_pack("{s:s, s:i, s:I, s:I, s:I, s:s, s:s}", "version", NETD_VERSION,
+			      "pid", (int)getpid(), "uptime", (json_int_t)(time(NULL) - d->stats.started),
+			      "endpoints", (json_int_t)d->state->n_eps, "networks", (json_int_t)d->state->n_nets,
+			      "socket", d->cfg.socket, "stateDir", d->state->dir ? d->state->dir : "");
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(j);
+	if (s)
+		buf_str(&b, s);
+	else
+		b.oom = true;
+	free(s);
+	ok(resp, 200, &b);
+}
+
+static void metrics(struct netd_daemon *d, struct api_resp *resp)
+{
+	struct buf b = {0};
+
+	buf_str(&b, "# HELP netd_endpoints Endpoints registered.\n# TYPE netd_endpoints gauge\n");
+	buf_fmt(&b, "netd_endpoints %zu\n", d->state->n_eps);
+	buf_str(&b, "# HELP netd_networks Networks known.\n# TYPE netd_networks gauge\n");
+	buf_fmt(&b, "netd_networks %zu\n", d->state->n_nets);
+	buf_str(&b, "# HELP netd_api_requests_total API requests answered, by HTTP status.\n"
+		    "# TYPE netd_api_requests_total counter\n");
+	for (int c = 100; c < 600; c++)
+		if (d->stats.by_code[c])
+			buf_fmt(&b, "netd_api_requests_total{code=\"%d\"} %llu\n", c, d->stats.by_code[c]);
+	buf_str(&b, "# HELP netd_uptime_seconds Seconds since netd started.\n# TYPE netd_uptime_seconds gauge\n");
+	buf_fmt(&b, "netd_uptime_seconds %lld\n", (long long)(time(NULL) - d->stats.started));
+	ok(resp, 200, &b);
+	resp->content_type = "text/plain; version=0.0.4";
+}
+
+static void networks(struct netd_daemon *d, const struct api_req *req, struct api_resp *resp)
+{
+	struct buf b = {0};
+
+	if (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD")) {
+		buf_str(&b, "[");
+		for (struct netd_net *n = d->state->nets; n; n = n->next) {
+			if (n != d->state->nets)
+				buf_str(&b, ",");
+			net_json(&b, n);
+		}
+		buf_str(&b, "]");
+		ok(resp, 200, &b);
+	} else if (!strcmp(req->method, "POST")) {
+		struct netd_err err = {0};
+		struct netd_net *n;
+		json_t *j = parse_body(req, resp);
+
+		if (!j)
+			return;
+		if (netd_net_from_json(j, &n, &err) < 0 || netd_state_put_net(d->state, n, &err) < 0) {
+			json_decref(j);
+			from_err(resp, &err);
+			return;
+		}
+		json_decref(j);
+		net_json(&b, n);
+		ok(resp, 201, &b);
+	} else {
+		method_not_allowed(resp, "GET, HEAD, POST");
+	}
+}
+
+static void network(struct netd_daemon *d, const struct api_req *req, const char *name,
+		    struct api_resp *resp)
+{
+	struct netd_err err = {0};
+	struct netd_net *n;
+	struct buf b = {0};
+
+	if (!netd_name_valid(name)) {
+		netd_api_error(resp, 400, "invalid network name (must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63})");
+		return;
+	}
+	if (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD")) {
+		if (!(n = netd_state_get_net(d->state, name))) {
+			netd_api_error(resp, 404, "no network '%s'", name);
+			return;
+		}
+		net_json(&b, n);
+		ok(resp, 200, &b);
+	} else if (!strcmp(req->method, "DELETE")) {
+		if (netd_state_del_net(d->state, name, &err) < 0) {
+			from_err(resp, &err);
+			return;
+		}
+		resp->status = 204;
+	} else {
+		method_not_allowed(resp, "GET, HEAD, DELETE");
+	}
+}
+
+static void endpoints(struct netd_daemon *d, const struct api_req *req, struct api_resp *resp)
+{
+	struct buf b = {0};
+
+	if (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD")) {
+		bool first = true;
+
+		if (req->q_network && !netd_name_valid(req->q_network)) {
+			netd_api_error(resp, 400, "invalid network name in ?network=");
+			return;
+		}
+		buf_str(&b, "[");
+		for (struct netd_ep *e = d->state->first; e; e = e->next) {
+			if (req->q_network && strcmp(e->network, req->q_network))
+				continue;
+			if (!first)
+				buf_str(&b, ",");
+			first = false;
+			buf_str(&b, e->json);
+		}
+		buf_str(&b, "]");
+		ok(resp, 200, &b);
+	} else if (!strcmp(req->method, "POST")) {
+		struct netd_err err = {0};
+		struct netd_ep *ep;
+		bool replaced = false;
+		json_t *j = parse_body(req, resp);
+
+		if (!j)
+			return;
+		if (netd_ep_from_json(j, &ep, &err) < 0) {
+			json_decref(j);
+			from_err(resp, &err);
+			return;
+		}
+		json_decref(j);
+		/* ep belongs to the state from here, even on failure */
+		if (netd_state_put_ep(d->state, ep, &replaced, &err) < 0) {
+			from_err(resp, &err);
+			return;
+		}
+		buf_str(&b, ep->json);
+		ok(resp, replaced ? 200 : 201, &b);
+	} else {
+		method_not_allowed(resp, "GET, HEAD, POST");
+	}
+}
+
+static bool ep_id_valid(const char *id)
+{
+	char buf[256], *net, *cid, *ifname;
+
+	if (strlen(id) >= sizeof(buf))
+		return false;
+	strcpy(buf, id);
+	net = buf;
+	if (!(cid = strchr(net, ':')))
+		return false;
+	*cid++ = 0;
+	if (!(ifname = strchr(cid, ':')))
+		return false;
+	*ifname++ = 0;
+	return netd_name_valid(net) && netd_cid_valid(cid) && netd_ifname_valid(ifname);
+}
+
+static void endpoint(struct netd_daemon *d, const struct api_req *req, const char *id, struct api_resp *resp)
+{
+	struct netd_err err = {0};
+	struct netd_ep *ep;
+	struct buf b = {0};
+
+	if (!ep_id_valid(id)) {
+		netd_api_error(resp, 400, "invalid endpoint id (expected NETWORK:CONTAINERID:IFNAME)");
+		return;
+	}
+	if (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD")) {
+		if (!(ep = netd_state_get_ep(d->state, id))) {
+			netd_api_error(resp, 404, "no endpoint '%s'", id);
+			return;
+		}
+		buf_str(&b, ep->json);
+		ok(resp, 200, &b);
+	} else if (!strcmp(req->method, "DELETE")) {
+		/* Idempotent, like CNI DEL: deleting what is not there succeeds. */
+		if (netd_state_del_ep(d->state, id, &err) < 0 && err.code != 404) {
+			from_err(resp, &err);
+			return;
+		}
+		resp->status = 204;
+	} else {
+		method_not_allowed(resp, "GET, HEAD, DELETE");
+	}
+}
+
+void netd_api_handle(struct netd_daemon *d, const struct api_req *req, struct api_resp *resp)
+{
+	const char *p = req->path;
+	bool get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+
+	memset(resp, 0, sizeof(*resp));
+	if (!strcmp(p, "/metrics") || !strcmp(p, "/v1/status")) {
+		if (!get)
+			method_not_allowed(resp, "GET, HEAD");
+		else if (p[1] == 'm')
+			metrics(d, resp);
+		else
+			get_status(d, resp);
+	} else if (!strcmp(p, "/v1/networks") || !strcmp(p, "/v1/networks/")) {
+		networks(d, req, resp);
+	} else if (!strncmp(p, "/v1/networks/", 13) && !strchr(p + 13, '/')) {
+		network(d, req, p + 13, resp);
+	} else if (!strcmp(p, "/v1/endpoints") || !strcmp(p, "/v1/endpoints/")) {
+		endpoints(d, req, resp);
+	} else if (!strncmp(p, "/v1/endpoints/", 14) && !strchr(p + 14, '/')) {
+		endpoint(d, req, p + 14, resp);
+	} else {
+		netd_api_error(resp, 404, "no such resource: %.200s", p);
+	}
+	if (d->stats.by_code[resp->status] < ~0ULL)
+		d->stats.by_code[resp->status]++;
+}
