@@ -1,0 +1,651 @@
+/* netd-bridge — connect a container to a Linux bridge through a veth pair.
+ *
+ * ADD: validate the whole config; lock the bridge; get addresses from the
+ * IPAM plugin; ensure the bridge (and its gateway addresses when isGateway);
+ * create the veth pair with its container end straight in the netns; attach
+ * the host end; give the container end its addresses and routes; add
+ * masquerade elements when ipMasq. Any failure undoes these in reverse,
+ * IPAM reservation included, and the bridge too when this call created it.
+ * DEL: the same in reverse; succeeds when there is nothing left to remove.
+ * CHECK: verifies each piece and names the first that drifted.
+ * GC/STATUS: passed on to IPAM (and masquerade elements for GC).
+ *
+ * The host end's name is derived from (network, container, ifname), so DEL
+ * and CHECK find it without entering the container. Options and defaults
+ * follow the reference bridge plugin; see docs/netd-bridge.md.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "netd/cni.h"
+#include "netd/lock.h"
+#include "netd/log.h"
+#include "netd/netns.h"
+#include "netd/nft.h"
+#include "netd/nl.h"
+
+#define LOCK_TIMEOUT_MS 30000
+
+struct bridge_conf {
+	const char *bridge;
+	bool is_gateway, is_default_gateway, force_address, ip_masq;
+	bool hairpin, promisc, macspoofchk;
+	int mtu, vlan;
+	bool has_mac;
+	uint8_t mac[6];
+	const char *ipam_type; /* NULL = no IPAM (L2 only) */
+};
+
+/* What ADD did, so it can be undone in reverse. */
+struct undo {
+	bool ipam, bridge_created, veth, masq;
+	struct netd_prefix gw_added[8];
+	size_t n_gw_added;
+};
+
+static int conf_err(struct cni_ctx *ctx, const char *fmt, const char *a)
+{
+	return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG, fmt, a);
+}
+
+static int parse_conf(struct cni_ctx *ctx, struct bridge_conf *c)
+{
+	const json_t *j = ctx->config;
+	struct netd_err *err = &ctx->err;
+	const char *mac = NULL;
+	long long mtu = 0, vlan = 0;
+	json_t *rc_mac;
+	int rc;
+
+	*c = (struct bridge_conf){.bridge = "cni0"};
+	if (cni_conf_str(j, "bridge", &c->bridge, err) || cni_conf_bool(j, "isGateway", &c->is_gateway, err) ||
+	    cni_conf_bool(j, "isDefaultGateway", &c->is_default_gateway, err) ||
+	    cni_conf_bool(j, "forceAddress", &c->force_address, err) || cni_conf_bool(j, "ipMasq", &c->ip_masq, err) ||
+	    cni_conf_bool(j, "hairpinMode", &c->hairpin, err) || cni_conf_bool(j, "promiscMode", &c->promisc, err) ||
+	    cni_conf_bool(j, "macspoofchk", &c->macspoofchk, err) || cni_conf_int(j, "mtu", 0, 65535, &mtu, err) ||
+	    cni_conf_int(j, "vlan", 0, 4094, &vlan, err))
+		return -EINVAL;
+	if (!*c->bridge || strlen(c->bridge) >= IFNAMSIZ || strchr(c->bridge, '/') || strchr(c->bridge, ' '))
+		return conf_err(ctx, "bridge name '%s' is not a valid interface name (1-15 bytes, no '/' or spaces)",
+				c->bridge);
+	if (mtu && mtu < 68)
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "mtu %lld is below the minimum of 68", mtu);
+	c->mtu = (int)mtu;
+	c->vlan = (int)vlan;
+	if (c->is_default_gateway)
+		c->is_gateway = true;
+	if (c->macspoofchk)
+		return conf_err(ctx, "%s is not supported yet by netd-bridge", "macspoofchk");
+
+	/* MAC: runtimeConfig capability, then CNI_ARGS, then args.cni. */
+	if ((rc_mac = cni_runtime_cap(ctx, "mac")) && json_is_string(rc_mac))
+		mac = json_string_value(rc_mac);
+	if (!mac)
+		mac = cni_arg(ctx, "MAC");
+	if (!mac && ctx->conf_args)
+		mac = json_string_value(json_object_get(json_object_get(ctx->conf_args, "cni"), "mac"));
+	if (mac) {
+		if (netd_mac_parse(mac, c->mac) < 0)
+			return conf_err(ctx, "MAC address '%s' does not parse (want aa:bb:cc:dd:ee:ff)", mac);
+		if (c->mac[0] & 1)
+			return conf_err(ctx, "MAC address '%s' is a multicast address", mac);
+		c->has_mac = true;
+	}
+
+	rc = cni_ipam_validate(ctx, &c->ipam_type);
+	if (rc == -ENOENT) {
+		c->ipam_type = NULL;
+		return 0;
+	}
+	return rc;
+}
+
+/* Host end of the veth: "veth" + 11 hex digits of a hash of the endpoint. */
+static void host_ifname(const struct cni_ctx *ctx, char out[IFNAMSIZ])
+{
+	char owner[33];
+
+	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, owner);
+	snprintf(out, IFNAMSIZ, "veth%.11s", owner + 8);
+}
+
+/* Gateway addresses of the IPAM result, with the subnet's prefix length. */
+static size_t gateways(const struct cni_result *ipam, struct netd_prefix *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; ipam && i < ipam->n_ips && n < max; i++) {
+		const struct cni_ip *ip = &ipam->ips[i];
+
+		if (!ip->gateway.family)
+			continue;
+		out[n].addr = ip->gateway;
+		out[n].len = ip->address.len;
+		n++;
+	}
+	return n;
+}
+
+/* Give the bridge its gateway address. With another address of the same
+ * subnet already there, forceAddress replaces it; otherwise it is an error,
+ * as silently adding a second gateway would split the network. */
+static int ensure_gateway(struct cni_ctx *ctx, struct netd_nl *nl, const struct bridge_conf *c, int br,
+			  const struct netd_prefix *gw, struct undo *u)
+{
+	struct netd_prefix *have = NULL;
+	char a[NETD_PREFIX_STRLEN], b[NETD_PREFIX_STRLEN];
+	size_t n = 0;
+	bool present = false;
+	int rc;
+
+	rc = netd_nl_addr_list(nl, br, gw->addr.family, &have, &n, &ctx->err);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (netd_addr_eq(&have[i].addr, &gw->addr)) {
+			present = true;
+			continue;
+		}
+		if (!netd_prefix_contains(gw, &have[i].addr) || have[i].len != gw->len)
+			continue;
+		if (!c->force_address)
+			rc = netd_err_set(&ctx->err, -EEXIST, NETD_ERR_IN_USE,
+					  "bridge %s already has address %s in this subnet, not the gateway %s; set forceAddress to replace it",
+					  c->bridge, netd_prefix_str(&have[i], a), netd_prefix_str(gw, b));
+		else
+			rc = netd_nl_addr_del(nl, br, &have[i], &ctx->err);
+	}
+	free(have);
+	if (rc < 0 || present)
+		return rc;
+	rc = netd_nl_addr_add(nl, br, gw, true, &ctx->err);
+	if (rc == 0 && u->n_gw_added < sizeof(u->gw_added) / sizeof(u->gw_added[0]))
+		u->gw_added[u->n_gw_added++] = *gw;
+	return rc;
+}
+
+/* Turn on forwarding once; reading first avoids a write on every ADD. */
+static int ensure_forwarding(struct cni_ctx *ctx, int family)
+{
+	const char *key = family == AF_INET ? "net/ipv4/ip_forward" : "net/ipv6/conf/all/forwarding";
+	char v[16] = "";
+
+	if (netns_sysctl_get(-1, key, v, sizeof(v), NULL) == 0 && !strcmp(v, "1"))
+		return 0;
+	return netns_sysctl_set(-1, key, "1", &ctx->err);
+}
+
+struct ctr_setup {
+	struct cni_ctx *ctx;
+	const struct bridge_conf *conf;
+	const struct cni_result *ipam;
+	struct netd_nl *nl;
+	struct netd_link link;
+};
+
+/* Addresses, link up, routes: in that order, as routes need an up link with
+ * an address of their gateway's subnet. IPv6 addresses skip DAD: the address
+ * came from IPAM and waiting seconds for DAD is what makes other plugins slow. */
+static int setup_container(struct ctr_setup *s)
+{
+	struct cni_ctx *ctx = s->ctx;
+	const struct cni_result *ipam = s->ipam;
+	int rc, idx = s->link.ifindex;
+
+	for (size_t i = 0; ipam && i < ipam->n_ips; i++)
+		if ((rc = netd_nl_addr_add(s->nl, idx, &ipam->ips[i].address, true, &ctx->err)) < 0)
+			return rc;
+	if ((rc = netd_nl_link_set_up(s->nl, idx, true, &ctx->err)) < 0)
+		return rc;
+	for (size_t i = 0; ipam && i < ipam->n_routes; i++) {
+		const struct cni_route *r = &ipam->routes[i];
+		struct netd_route nr = {.dst = r->dst, .gw = r->gw, .ifindex = idx, .metric = r->priority,
+					.table = r->table, .mtu = r->mtu, .advmss = r->advmss, .scope = r->scope};
+
+		if ((rc = netd_nl_route_add(s->nl, &nr, &ctx->err)) < 0)
+			return rc;
+	}
+	if (!s->conf->is_default_gateway)
+		return 0;
+	for (size_t i = 0; ipam && i < ipam->n_ips; i++) {
+		const struct cni_ip *ip = &ipam->ips[i];
+		struct netd_route nr = {.gw = ip->gateway, .ifindex = idx, .scope = -1};
+
+		if (!ip->gateway.family)
+			continue;
+		nr.dst.addr.family = ip->gateway.family;
+		if ((rc = netd_nl_route_add(s->nl, &nr, &ctx->err)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void add_iface(struct cni_result *r, const char *name, const uint8_t mac[6], const char *sandbox, int *idx)
+{
+	struct cni_iface f = {0};
+
+	snprintf(f.name, sizeof(f.name), "%s", name);
+	netd_mac_str(mac, f.mac);
+	if (sandbox)
+		snprintf(f.sandbox, sizeof(f.sandbox), "%s", sandbox);
+	*idx = cni_result_add_iface(r, &f);
+}
+
+/* The result: prevResult's pieces, then the bridge, host veth, container
+ * interface, IPAM's addresses on the container interface, routes and DNS. */
+static int build_result(struct cni_ctx *ctx, const struct bridge_conf *c, const struct netd_link *br,
+			const struct netd_link *host, const struct netd_link *ctr, struct cni_result *ipam)
+{
+	struct cni_result *r = ctx->prev ? cni_result_dup(ctx->prev) : cni_result_new();
+	int bi, hi, ci;
+
+	if (!r)
+		return -ENOMEM;
+	add_iface(r, br->name, br->mac, NULL, &bi);
+	add_iface(r, host->name, host->mac, NULL, &hi);
+	add_iface(r, ctx->ifname, ctr->mac, ctx->netns, &ci);
+	if (bi < 0 || hi < 0 || ci < 0)
+		goto nomem;
+	for (size_t i = 0; ipam && i < ipam->n_ips; i++) {
+		struct cni_ip ip = ipam->ips[i];
+
+		ip.iface = ci;
+		if (cni_result_add_ip(r, &ip) < 0)
+			goto nomem;
+	}
+	for (size_t i = 0; ipam && i < ipam->n_routes; i++)
+		if (cni_result_add_route(r, &ipam->routes[i]) < 0)
+			goto nomem;
+	for (size_t i = 0; c->is_default_gateway && ipam && i < ipam->n_ips; i++) {
+		struct cni_route rt = {.gw = ipam->ips[i].gateway, .scope = -1};
+
+		rt.dst.addr.family = rt.gw.family;
+		if (rt.gw.family && cni_result_add_route(r, &rt) < 0)
+			goto nomem;
+	}
+	if (ipam && cni_dns_merge(&r->dns, &ipam->dns) < 0)
+		goto nomem;
+	ctx->result = r;
+	return 0;
+nomem:
+	cni_result_free(r);
+	return -ENOMEM;
+}
+
+static void undo_add(struct cni_ctx *ctx, struct netd_nl *host_nl, const struct bridge_conf *c,
+		     const char *veth, const char *owner, const struct undo *u)
+{
+	struct netd_link l;
+	struct netd_err e = {0};
+
+	if (u->masq && netd_nft_masq_del(owner, &e) < 0)
+		log_warn("undo: masquerade: %s", e.msg);
+	if (u->veth && netd_nl_link_get(host_nl, veth, &l, NULL) == 0 && netd_nl_link_del(host_nl, l.ifindex, &e) < 0)
+		log_warn("undo: delete %s: %s", veth, e.msg);
+	if (netd_nl_link_get(host_nl, c->bridge, &l, NULL) == 0) {
+		if (u->bridge_created)
+			netd_nl_link_del(host_nl, l.ifindex, NULL);
+		else
+			for (size_t i = 0; i < u->n_gw_added; i++)
+				netd_nl_addr_del(host_nl, l.ifindex, &u->gw_added[i], NULL);
+	}
+	if (u->ipam) {
+		struct netd_err saved = ctx->err;
+
+		/* IPAM DEL reports into ctx->err; keep the ADD's own error. */
+		memset(&ctx->err, 0, sizeof(ctx->err));
+		if (cni_ipam_exec(ctx, CNI_CMD_DEL, NULL) < 0)
+			log_warn("undo: ipam DEL: %s", ctx->err.msg);
+		ctx->err = saved;
+	}
+}
+
+static int cmd_add(struct cni_ctx *ctx)
+{
+	struct bridge_conf c;
+	struct undo u = {0};
+	struct netd_nl *host_nl = NULL, *ctr_nl = NULL;
+	struct cni_result *ipam = NULL;
+	struct netd_link br, host, existing;
+	struct netd_prefix gws[8];
+	char veth[IFNAMSIZ], owner[33];
+	int rc, nsfd = -1, lock = -1;
+	size_t ngw;
+
+	/* 1. parse and validate everything before touching anything */
+	if ((rc = parse_conf(ctx, &c)) < 0)
+		return rc;
+	host_ifname(ctx, veth);
+	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, owner);
+	if ((nsfd = rc = netns_open(ctx->netns, &ctx->err)) < 0)
+		return rc;
+	if ((rc = netd_nl_open(-1, &host_nl, &ctx->err)) < 0 || (rc = netd_nl_open(nsfd, &ctr_nl, &ctx->err)) < 0)
+		goto out;
+	if (netd_nl_link_get(ctr_nl, ctx->ifname, &existing, NULL) == 0) {
+		rc = netd_err_set(&ctx->err, -EEXIST, NETD_ERR_IN_USE, "interface %s already exists in netns %s",
+				  ctx->ifname, ctx->netns);
+		goto out;
+	}
+	if ((lock = rc = netd_lock_acquire(c.bridge, LOCK_TIMEOUT_MS, &ctx->err)) < 0)
+		goto out;
+
+	/* 2. addresses */
+	if (c.ipam_type) {
+		if ((rc = cni_ipam_exec(ctx, CNI_CMD_ADD, &ipam)) < 0)
+			goto fail;
+		u.ipam = true;
+		if (!ipam->n_ips) {
+			rc = netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG, "IPAM plugin %s returned no IP address",
+					  c.ipam_type);
+			goto fail;
+		}
+	}
+
+	/* 3. bridge, gateway, forwarding */
+	u.bridge_created = netd_nl_link_get(host_nl, c.bridge, &br, NULL) == -ENODEV;
+	struct netd_bridge_opts bo = {.mtu = c.mtu, .vlan_filtering = c.vlan > 0};
+	if ((rc = netd_nl_bridge_ensure(host_nl, c.bridge, &bo, &br, &ctx->err)) < 0)
+		goto fail;
+	if (c.promisc && !br.promisc && (rc = netd_nl_link_set_promisc(host_nl, br.ifindex, true, &ctx->err)) < 0)
+		goto fail;
+	if (c.vlan && (rc = netd_nl_bridge_vlan_add(host_nl, br.ifindex, (uint16_t)c.vlan, true, true, true,
+						      &ctx->err)) < 0)
+		goto fail;
+	ngw = c.is_gateway ? gateways(ipam, gws, 8) : 0;
+	for (size_t i = 0; i < ngw; i++) {
+		if ((rc = ensure_gateway(ctx, host_nl, &c, br.ifindex, &gws[i], &u)) < 0 ||
+		    (rc = ensure_forwarding(ctx, gws[i].addr.family)) < 0)
+			goto fail;
+	}
+
+	/* 4. the veth pair, container end straight into the netns */
+	struct netd_veth_opts vo = {.host_name = veth, .peer_name = ctx->ifname, .peer_nsfd = nsfd,
+				    .mtu = c.mtu ? c.mtu : br.mtu, .peer_mac = c.has_mac ? c.mac : NULL};
+	if ((rc = netd_nl_veth_create(host_nl, &vo, &ctx->err)) < 0)
+		goto fail;
+	u.veth = true;
+	if ((rc = netd_nl_link_get(host_nl, veth, &host, &ctx->err)) < 0 ||
+	    (rc = netd_nl_link_set_master(host_nl, host.ifindex, br.ifindex, &ctx->err)) < 0 ||
+	    (c.hairpin && (rc = netd_nl_brport_set_hairpin(host_nl, host.ifindex, true, &ctx->err)) < 0) ||
+	    (c.vlan && (rc = netd_nl_bridge_vlan_add(host_nl, host.ifindex, (uint16_t)c.vlan, true, true, false,
+						     &ctx->err)) < 0) ||
+	    (rc = netd_nl_link_set_up(host_nl, host.ifindex, true, &ctx->err)) < 0)
+		goto fail;
+
+	/* 5. inside the container */
+	struct ctr_setup s = {.ctx = ctx, .conf = &c, .ipam = ipam, .nl = ctr_nl};
+	if ((rc = netd_nl_link_get(ctr_nl, ctx->ifname, &s.link, &ctx->err)) < 0 || (rc = setup_container(&s)) < 0)
+		goto fail;
+
+	/* 6. masquerade */
+	for (size_t i = 0; c.ip_masq && ipam && i < ipam->n_ips; i++) {
+		if ((rc = netd_nft_masq_add(&ipam->ips[i].address, owner, &ctx->err)) < 0)
+			goto fail;
+		u.masq = true;
+	}
+
+	if ((rc = build_result(ctx, &c, &br, &host, &s.link, ipam)) < 0)
+		goto fail;
+	goto out;
+
+fail:
+	netd_err_prefix(&ctx->err, NETD_ERR_INTERNAL, "bridge %s", c.bridge);
+	undo_add(ctx, host_nl, &c, veth, owner, &u);
+out:
+	netd_lock_release(lock);
+	cni_result_free(ipam);
+	netd_nl_free(ctr_nl);
+	netd_nl_free(host_nl);
+	if (nsfd >= 0)
+		close(nsfd);
+	return rc;
+}
+
+/* Remember the first error and clear ctx->err for the next step. */
+static void keep_first(struct cni_ctx *ctx, struct netd_err *first)
+{
+	if (!first->msg[0])
+		*first = ctx->err;
+	memset(&ctx->err, 0, sizeof(ctx->err));
+}
+
+/* DEL keeps going after an error and reports the first; nothing left to
+ * remove is success (no prior ADD, netns gone, second DEL). */
+static int cmd_del(struct cni_ctx *ctx)
+{
+	struct bridge_conf c;
+	struct netd_nl *host_nl = NULL, *ctr_nl = NULL;
+	struct netd_link l;
+	char veth[IFNAMSIZ], owner[33];
+	struct netd_err first = {0};
+	int rc, lock = -1, nsfd = -1;
+
+	if ((rc = parse_conf(ctx, &c)) < 0)
+		return rc;
+	host_ifname(ctx, veth);
+	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, owner);
+	if ((lock = rc = netd_lock_acquire(c.bridge, LOCK_TIMEOUT_MS, &ctx->err)) < 0)
+		return rc;
+
+	if (c.ipam_type && cni_ipam_exec(ctx, CNI_CMD_DEL, NULL) < 0)
+		keep_first(ctx, &first);
+	if (ctx->netns && (nsfd = netns_open(ctx->netns, NULL)) >= 0 && netd_nl_open(nsfd, &ctr_nl, NULL) == 0 &&
+	    netd_nl_link_get(ctr_nl, ctx->ifname, &l, NULL) == 0 && !strcmp(l.kind, "veth") &&
+	    (rc = netd_nl_link_del(ctr_nl, l.ifindex, &ctx->err)) < 0 && rc != -ENODEV)
+		keep_first(ctx, &first);
+	/* Deleting either end removes the pair; the host end is still there
+	 * only when the container end could not be reached. */
+	if (netd_nl_open(-1, &host_nl, &ctx->err) < 0)
+		keep_first(ctx, &first);
+	else if (netd_nl_link_get(host_nl, veth, &l, NULL) == 0 &&
+		 (rc = netd_nl_link_del(host_nl, l.ifindex, &ctx->err)) < 0 && rc != -ENODEV)
+		keep_first(ctx, &first);
+	memset(&ctx->err, 0, sizeof(ctx->err));
+	if (c.ip_masq && netd_nft_masq_del(owner, &ctx->err) < 0)
+		keep_first(ctx, &first);
+
+	netd_lock_release(lock);
+	netd_nl_free(ctr_nl);
+	netd_nl_free(host_nl);
+	if (nsfd >= 0)
+		close(nsfd);
+	if (first.msg[0]) {
+		ctx->err = first;
+		return -EIO;
+	}
+	memset(&ctx->err, 0, sizeof(ctx->err));
+	return 0;
+}
+
+static int drift(struct cni_ctx *ctx, const char *fmt, const char *a, const char *b)
+{
+	return netd_err_set(&ctx->err, -EINVAL, NETD_ERR_DRIFT, fmt, a, b);
+}
+
+static bool has_prefix(const struct netd_prefix *list, size_t n, const struct netd_prefix *p)
+{
+	for (size_t i = 0; i < n; i++)
+		if (netd_addr_eq(&list[i].addr, &p->addr) && list[i].len == p->len)
+			return true;
+	return false;
+}
+
+static int check_container(struct cni_ctx *ctx, struct netd_nl *nl, const struct bridge_conf *c,
+			   const struct netd_link *ctr)
+{
+	const struct cni_result *prev = ctx->prev;
+	struct netd_prefix *addrs = NULL;
+	struct netd_route *routes = NULL;
+	size_t na = 0, nr = 0;
+	char buf[NETD_PREFIX_STRLEN], mac[18];
+	int ci = cni_result_find_iface(prev, ctx->ifname, true), rc;
+
+	if (ci < 0)
+		return drift(ctx, "prevResult has no interface %s%s in a sandbox", ctx->ifname, "");
+	if (prev->ifaces[ci].mac[0] && strcasecmp(prev->ifaces[ci].mac, netd_mac_str(ctr->mac, mac)))
+		return drift(ctx, "interface %s has MAC %s, not the one in prevResult", ctx->ifname, mac);
+	if (!ctr->up)
+		return drift(ctx, "interface %s in the container is down%s", ctx->ifname, "");
+	if (strcmp(ctr->kind, "veth"))
+		return drift(ctx, "interface %s is a '%s', not a veth", ctx->ifname, ctr->kind);
+	if ((rc = netd_nl_addr_list(nl, ctr->ifindex, 0, &addrs, &na, &ctx->err)) < 0)
+		return rc;
+	for (size_t i = 0; !rc && i < prev->n_ips; i++)
+		if (prev->ips[i].iface == ci && !has_prefix(addrs, na, &prev->ips[i].address))
+			rc = drift(ctx, "address %s is missing from interface %s",
+				   netd_prefix_str(&prev->ips[i].address, buf), ctx->ifname);
+	free(addrs);
+	for (int fam = AF_INET; !rc && fam; fam = fam == AF_INET ? AF_INET6 : 0) {
+		if ((rc = netd_nl_route_list(nl, fam, 0, &routes, &nr, &ctx->err)) < 0)
+			break;
+		for (size_t i = 0; !rc && i < prev->n_routes; i++) {
+			const struct cni_route *want = &prev->routes[i];
+			bool found = false;
+
+			if (want->dst.addr.family != fam || (want->table && want->table != 254))
+				continue;
+			for (size_t k = 0; k < nr && !found; k++)
+				found = netd_addr_eq(&routes[k].dst.addr, &want->dst.addr) &&
+					routes[k].dst.len == want->dst.len &&
+					(!want->gw.family || netd_addr_eq(&routes[k].gw, &want->gw));
+			if (!found)
+				rc = drift(ctx, "route to %s is missing in the container%s",
+					   netd_prefix_str(&want->dst, buf), "");
+		}
+		free(routes);
+		routes = NULL;
+	}
+	(void)c;
+	return rc;
+}
+
+static int cmd_check(struct cni_ctx *ctx)
+{
+	struct bridge_conf c;
+	struct netd_nl *host_nl = NULL, *ctr_nl = NULL;
+	struct netd_link br, host, ctr;
+	char veth[IFNAMSIZ], owner[33], buf[NETD_PREFIX_STRLEN];
+	int rc, nsfd = -1;
+
+	if ((rc = parse_conf(ctx, &c)) < 0)
+		return rc;
+	if (!ctx->prev)
+		return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG, "CHECK needs prevResult");
+	host_ifname(ctx, veth);
+	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, owner);
+	if (c.ipam_type && (rc = cni_ipam_exec(ctx, CNI_CMD_CHECK, NULL)) < 0)
+		return rc;
+	if ((nsfd = rc = netns_open(ctx->netns, &ctx->err)) < 0)
+		return rc;
+	if ((rc = netd_nl_open(-1, &host_nl, &ctx->err)) < 0 || (rc = netd_nl_open(nsfd, &ctr_nl, &ctx->err)) < 0)
+		goto out;
+	if (netd_nl_link_get(host_nl, c.bridge, &br, NULL) < 0) {
+		rc = drift(ctx, "bridge %s does not exist%s", c.bridge, "");
+		goto out;
+	}
+	if (strcmp(br.kind, "bridge")) {
+		rc = drift(ctx, "%s is a '%s', not a bridge", c.bridge, br.kind);
+		goto out;
+	}
+	if (netd_nl_link_get(host_nl, veth, &host, NULL) < 0) {
+		rc = drift(ctx, "host end %s of %s's veth does not exist", veth, ctx->ifname);
+		goto out;
+	}
+	if (host.master != br.ifindex) {
+		rc = drift(ctx, "host end %s is not attached to bridge %s", veth, c.bridge);
+		goto out;
+	}
+	if (netd_nl_link_get(ctr_nl, ctx->ifname, &ctr, NULL) < 0) {
+		rc = drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
+		goto out;
+	}
+	if ((rc = check_container(ctx, ctr_nl, &c, &ctr)) < 0)
+		goto out;
+	for (size_t i = 0; c.ip_masq && i < ctx->prev->n_ips; i++) {
+		rc = netd_nft_masq_has(&ctx->prev->ips[i].address, owner, &ctx->err);
+		if (rc == 0)
+			rc = drift(ctx, "masquerade for %s is missing from table inet %s",
+				   netd_prefix_str(&ctx->prev->ips[i].address, buf), NETD_NFT_CNI_TABLE);
+		if (rc < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	netd_nl_free(ctr_nl);
+	netd_nl_free(host_nl);
+	if (nsfd >= 0)
+		close(nsfd);
+	return rc;
+}
+
+/* GC: IPAM frees reservations, and masquerade elements of this network that
+ * no valid attachment owns go too. Veths of vanished containers went with
+ * their netns. */
+static int cmd_gc(struct cni_ctx *ctx)
+{
+	struct bridge_conf c;
+	json_t *valid = json_object_get(ctx->config, "cni.dev/valid-attachments"), *a;
+	char (*owners)[33] = NULL;
+	const char **keep = NULL;
+	size_t i, n = json_array_size(valid);
+	int rc;
+
+	if ((rc = parse_conf(ctx, &c)) < 0)
+		return rc;
+	if (valid && !json_is_array(valid))
+		return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG, "cni.dev/valid-attachments must be a list");
+	if (c.ipam_type && (rc = cni_ipam_exec(ctx, CNI_CMD_GC, NULL)) < 0)
+		return rc;
+	if (!c.ip_masq)
+		return 0;
+	owners = calloc(n + 1, sizeof(*owners));
+	keep = calloc(n + 1, sizeof(*keep));
+	if (!owners || !keep) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	json_array_foreach(valid, i, a) {
+		const char *id = json_string_value(json_object_get(a, "containerID"));
+		const char *ifn = json_string_value(json_object_get(a, "ifname"));
+
+		if (!id || !ifn) {
+			rc = netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG,
+					  "cni.dev/valid-attachments[%zu] needs containerID and ifname", i);
+			goto out;
+		}
+		netd_nft_owner(ctx->network, id, ifn, owners[i]);
+		keep[i] = owners[i];
+	}
+	rc = netd_nft_masq_gc(ctx->network, keep, n, &ctx->err);
+out:
+	free(owners);
+	free(keep);
+	return rc;
+}
+
+static int cmd_status(struct cni_ctx *ctx)
+{
+	struct bridge_conf c;
+	int rc = parse_conf(ctx, &c);
+
+	if (rc < 0 || !c.ipam_type)
+		return rc;
+	return cni_ipam_exec(ctx, CNI_CMD_STATUS, NULL);
+}
+
+static const struct cni_plugin bridge_plugin = {
+	.name = "netd-bridge",
+	.add = cmd_add,
+	.del = cmd_del,
+	.check = cmd_check,
+	.gc = cmd_gc,
+	.status = cmd_status,
+};
+
+int main(void)
+{
+	return cni_main(&bridge_plugin);
+}
