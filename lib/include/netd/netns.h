@@ -16,16 +16,20 @@
 int netns_open(const char *path, struct netd_err *err);
 
 /* Run fn(arg) inside the netns `nsfd`, then return to the current one.
- * Returns fn's return value, or -errno if entering failed. */
+ * Returns fn's return value, or -errno if entering failed. nsfd -1 = run it
+ * right here. Only the calling thread switches. */
 int netns_run(int nsfd, int (*fn)(void *arg), void *arg, struct netd_err *err);
 
-/* socket(2) created inside the netns; the socket keeps that namespace. */
+/* socket(2) created inside the netns (-1 = current); the socket keeps that
+ * namespace for its life. SOCK_CLOEXEC is added. */
 int netns_socket(int nsfd, int domain, int type, int protocol, struct netd_err *err);
 
 /* Write `value` to /proc/sys/<key> as seen from netns nsfd (-1 = current);
  * key like "net/ipv4/ip_forward" or "net/ipv6/conf/eth0/disable_ipv6". */
 int netns_sysctl_set(int nsfd, const char *key, const char *value, struct netd_err *err);
-/* Read it (trailing newline stripped). */
+/* Read it (trailing newline stripped). Keys with ".." or a leading "/" are
+ * -EINVAL. Only open() happens inside the netns: /proc/sys/net is resolved
+ * against the opener's netns. */
 int netns_sysctl_get(int nsfd, const char *key, char *buf, size_t len, struct netd_err *err);
 
 /* Inode number identifying a netns (st_ino of its fd), for "is it the same". */
