@@ -1275,7 +1275,5 @@ int netd_ipam_result(const struct netd_ipam_conf *c, const struct cni_ip *ips, s
 	for (size_t i = 0; i < c->n_routes; i++)
 		if (cni_result_add_route(r, &c->routes[i]) < 0)
 			return oom(err);
-	if (c->resolv_conf)
-		return netd_ipam_resolv_conf(c->resolv_conf, &r->dns, err);
 	return 0;
 }

@@ -176,7 +176,8 @@ int netd_ipam_status(const struct netd_ipam_conf *c, struct netd_err *err);
 /* Read a resolv.conf (nameserver, domain, search, options) into dns. */
 int netd_ipam_resolv_conf(const char *path, struct cni_dns *dns, struct netd_err *err);
 
-/* Fill a result: ips (c->n_sets of them), c's routes, dns from resolvConf. */
+/* Fill a result: ips (c->n_sets of them) and c's routes. DNS is separate
+ * (netd_ipam_resolv_conf) so a plugin can read it before reserving anything. */
 int netd_ipam_result(const struct netd_ipam_conf *c, const struct cni_ip *ips, struct cni_result *r,
 		     struct netd_err *err);
 
