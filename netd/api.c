@@ -126,7 +126,7 @@ static json_t *parse_body(const struct api_req *req, struct api_resp *resp)
 		netd_api_error(resp, 400, "request body is empty; expected a JSON object");
 		return NULL;
 	}
-	j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!j) {
 		netd_api_error(resp, 400, "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
 			       jerr.column);

@@ -411,7 +411,8 @@ static int net_parse(const json_t *body, bool stored, struct netd_net **out, str
 	if ((v = json_object_get(body, "driver"))) {
 		if ((rc = want_string(v, "driver", err)) < 0)
 			return rc;
-		if (!netd_name_valid(driver = json_string_value(v)))
+		driver = json_string_value(v);
+		if (*driver && !netd_name_valid(driver))
 			return bad(err, "field '%s' must be a driver name like bridge or macvlan", "driver");
 	}
 	if ((v = json_object_get(body, "subnets"))) {

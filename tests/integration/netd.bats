@@ -1,0 +1,200 @@
+#!/usr/bin/env bats
+# netd as a process: lifecycle, persistence, crash safety, the API over the
+# real socket, peer checks, systemd notify, the unit file.
+
+load netd_lib
+
+setup() {
+	D=$BATS_TEST_TMPDIR/n1
+}
+
+teardown() {
+	for p in "$BATS_TEST_TMPDIR"/*/pid; do
+		[ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null || true
+	done
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do ip netns del "$ns" || true; done
+}
+
+reg() { # reg DIR CID NETWORK NETNS
+	netd_curl "$1" -XPOST -d "{\"containerID\":\"$2\",\"network\":\"$3\",\"netns\":\"$4\"}" \
+		http://netd/v1/endpoints
+}
+
+@test "netd serves status on a 0660 socket and stops cleanly on SIGTERM" {
+	netd_start "$D"
+	run netd_curl "$D" http://netd/v1/status
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = 200 ]
+	echo "${lines[0]}" | grep -q '"version"'
+	[ "$(stat -c %a "$D/netd.sock")" = 660 ]
+	netd_stop "$D" TERM
+	[ ! -e "$D/netd.sock" ]
+	grep -q "SIGTERM: shutting down, state kept" "$D/log"
+}
+
+@test "state survives a restart; endpoints whose netns is gone are dropped" {
+	ip netns add keep
+	ip netns add gone
+	netd_start "$D"
+	run reg "$D" c1 n1 /run/netns/keep
+	[ "${lines[-1]}" = 201 ]
+	run reg "$D" c2 n1 /run/netns/gone
+	[ "${lines[-1]}" = 201 ]
+	run netd_curl "$D" -XPOST -d '{"name":"blue","subnets":["10.7.0.0/24"]}' http://netd/v1/networks
+	[ "${lines[-1]}" = 201 ]
+	netd_stop "$D" TERM
+	ip netns del gone
+	netd_start "$D"
+	run netd_curl "$D" http://netd/v1/endpoints/n1:c1:eth0
+	[ "${lines[-1]}" = 200 ]
+	run netd_curl "$D" http://netd/v1/endpoints/n1:c2:eth0
+	[ "${lines[-1]}" = 404 ]
+	run netd_curl "$D" http://netd/v1/networks/blue
+	[ "${lines[-1]}" = 200 ]
+	echo "${lines[0]}" | grep -q 10.7.0.0/24
+	grep -q "dropped 1 endpoints" "$D/log"
+}
+
+@test "kill -9 during 100 registrations loses nothing that was acknowledged" {
+	ip netns add c
+	netd_start "$D"
+	: >"$BATS_TEST_TMPDIR/acked"
+	(
+		for i in $(seq 100); do
+			if curl -sf --unix-socket "$D/netd.sock" -XPOST \
+				-d "{\"containerID\":\"c$i\",\"network\":\"n\",\"netns\":\"/run/netns/c\"}" \
+				http://netd/v1/endpoints >/dev/null; then
+				echo "c$i" >>"$BATS_TEST_TMPDIR/acked"
+			fi
+		done
+	) &
+	loop=$!
+	for _ in $(seq 200); do
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/acked")" -ge 40 ] && break
+		sleep 0.01
+	done
+	kill -9 "$(cat "$D/pid")"
+	wait "$loop" || true
+	acked=$(wc -l <"$BATS_TEST_TMPDIR/acked")
+	[ "$acked" -ge 40 ]
+	[ "$acked" -lt 100 ] # the kill landed mid-way, or the test proves nothing
+	netd_start "$D"
+	while read -r id; do
+		run netd_curl "$D" "http://netd/v1/endpoints/n:$id:eth0"
+		[ "${lines[-1]}" = 200 ] || { echo "acknowledged $id lost"; false; }
+	done <"$BATS_TEST_TMPDIR/acked"
+	# nothing torn: every file on disk is a whole record
+	for f in "$D"/state/endpoints/*.json; do
+		python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$f"
+	done
+}
+
+@test "two instances run side by side; a second one on the same socket refuses" {
+	netd_start "$D"
+	netd_start "$BATS_TEST_TMPDIR/n2"
+	run reg "$D" only1 n /proc/1/ns/net
+	[ "${lines[-1]}" = 201 ]
+	run netd_curl "$BATS_TEST_TMPDIR/n2" http://netd/v1/endpoints
+	[ "${lines[0]}" = "[]" ]
+	run "$NETD_BIN" --socket "$D/netd.sock" --state-dir "$BATS_TEST_TMPDIR/other"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"already serving"* ]]
+	run netd_curl "$D" http://netd/v1/status
+	[ "${lines[-1]}" = 200 ]
+}
+
+@test "bad API input over the socket: 400, 404, 405 with Allow, 413; netd stays up" {
+	netd_start "$D"
+	run netd_curl "$D" -XPOST -d '{"containerID":' http://netd/v1/endpoints
+	[ "${lines[-1]}" = 400 ]
+	echo "${lines[0]}" | grep -q '"error":"malformed JSON'
+	run netd_curl "$D" -XPOST -d '{"containerID":1,"network":"n","netns":"/x"}' http://netd/v1/endpoints
+	[ "${lines[-1]}" = 400 ]
+	run netd_curl "$D" -XPOST -d '{"containerID":"c","network":"n","netns":"/x","extra":1}' \
+		http://netd/v1/endpoints
+	[ "${lines[-1]}" = 400 ]
+	echo "${lines[0]}" | grep -q "unknown field 'extra'"
+	run netd_curl "$D" -XPOST -d '{"containerID":"c","network":"..","netns":"/x"}' http://netd/v1/endpoints
+	[ "${lines[-1]}" = 400 ]
+	run netd_curl "$D" --path-as-is http://netd/v1/networks/../../etc/passwd
+	[ "${lines[-1]}" = 404 ]
+	run netd_curl "$D" http://netd/v1/networks/%2e%2e
+	[ "${lines[-1]}" = 400 ]
+	run netd_curl "$D" http://netd/v1/nothing
+	[ "${lines[-1]}" = 404 ]
+	run curl -s -i --unix-socket "$D/netd.sock" -XPUT http://netd/v1/networks
+	[[ "$output" == *"405"* ]]
+	echo "$output" | grep -qi '^Allow: GET, HEAD, POST'
+	head -c 200000 /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/big"
+	run netd_curl "$D" -XPOST --data-binary @"$BATS_TEST_TMPDIR/big" http://netd/v1/endpoints
+	[ "${lines[-1]}" = 413 ]
+	run netd_curl "$D" -XPOST -H 'Transfer-Encoding: chunked' --data-binary @"$BATS_TEST_TMPDIR/big" \
+		http://netd/v1/endpoints
+	[ "${lines[-1]}" = 413 ]
+	# garbage that is not HTTP at all
+	head -c 5000 /dev/urandom | timeout 5 socat - UNIX-CONNECT:"$D/netd.sock" >/dev/null 2>&1 || true
+	run netd_curl "$D" http://netd/metrics
+	[ "${lines[-1]}" = 200 ]
+	echo "$output" | grep -q 'netd_api_requests_total{code="400"} 5'
+	echo "$output" | grep -q 'netd_api_requests_total{code="413"} 2'
+	[ "$(ls "$D/state/endpoints" | wc -l)" = 0 ]
+}
+
+@test "a peer that is not root is refused unless netd.conf allows its uid (reload with SIGHUP)" {
+	conf=$BATS_TEST_TMPDIR/netd.conf
+	sock=/run/netd/peer.sock # /run/netd is 0755: nobody may reach the socket itself
+	echo "socket_group = daemon" >"$conf"
+	NETD_TEST_SOCK=$sock netd_start "$D" --config "$conf" --socket "$sock"
+	as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+	[ "$(stat -c %G "$sock")" = daemon ]
+	# 0660: a stranger cannot even connect
+	run as_nobody curl -s -w '\n%{http_code}' --unix-socket "$sock" http://netd/v1/status
+	[ "${lines[-1]}" = 000 ]
+	# in the socket's group: connects, but its uid is not allowed
+	as_grp() { setpriv --reuid=65534 --regid=65534 --groups="$(getent group daemon | cut -d: -f3)" "$@"; }
+	run as_grp curl -s -w '\n%{http_code}' --unix-socket "$sock" http://netd/v1/status
+	[ "${lines[-1]}" = 403 ]
+	grep -q "uid=65534 .*refused" "$D/log"
+	printf 'socket_group = daemon\nallow_uids = 65534\n' >"$conf"
+	kill -HUP "$(cat "$D/pid")"
+	for _ in $(seq 50); do grep -q "configuration reloaded" "$D/log" && break; sleep 0.05; done
+	run as_grp curl -s -w '\n%{http_code}' --unix-socket "$sock" http://netd/v1/status
+	[ "${lines[-1]}" = 200 ]
+	# requests are logged with the peer's credentials at debug level
+	grep -q "GET /v1/status from pid=[0-9]* uid=65534 gid=65534: 200" "$D/log"
+}
+
+@test "netd tells systemd READY=1 after restoring state, RELOADING on SIGHUP, STOPPING on SIGTERM" {
+	command -v python3
+	ns=$BATS_TEST_TMPDIR/notify.sock
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(20)
+out = open(sys.argv[2], "a")
+while True:
+    m = s.recv(4096).decode()
+    out.write(m.replace("\n", " ") + "\n")
+    out.flush()
+    if "STOPPING=1" in m:
+        break
+' "$ns" "$BATS_TEST_TMPDIR/notes" &
+	listener=$!
+	for _ in $(seq 100); do [ -S "$ns" ] && break; sleep 0.05; done
+	mkdir -p "$D/state/endpoints"
+	ip netns add n0
+	NOTIFY_SOCKET=$ns netd_start "$D"
+	for _ in $(seq 50); do grep -q READY=1 "$BATS_TEST_TMPDIR/notes" && break; sleep 0.05; done
+	grep -q "READY=1" "$BATS_TEST_TMPDIR/notes"
+	grep -q "MAINPID=$(cat "$D/pid")" "$BATS_TEST_TMPDIR/notes"
+	kill -HUP "$(cat "$D/pid")"
+	netd_stop "$D" TERM
+	wait "$listener"
+	cat "$BATS_TEST_TMPDIR/notes"
+	run cat "$BATS_TEST_TMPDIR/notes"
+	[[ "${lines[0]}" == *READY=1* ]]
+	[[ "${lines[1]}" == *RELOADING=1* ]]
+	[[ "${lines[2]}" == *READY=1* ]]
+	[[ "${lines[3]}" == *STOPPING=1* ]]
+}
