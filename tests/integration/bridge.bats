@@ -1,0 +1,275 @@
+#!/usr/bin/env bats
+# netd-bridge, black-box: run as a runtime would, check what the kernel has.
+
+load ../harness/lib
+bats_require_minimum_version 1.5.0
+
+# conf [extra top-level JSON members] [ipam JSON]
+conf() {
+	local extra=${1:-} ipam=${2:-'{"type":"netd-ipam","ranges":[[{"subnet":"10.88.0.0/24"}]]}'}
+	echo "{\"cniVersion\":\"1.0.0\",\"name\":\"net1\",\"type\":\"netd-bridge\",\"bridge\":\"br0\",\"isGateway\":true,\"isDefaultGateway\":true${extra:+,$extra},\"ipam\":$ipam}"
+}
+
+teardown() {
+	for n in $(ip netns list | awk '{print $1}'); do ip netns del "$n"; done
+	for l in $(host_links); do ip link del "$l" 2>/dev/null || true; done
+	nft flush ruleset 2>/dev/null || true
+	rm -rf /var/lib/cni/networks
+}
+
+@test "ADD gives the container eth0 with an address, default route and a result" {
+	ns_add c1
+	cni netd-bridge ADD c1 <<<"$(conf)"
+	assert_success
+	[ "$(json_field .cniVersion)" = "1.0.0" ]
+	addr=$(json_field '.ips[0].address')
+	[ "$addr" = "10.88.0.2/24" ]
+	[ "$(json_field '.ips[0].gateway')" = "10.88.0.1" ]
+	idx=$(json_field '.ips[0].interface')
+	[ "$(json_field ".interfaces[$idx].name")" = "eth0" ]
+	[ "$(json_field ".interfaces[$idx].sandbox")" = "/run/netns/c1" ]
+	mac=$(json_field ".interfaces[$idx].mac")
+	ns_exec c1 ip -o addr show dev eth0 | grep -q "inet 10.88.0.2/24"
+	[ "$(ns_exec c1 cat /sys/class/net/eth0/address)" = "$mac" ] || ns_exec c1 ip link show eth0 | grep -q "$mac"
+	ns_exec c1 ip route show default | grep -q "via 10.88.0.1 dev eth0"
+	ip -o addr show dev br0 | grep -q "inet 10.88.0.1/24"
+	# host end attached to br0 and up
+	host=$(json_field '.interfaces[1].name')
+	ip -o link show "$host" | grep -q "master br0"
+	ip -o link show "$host" | grep -q "state UP\|LOWER_UP"
+}
+
+@test "two containers ping each other and the gateway" {
+	ns_add c1 c2
+	cni netd-bridge ADD c1 <<<"$(conf)"; assert_success
+	cni netd-bridge ADD c2 <<<"$(conf)"; assert_success
+	a2=$(json_field '.ips[0].address' | cut -d/ -f1)
+	ns_exec c1 ping -c1 -W2 "$a2"
+	ns_exec c1 ping -c1 -W2 10.88.0.1
+	ns_exec c2 ping -c1 -W2 10.88.0.2
+}
+
+@test "CHECK passes after ADD and names the drift after a change" {
+	ns_add c1
+	cni netd-bridge ADD c1 <<<"$(conf)"; assert_success
+	prev=$output
+	cni netd-bridge CHECK c1 <<<"$(jq -c --argjson p "$prev" '. + {prevResult: $p}' <<<"$(conf)")"
+	assert_success
+	[ -z "$output" ]
+	ns_exec c1 ip addr del 10.88.0.2/24 dev eth0
+	cni netd-bridge CHECK c1 <<<"$(jq -c --argjson p "$prev" '. + {prevResult: $p}' <<<"$(conf)")"
+	assert_cni_error 103 "address 10.88.0.2/24 is missing"
+	ns_exec c1 ip link del eth0
+	cni netd-bridge CHECK c1 <<<"$(jq -c --argjson p "$prev" '. + {prevResult: $p}' <<<"$(conf)")"
+	assert_cni_error 103 ""
+}
+
+@test "DEL removes the veth, the reservation and the masquerade, and is idempotent" {
+	ns_add c1
+	before=$(host_state)
+	cni netd-bridge ADD c1 <<<"$(conf '"ipMasq":true')"; assert_success
+	host=$(json_field '.interfaces[1].name')
+	nft list table inet netd_cni | grep -q 10.88.0.2
+	ls /var/lib/cni/networks/net1/10.88.0.2
+	cni netd-bridge DEL c1 <<<"$(conf '"ipMasq":true')"; assert_success
+	[ -z "$output" ]
+	! ip link show "$host" 2>/dev/null
+	! ns_exec c1 ip link show eth0 2>/dev/null
+	[ ! -e /var/lib/cni/networks/net1/10.88.0.2 ]
+	! nft list table inet netd_cni | grep -q 10.88.0.2
+	cni netd-bridge DEL c1 <<<"$(conf '"ipMasq":true')"; assert_success
+	# never added
+	cni netd-bridge DEL nosuch <<<"$(conf)"; assert_success
+	# netns already gone
+	ns_add c3
+	cni netd-bridge ADD c3 <<<"$(conf)"; assert_success
+	ip netns del c3
+	cni netd-bridge DEL c3 <<<"$(conf)"; assert_success
+	cni netd-bridge DEL c3 eth0 "" <<<"$(conf)"; assert_success
+	[ ! -e /var/lib/cni/networks/net1/10.88.0.2 ]
+}
+
+@test "IPv6 and dual stack: addresses, default routes, ping" {
+	ns_add c1 c2
+	ipam='{"type":"netd-ipam","ranges":[[{"subnet":"10.88.0.0/24"}],[{"subnet":"fd00:88::/64"}]]}'
+	cni netd-bridge ADD c1 <<<"$(conf "" "$ipam")"; assert_success
+	[ "$(json_field '[.ips[].address] | length')" -eq 2 ]
+	cni netd-bridge ADD c2 <<<"$(conf "" "$ipam")"; assert_success
+	v6=$(json_field '.ips[] | select(.address | contains(":")) | .address' | cut -d/ -f1)
+	ns_exec c1 ip -6 route show default | grep -q "via fd00:88::1"
+	ip -6 -o addr show dev br0 | grep -q "fd00:88::1/64"
+	ns_exec c1 ping -6 -c1 -W3 "$v6"
+	ns_exec c1 ping -6 -c1 -W3 fd00:88::1
+	ns_exec c1 ping -c1 -W2 10.88.0.3
+}
+
+@test "20 parallel ADDs get 20 distinct addresses; 20 parallel DELs leave nothing" {
+	before=$(host_state)
+	for i in $(seq 1 20); do ns_add "p$i"; done
+	c=$(conf '"ipMasq":true')
+	for i in $(seq 1 20); do
+		(CNI_COMMAND=ADD CNI_CONTAINERID=p$i CNI_NETNS=/run/netns/p$i CNI_IFNAME=eth0 \
+			"$NETD_PLUGIN_DIR/netd-bridge" <<<"$c" > "$BATS_TEST_TMPDIR/add$i.json") &
+	done
+	wait
+	for i in $(seq 1 20); do jq -r '.ips[0].address' "$BATS_TEST_TMPDIR/add$i.json"; done | sort -u > "$BATS_TEST_TMPDIR/ips"
+	[ "$(wc -l < "$BATS_TEST_TMPDIR/ips")" -eq 20 ]
+	! grep -q null "$BATS_TEST_TMPDIR/ips"
+	[ "$(ip -o link show master br0 | wc -l)" -eq 20 ]
+	for i in $(seq 1 20); do
+		(CNI_COMMAND=DEL CNI_CONTAINERID=p$i CNI_NETNS=/run/netns/p$i CNI_IFNAME=eth0 \
+			"$NETD_PLUGIN_DIR/netd-bridge" <<<"$c" || echo "DEL p$i failed" >> "$BATS_TEST_TMPDIR/fail") &
+	done
+	wait
+	[ ! -e "$BATS_TEST_TMPDIR/fail" ]
+	[ "$(ip -o link show master br0 | wc -l)" -eq 0 ]
+	[ -z "$(ls /var/lib/cni/networks/net1 | grep -v -e lock -e last_reserved)" ]
+	[ "$(nft -j list set inet netd_cni masq4 | jq '[.nftables[].set.elem // empty] | length')" -eq 0 ]
+}
+
+@test "a failed ADD leaves nothing behind (bridge name taken by a non-bridge)" {
+	ns_add c1
+	ip link add br0 type veth peer name br0p
+	before=$(host_state)
+	cni netd-bridge ADD c1 <<<"$(conf '"ipMasq":true')"
+	assert_cni_error 102 "br0"
+	[ "$(host_state)" = "$before" ]
+	[ "$(ns_exec c1 ip -o link show | wc -l)" -eq 1 ]
+}
+
+@test "a failed ADD after the veth exists undoes veth, addresses and reservation" {
+	ns_add c1
+	before=$(host_state)
+	# the route's gateway is unreachable from the container: fails at the last step
+	ipam='{"type":"netd-ipam","ranges":[[{"subnet":"10.88.0.0/24"}]],"routes":[{"dst":"192.0.2.0/24","gw":"10.99.0.1"}]}'
+	cni netd-bridge ADD c1 <<<"$(conf '"ipMasq":true' "$ipam")"
+	assert_cni_error 100 "route"
+	[ "$(host_state)" = "$before" ]
+	[ "$(ns_exec c1 ip -o link show | wc -l)" -eq 1 ]
+}
+
+@test "masquerade: traffic leaving the subnet gets the host's address, and only with ipMasq" {
+	ns_add c1 c2 out
+	ip link add up0 type veth peer name up1
+	ip link set up1 netns out
+	ip addr add 192.0.2.1/24 dev up0; ip link set up0 up
+	ns_exec out ip addr add 192.0.2.2/24 dev up1; ns_exec out ip link set up1 up
+	# "out" has no route back to 10.88.0.0/24: only a masqueraded ping comes back
+	cni netd-bridge ADD c1 <<<"$(conf '"ipMasq":true')"; assert_success
+	cni netd-bridge ADD c2 <<<"$(conf '"ipMasq":false')"; assert_success
+	ns_exec c1 ping -c1 -W2 192.0.2.2
+	! ns_exec c2 ping -c1 -W1 192.0.2.2
+	# containers on the same subnet see each other's real address
+	ns_exec c1 ping -c1 -W2 10.88.0.3
+}
+
+@test "mtu, hairpinMode, promiscMode and vlan are applied" {
+	ns_add c1
+	cni netd-bridge ADD c1 <<<"$(conf '"mtu":1400,"hairpinMode":true,"promiscMode":true,"vlan":42')"
+	assert_success
+	host=$(json_field '.interfaces[1].name')
+	[ "$(ns_exec c1 cat /sys/class/net/eth0/mtu 2>/dev/null || ns_exec c1 ip -o link show eth0 | grep -o 'mtu [0-9]*' | cut -d' ' -f2)" = 1400 ] ||
+		ns_exec c1 ip -o link show eth0 | grep -q "mtu 1400"
+	ip -o link show "$host" | grep -q "mtu 1400"
+	ip -d link show "$host" | grep -q "hairpin on"
+	ip -o link show br0 | grep -q PROMISC
+	bridge vlan show dev "$host" | grep -q "42 PVID.*Egress Untagged"
+	ip -d link show br0 | grep -q "vlan_filtering 1"
+	ns_exec c1 ping -c1 -W2 10.88.0.1
+}
+
+@test "a MAC from CNI_ARGS is used" {
+	ns_add c1
+	CNI_ARGS="IgnoreUnknown=1;MAC=02:42:ac:11:00:99" ; export CNI_ARGS
+	cni netd-bridge ADD c1 <<<"$(conf)"
+	unset CNI_ARGS
+	assert_success
+	ns_exec c1 ip -o link show eth0 | grep -q "02:42:ac:11:00:99"
+	[ "$(json_field '.interfaces[2].mac')" = "02:42:ac:11:00:99" ]
+}
+
+@test "prevResult is passed through and added to" {
+	ns_add c1
+	prev='{"cniVersion":"1.0.0","interfaces":[{"name":"x0"}],"ips":[{"address":"192.0.2.9/24"}],"dns":{"nameservers":["192.0.2.53"]}}'
+	cni netd-bridge ADD c1 <<<"$(jq -c --argjson p "$prev" '. + {prevResult: $p}' <<<"$(conf)")"
+	assert_success
+	[ "$(json_field '.interfaces[0].name')" = x0 ]
+	[ "$(json_field '.ips[0].address')" = 192.0.2.9/24 ]
+	[ "$(json_field '.ips[1].address')" = 10.88.0.2/24 ]
+	[ "$(json_field '.dns.nameservers[0]')" = 192.0.2.53 ]
+	[ "$(json_field '.interfaces[.ips[1].interface].name')" = eth0 ]
+}
+
+@test "results come back in the config's cniVersion" {
+	ns_add c1 c2
+	cni netd-bridge ADD c1 <<<"$(conf | sed 's/"1.0.0"/"0.4.0"/')"; assert_success
+	[ "$(json_field .cniVersion)" = 0.4.0 ]
+	[ "$(json_field '.ips[0].version')" = 4 ]
+	cni netd-bridge ADD c2 <<<"$(conf | sed 's/"1.0.0"/"1.1.0"/')"; assert_success
+	[ "$(json_field .cniVersion)" = 1.1.0 ]
+	cni netd-bridge VERSION x <<<"$(echo '{"cniVersion":"0.3.1"}')"
+	assert_success
+	[ "$(json_field .cniVersion)" = 0.3.1 ]
+	[ "$(json_field '.supportedVersions | join(",")')" = "0.3.0,0.3.1,0.4.0,1.0.0,1.1.0" ]
+}
+
+@test "GC releases what no valid attachment holds" {
+	ns_add c1 c2
+	c=$(conf '"ipMasq":true' | sed 's/"1.0.0"/"1.1.0"/')
+	cni netd-bridge ADD c1 <<<"$c"; assert_success
+	cni netd-bridge ADD c2 <<<"$c"; assert_success
+	cni netd-bridge GC "" <<<"$(jq -c '. + {"cni.dev/valid-attachments":[{"containerID":"c2","ifname":"eth0"}]}' <<<"$c")"
+	assert_success
+	[ ! -e /var/lib/cni/networks/net1/10.88.0.2 ]
+	[ -e /var/lib/cni/networks/net1/10.88.0.3 ]
+	! nft list table inet netd_cni | grep -q '10.88.0.2 '
+	nft list table inet netd_cni | grep -q '10.88.0.3'
+	cni netd-bridge STATUS "" <<<"$c"; assert_success
+}
+
+bad_input() { # bad_input CODE NEEDLE ENV... <<< stdin
+	local code=$1 needle=$2; shift 2
+	local before; before=$(host_state)
+	run --separate-stderr env -i PATH="$PATH" "$@" "$NETD_PLUGIN_DIR/netd-bridge"
+	assert_cni_error "$code" "$needle"
+	[ "$(host_state)" = "$before" ]
+}
+
+@test "bad input: each gets exit 1, one error object with the spec's code, nothing changed" {
+	ns_add c1
+	E="CNI_CONTAINERID=c1 CNI_NETNS=/run/netns/c1 CNI_IFNAME=eth0 CNI_PATH=$CNI_PATH"
+	good=$(conf)
+	bad_input 4 "CNI_COMMAND is not set" $E <<<"$good"
+	bad_input 4 "unknown CNI_COMMAND" CNI_COMMAND=FROB $E <<<"$good"
+	bad_input 4 "CNI_CONTAINERID" CNI_COMMAND=ADD CNI_NETNS=/run/netns/c1 CNI_IFNAME=eth0 <<<"$good"
+	bad_input 4 "CNI_NETNS" CNI_COMMAND=ADD CNI_CONTAINERID=c1 CNI_IFNAME=eth0 <<<"$good"
+	bad_input 4 "CNI_IFNAME" CNI_COMMAND=ADD CNI_CONTAINERID=c1 CNI_NETNS=/run/netns/c1 <<<"$good"
+	bad_input 3 "does not exist" CNI_COMMAND=ADD CNI_CONTAINERID=c1 CNI_NETNS=/run/netns/nope CNI_IFNAME=eth0 CNI_PATH=$CNI_PATH <<<"$good"
+	bad_input 6 "no network config" CNI_COMMAND=ADD $E </dev/null
+	bad_input 6 "not valid JSON" CNI_COMMAND=ADD $E <<<'{"cniVersion": '
+	bad_input 1 "incompatible CNI versions" CNI_COMMAND=ADD $E <<<"${good/1.0.0/0.2.0}"
+	bad_input 7 "subnet" CNI_COMMAND=ADD $E <<<"$(conf "" '{"type":"netd-ipam","ranges":[[{"subnet":"10.88.0.0/33"}]]}')"
+	bad_input 7 "unknown IPAM type 'nosuch'" CNI_COMMAND=ADD $E <<<"$(conf "" '{"type":"nosuch","subnet":"10.1.0.0/24"}')"
+	bad_input 7 "no 'type'" CNI_COMMAND=ADD $E <<<"$(conf "" '{"ranges":[[{"subnet":"10.1.0.0/24"}]]}')"
+	bad_input 4 "CNI_PATH" CNI_COMMAND=ADD CNI_CONTAINERID=c1 CNI_NETNS=/run/netns/c1 CNI_IFNAME=eth0 <<<"$good"
+	bad_input 7 "mtu" CNI_COMMAND=ADD $E <<<"$(conf '"mtu":"big"')"
+	bad_input 7 "MAC address" CNI_COMMAND=ADD CNI_ARGS="MAC=zz:zz" $E <<<"$good"
+	bad_input 1 "CHECK" CNI_COMMAND=CHECK $E <<<"${good/1.0.0/0.3.1}"
+	head -c 10000000 /dev/zero | tr '\0' ' ' > "$BATS_TEST_TMPDIR/big"
+	bad_input 6 "larger than" CNI_COMMAND=ADD $E < "$BATS_TEST_TMPDIR/big"
+	printf '{"cniVersion":"1.0.0","name":"n\xff\xfe","type":"netd-bridge"}' > "$BATS_TEST_TMPDIR/nonutf8"
+	bad_input 6 "not valid JSON" CNI_COMMAND=ADD $E < "$BATS_TEST_TMPDIR/nonutf8"
+}
+
+@test "interop: netd-bridge with the reference host-local" {
+	have_ref_plugins || skip "reference plugins not installed in $REF_CNI_DIR"
+	ns_add c1 c2
+	ipam='{"type":"host-local","ranges":[[{"subnet":"10.89.0.0/24"}]]}'
+	cni netd-bridge ADD c1 <<<"$(conf "" "$ipam")"; assert_success
+	[ "$(json_field '.ips[0].address')" = 10.89.0.2/24 ]
+	cni netd-bridge ADD c2 <<<"$(conf "" "$ipam")"; assert_success
+	ns_exec c1 ping -c1 -W2 10.89.0.3
+	cni netd-bridge DEL c1 <<<"$(conf "" "$ipam")"; assert_success
+	[ ! -e /var/lib/cni/networks/net1/10.89.0.2 ]
+	[ -e /var/lib/cni/networks/net1/10.89.0.3 ]
+}
