@@ -36,4 +36,32 @@ int netd_nft_masq_has(const struct netd_prefix *addr, const char *owner, struct 
  * owner is not in keep[0..n). Elements of other networks are untouched. */
 int netd_nft_masq_gc(const char *network, const char *const *keep, size_t n, struct netd_err *err);
 
+/* Cheaper DEL when the caller knows the address (e.g. from prevResult): removes
+ * addr's elements only if `owner` holds them; absent or owned by someone else
+ * is not an error (returns 0) — another owner's reuse of the address wins. */
+int netd_nft_masq_del_addr(const struct netd_addr *addr, const char *owner, struct netd_err *err);
+
+/* What is in the table, for netdctl and tests. `subnet` is addr's subnet as
+ * given to masq_add (host bits set in addr, len = subnet length). */
+struct netd_nft_masq_entry {
+	struct netd_prefix addr;
+	char owner[65];
+};
+/* *out is malloc'd (free() it), *n entries; no table = 0 entries. */
+int netd_nft_masq_list(struct netd_nft_masq_entry **out, size_t *n, struct netd_err *err);
+
+/* Layout, for readers of `nft list table inet netd_cni`:
+ *   chain postrouting { type nat hook postrouting priority srcnat; }
+ *     ip daddr 224.0.0.0/4 return
+ *     ip saddr . ip daddr @masq4_local return   (addr . its subnet)
+ *     ip saddr @masq4 masquerade                (addr)
+ *   and the same for ip6 with ff00::/8, masq6_local, masq6.
+ * Each element's comment is "<owner> <subnet>"; the rules are fixed. The
+ * owner tag is FNV-1a 64 based: hex(fnv(network) >> 32) . hex(h) .
+ * hex(h2 >> 32) with h = fnv(network NUL container NUL ifname) and h2 the
+ * same bytes hashed again starting from h (see nft.c). Owners given to the
+ * functions above are 1-64 characters of [0-9A-Za-z_-].
+ * Locking: every call takes an exclusive flock on NETD_NFT_LOCK. */
+#define NETD_NFT_LOCK "/run/netd/nft.lock"
+
 #endif

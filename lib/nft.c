@@ -1,0 +1,1323 @@
+/* nft.c — masquerade for container addresses in table `inet netd_cni`.
+ *
+ * Everything here is libnftnl objects serialised into one nfnetlink batch per
+ * change and sent with libmnl. Reads (one element GET, or element dumps of
+ * our four sets) happen under the flock, before the batch, so a decision
+ * such as "this address belongs to another owner" cannot go stale.
+ *
+ * Why two sets per family: a rule "saddr in {container addresses} and daddr
+ * not in that container's subnet" needs the subnet per address. The
+ * concatenated interval set masqX_local (addr . subnet-range) answers "is
+ * this traffic local to the container's own subnet" in one lookup, and masqX
+ * (addr) says "masquerade the rest". Lookup cost is flat in the number of
+ * containers; the rules never change after the table is created.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+
+#include "netd/nft.h"
+
+#define CHAIN "postrouting"
+#define NAT_PRIO 100		/* srcnat */
+#define RECV_BUF (64 * 1024)
+#define ELEMS_PER_MSG 200	/* keeps one message far below netlink limits */
+#define DUMP_RETRIES 5
+
+/* nftables datatype ids (nft's datatype.h); a concatenation's type is the
+ * member types shifted in 6 bits at a time. */
+#define TYPE_IPADDR 7
+#define TYPE_IP6ADDR 8
+#define TYPE_BITS 6
+
+struct fam {
+	int af;
+	uint8_t nfproto;
+	const char *set;	/* addr -> masquerade */
+	const char *local;	/* addr . subnet -> return */
+	uint32_t type;
+	uint32_t alen;
+	uint32_t saddr_off, daddr_off;
+	uint8_t mcast[16], mcast_mask[16];
+};
+
+static const struct fam fams[2] = {
+	{ AF_INET, NFPROTO_IPV4, "masq4", "masq4_local", TYPE_IPADDR, 4, 12, 16,
+	  { 224 }, { 0xf0 } },
+	{ AF_INET6, NFPROTO_IPV6, "masq6", "masq6_local", TYPE_IP6ADDR, 16, 8, 24,
+	  { 0xff }, { 0xff } },
+};
+
+static const struct fam *fam_of(int af)
+{
+	return af == AF_INET ? &fams[0] : af == AF_INET6 ? &fams[1] : NULL;
+}
+
+/* ---- owner tags ---------------------------------------------------------- */
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	while (n--) {
+		h ^= *c++;
+		h *= FNV_PRIME;
+	}
+	return h;
+}
+
+/* fnv over "network\0container\0ifname" starting from seed. */
+static uint64_t fnv_triple(uint64_t seed, const char *a, const char *b, const char *c)
+{
+	uint64_t h = seed;
+
+	h = fnv1a(h, a, strlen(a) + 1);
+	h = fnv1a(h, b, strlen(b) + 1);
+	return fnv1a(h, c, strlen(c));
+}
+
+void netd_nft_owner(const char *network, const char *container_id, const char *ifname, char out[33])
+{
+	uint64_t n, h, h2;
+
+	network = network ? network : "";
+	container_id = container_id ? container_id : "";
+	ifname = ifname ? ifname : "";
+	n = fnv1a(FNV_OFFSET, network, strlen(network));
+	h = fnv_triple(FNV_OFFSET, network, container_id, ifname);
+	h2 = fnv_triple(h, network, container_id, ifname);
+	snprintf(out, 33, "%08x%016llx%08x", (unsigned)(n >> 32), (unsigned long long)h,
+		 (unsigned)(h2 >> 32));
+}
+
+static bool owner_ok(const char *o)
+{
+	size_t i;
+
+	if (!o || !o[0] || strlen(o) > 64)
+		return false;
+	for (i = 0; o[i]; i++) {
+		char c = o[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* ---- small address helpers (independent of addr.c on purpose: bytes only) */
+
+static void range_of(const struct fam *f, const uint8_t *addr, unsigned len, uint8_t *first, uint8_t *last)
+{
+	unsigned i;
+
+	for (i = 0; i < f->alen; i++) {
+		unsigned bits = len > i * 8 ? len - i * 8 : 0;
+		uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
+
+		first[i] = addr[i] & mask;
+		last[i] = addr[i] | (uint8_t)~mask;
+	}
+}
+
+static const char *prefix_fmt(const struct fam *f, const uint8_t *addr, unsigned len, char *buf, size_t n)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(f->af, addr, a, sizeof(a));
+	snprintf(buf, n, "%s/%u", a, len);
+	return buf;
+}
+
+/* ---- element records ----------------------------------------------------- */
+
+struct rec {
+	const struct fam *f;
+	bool local;
+	uint8_t key[32], key_end[32];
+	uint32_t klen, kelen;
+	char owner[65];
+	uint8_t net[16];	/* subnet from the comment (masqX records) */
+	unsigned plen;
+	bool has_net;
+};
+
+struct recs {
+	struct rec *v;
+	size_t n, cap;
+};
+
+static struct rec *recs_push(struct recs *r)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 32;
+		struct rec *v = realloc(r->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		r->v = v;
+		r->cap = cap;
+	}
+	memset(&r->v[r->n], 0, sizeof(r->v[0]));
+	return &r->v[r->n++];
+}
+
+/* Comment is "<owner> <subnet>/<len>". */
+static void parse_comment(struct rec *r, const char *c)
+{
+	const char *sp = strchr(c, ' '), *sl;
+	char a[INET6_ADDRSTRLEN];
+	size_t n = sp ? (size_t)(sp - c) : strlen(c);
+
+	if (n >= sizeof(r->owner))
+		n = sizeof(r->owner) - 1;
+	memcpy(r->owner, c, n);
+	r->owner[n] = 0;
+	if (!sp || !(sl = strchr(sp + 1, '/')) || (size_t)(sl - sp - 1) >= sizeof(a))
+		return;
+	memcpy(a, sp + 1, sl - sp - 1);
+	a[sl - sp - 1] = 0;
+	if (inet_pton(r->f->af, a, r->net) != 1)
+		return;
+	r->plen = (unsigned)atoi(sl + 1);
+	r->has_net = r->plen <= r->f->alen * 8;
+}
+
+static int udata_cb(const struct nftnl_udata *attr, void *data)
+{
+	const char **comment = data;
+
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_ELEM_COMMENT && nftnl_udata_len(attr) > 0) {
+		const char *s = nftnl_udata_get(attr);
+
+		if (s[nftnl_udata_len(attr) - 1] == 0)
+			*comment = s;
+	}
+	return 0;
+}
+
+static int rec_from_elem(struct rec *r, struct nftnl_set_elem *e)
+{
+	const void *p;
+	const char *comment = NULL;
+	uint32_t len;
+
+	p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	if (!p || len > sizeof(r->key))
+		return -1;
+	memcpy(r->key, p, len);
+	r->klen = len;
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_KEY_END)) {
+		p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &len);
+		if (!p || len > sizeof(r->key_end))
+			return -1;
+		memcpy(r->key_end, p, len);
+		r->kelen = len;
+	}
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_USERDATA)) {
+		p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len);
+		if (p && len)
+			nftnl_udata_parse(p, len, udata_cb, &comment);
+	}
+	if (comment)
+		parse_comment(r, comment);
+	return 0;
+}
+
+/* ---- netlink plumbing ---------------------------------------------------- */
+
+struct conn {
+	struct mnl_socket *nl;
+	uint32_t portid;
+	uint32_t seq;
+	char *rbuf;
+};
+
+static int conn_open(struct conn *c, struct netd_err *err)
+{
+	struct timeval tv = { .tv_sec = 10 };
+	int one = 1, rc;
+
+	memset(c, 0, sizeof(*c));
+	c->rbuf = malloc(RECV_BUF);
+	c->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!c->rbuf || !c->nl) {
+		rc = -errno;
+		free(c->rbuf);
+		if (c->nl)
+			mnl_socket_close(c->nl);
+		c->nl = NULL;
+		c->rbuf = NULL;
+		return netd_err_set(err, rc ? rc : -ENOMEM, NETD_ERR_KERNEL,
+				    "nftables: cannot open netfilter netlink socket: %s", strerror(-rc));
+	}
+	if (mnl_socket_bind(c->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		rc = -errno;
+		mnl_socket_close(c->nl);
+		free(c->rbuf);
+		c->nl = NULL;
+		c->rbuf = NULL;
+		return netd_err_set(err, rc, NETD_ERR_KERNEL, "nftables: cannot bind netlink socket: %s",
+				    strerror(-rc));
+	}
+	/* Best effort: older kernels lack extended acks, errors still arrive. */
+	mnl_socket_setsockopt(c->nl, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(c->nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	c->portid = mnl_socket_get_portid(c->nl);
+	c->seq = (uint32_t)time(NULL);
+	return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->nl)
+		mnl_socket_close(c->nl);
+	free(c->rbuf);
+	c->nl = NULL;
+	c->rbuf = NULL;
+}
+
+typedef int (*msg_cb)(const struct nlmsghdr *nlh, void *data);
+
+struct wait {
+	uint32_t seq_lo, seq_last;
+	bool dump;
+	msg_cb cb;
+	void *data;
+	/* results */
+	int error;
+	uint32_t error_seq;
+	char ext[256];
+	bool intr;
+};
+
+static void parse_ack(const struct nlmsghdr *nlh, struct wait *w)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *attr;
+	size_t off;
+
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)) || e->error == 0 || w->error)
+		return;
+	w->error = e->error;
+	w->error_seq = nlh->nlmsg_seq;
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	off = sizeof(*e);
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - sizeof(e->msg);
+	off = NLMSG_ALIGN(off);
+	if (NLMSG_HDRLEN + off >= nlh->nlmsg_len)
+		return;
+	mnl_attr_for_each_payload((const void *)((const char *)e + off), nlh->nlmsg_len - NLMSG_HDRLEN - off) {
+		if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
+		    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+			snprintf(w->ext, sizeof(w->ext), "%s", mnl_attr_get_str(attr));
+	}
+}
+
+/* Read until the exchange in w is complete. Returns 0 or -errno of the
+ * transport; a kernel error is reported in w->error (negative errno). */
+static int conn_wait(struct conn *c, struct wait *w)
+{
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(c->nl, c->rbuf, RECV_BUF);
+		const struct nlmsghdr *nlh;
+		int len;
+
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		len = (int)n;
+		for (nlh = (const struct nlmsghdr *)c->rbuf; mnl_nlmsg_ok(nlh, len);
+		     nlh = mnl_nlmsg_next(nlh, &len)) {
+			if (nlh->nlmsg_pid && nlh->nlmsg_pid != c->portid)
+				continue;
+			if (nlh->nlmsg_seq < w->seq_lo || nlh->nlmsg_seq > w->seq_last)
+				continue;
+			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+				w->intr = true;
+			if (nlh->nlmsg_type == NLMSG_DONE && w->dump)
+				return 0;
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+				parse_ack(nlh, w);
+				if (w->dump || nlh->nlmsg_seq == w->seq_last ||
+				    (e->error && nlh->nlmsg_seq == w->seq_lo))
+					return 0;
+				continue;
+			}
+			if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
+				continue;
+			if (w->cb && w->cb(nlh, w->data) < 0)
+				w->error = w->error ? w->error : -ENOMEM;
+		}
+	}
+}
+
+/* ---- batches ------------------------------------------------------------- */
+
+struct batch {
+	char *buf;
+	size_t len, cap;
+	uint32_t seq_begin, seq;
+	char (*what)[96];	/* label per message, index seq - seq_begin - 1 */
+	size_t nwhat, capwhat;
+};
+
+static int batch_reserve(struct batch *b, size_t need)
+{
+	if (b->len + need > b->cap) {
+		size_t cap = b->cap ? b->cap : 16384;
+		char *p;
+
+		while (cap < b->len + need)
+			cap *= 2;
+		p = realloc(b->buf, cap);
+		if (!p)
+			return -ENOMEM;
+		/* libnftnl writes without bounds checks: keep fresh space zeroed */
+		memset(p + b->cap, 0, cap - b->cap);
+		b->buf = p;
+		b->cap = cap;
+	}
+	return 0;
+}
+
+static int batch_init(struct batch *b, struct conn *c)
+{
+	struct nlmsghdr *nlh;
+
+	memset(b, 0, sizeof(*b));
+	if (batch_reserve(b, 4096) < 0)
+		return -ENOMEM;
+	b->seq_begin = ++c->seq;
+	b->seq = b->seq_begin;
+	nlh = nftnl_batch_begin(b->buf, b->seq_begin);
+	b->len = NLMSG_ALIGN(nlh->nlmsg_len);
+	return 0;
+}
+
+static void batch_free(struct batch *b)
+{
+	free(b->buf);
+	free(b->what);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Start a message with room for `room` payload bytes; NULL on ENOMEM. */
+static struct nlmsghdr *batch_msg(struct batch *b, uint16_t type, uint16_t flags, size_t room,
+				  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static struct nlmsghdr *batch_msg(struct batch *b, uint16_t type, uint16_t flags, size_t room,
+				  const char *fmt, ...)
+{
+	va_list ap;
+
+	if (batch_reserve(b, room + 1024) < 0)
+		return NULL;
+	if (b->nwhat == b->capwhat) {
+		size_t cap = b->capwhat ? b->capwhat * 2 : 16;
+		void *p = realloc(b->what, cap * sizeof(*b->what));
+
+		if (!p)
+			return NULL;
+		b->what = p;
+		b->capwhat = cap;
+	}
+	va_start(ap, fmt);
+	vsnprintf(b->what[b->nwhat++], sizeof(b->what[0]), fmt, ap);
+	va_end(ap);
+	return nftnl_nlmsg_build_hdr(b->buf + b->len, type, NFPROTO_INET, flags | NLM_F_ACK, ++b->seq);
+}
+
+static void batch_msg_done(struct batch *b, struct nlmsghdr *nlh)
+{
+	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+static int batch_send(struct conn *c, struct batch *b, struct netd_err *err)
+{
+	struct wait w = { .seq_lo = b->seq_begin, .seq_last = b->seq };
+	struct nlmsghdr *nlh;
+	const char *what;
+	int rc;
+
+	if (b->seq == b->seq_begin)
+		return 0;	/* nothing to do */
+	if (batch_reserve(b, 64) < 0)
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
+	nlh = nftnl_batch_end(b->buf + b->len, b->seq + 1);
+	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+	if (b->len > 128 * 1024) {
+		int sz = (int)b->len + 65536;
+
+		if (setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+			setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
+	if (mnl_socket_sendto(c->nl, b->buf, b->len) < 0) {
+		rc = -errno;
+		return netd_err_set(err, rc, NETD_ERR_KERNEL, "nftables: sending batch: %s", strerror(-rc));
+	}
+	rc = conn_wait(c, &w);
+	if (rc < 0)
+		return netd_err_set(err, rc, NETD_ERR_KERNEL, "nftables: reading batch result: %s",
+				    strerror(-rc));
+	if (!w.error)
+		return 0;
+	what = w.error_seq > b->seq_begin && w.error_seq - b->seq_begin - 1 < b->nwhat
+		       ? b->what[w.error_seq - b->seq_begin - 1] : "batch";
+	rc = netd_err_set(err, w.error, NETD_ERR_KERNEL, "nftables: %s: %s%s%s", what, strerror(-w.error),
+			  w.ext[0] ? ": " : "", w.ext);
+	if (w.ext[0])
+		netd_err_details(err, "%s", w.ext);
+	return rc;
+}
+
+/* ---- skeleton: table, chain, sets, fixed rules --------------------------- */
+
+static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
+{
+	if (!e)
+		return -ENOMEM;
+	nftnl_rule_add_expr(r, e);
+	return 0;
+}
+
+static struct nftnl_expr *e_meta_nfproto(void)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_NFPROTO);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	}
+	return e;
+}
+
+static struct nftnl_expr *e_cmp(uint32_t sreg, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+		nftnl_expr_set_data(e, NFTNL_EXPR_CMP_DATA, data, len);
+	}
+	return e;
+}
+
+static struct nftnl_expr *e_payload(uint32_t off, uint32_t len, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+	}
+	return e;
+}
+
+static struct nftnl_expr *e_mask(uint32_t reg, const void *mask, uint32_t len)
+{
+	static const uint8_t zero[16];
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+		nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+		nftnl_expr_set_data(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
+	}
+	return e;
+}
+
+static struct nftnl_expr *e_lookup(uint32_t sreg, const char *set)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	}
+	return e;
+}
+
+static struct nftnl_expr *e_return(void)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)NFT_RETURN);
+	}
+	return e;
+}
+
+enum rule_kind { R_MCAST, R_LOCAL, R_MASQ };
+
+static struct nftnl_rule *build_rule(const struct fam *f, enum rule_kind k)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	int rc = 0;
+
+	if (!r)
+		return NULL;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NETD_NFT_CNI_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, CHAIN);
+	rc |= add_expr(r, e_meta_nfproto());
+	rc |= add_expr(r, e_cmp(NFT_REG_1, &f->nfproto, 1));
+	switch (k) {
+	case R_MCAST:
+		rc |= add_expr(r, e_payload(f->daddr_off, f->alen, NFT_REG_1));
+		rc |= add_expr(r, e_mask(NFT_REG_1, f->mcast_mask, f->alen));
+		rc |= add_expr(r, e_cmp(NFT_REG_1, f->mcast, f->alen));
+		rc |= add_expr(r, e_return());
+		break;
+	case R_LOCAL:
+		/* concatenation: each field starts on a 32-bit register */
+		rc |= add_expr(r, e_payload(f->saddr_off, f->alen, NFT_REG32_00));
+		rc |= add_expr(r, e_payload(f->daddr_off, f->alen, NFT_REG32_00 + f->alen / 4));
+		rc |= add_expr(r, e_lookup(NFT_REG32_00, f->local));
+		rc |= add_expr(r, e_return());
+		break;
+	case R_MASQ:
+		rc |= add_expr(r, e_payload(f->saddr_off, f->alen, NFT_REG_1));
+		rc |= add_expr(r, e_lookup(NFT_REG_1, f->set));
+		rc |= add_expr(r, nftnl_expr_alloc("masq"));
+		break;
+	}
+	if (rc) {
+		nftnl_rule_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static struct nftnl_set *set_obj(const struct fam *f, bool local)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		return NULL;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, NETD_NFT_CNI_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, local ? f->local : f->set);
+	return s;
+}
+
+/* Same attributes every time: the kernel accepts NEWSET on an existing set
+ * only if they match. */
+static struct nftnl_set *build_set(const struct fam *f, bool local)
+{
+	struct nftnl_set *s = set_obj(f, local);
+	uint8_t fields[2] = { (uint8_t)f->alen, (uint8_t)f->alen };
+
+	if (!s)
+		return NULL;
+	if (local) {
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, f->type << TYPE_BITS | f->type);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, f->alen * 2);
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL | NFT_SET_CONCAT);
+		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, fields, sizeof(fields));
+	} else {
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, f->type);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, f->alen);
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
+	}
+	nftnl_set_set_u32(s, NFTNL_SET_ID, local ? 2 : 1);
+	return s;
+}
+
+/* Table, chain and sets are created without EXCL (a no-op when present);
+ * the chain's rules are replaced as a whole so they exist exactly once. All
+ * in the same batch as the element change, so it is atomic. */
+static int batch_skeleton(struct batch *b)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nftnl_chain *ch = nftnl_chain_alloc();
+	struct nftnl_rule *flush = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+	int rc = -ENOMEM;
+	size_t i, k;
+
+	if (!t || !ch || !flush)
+		goto out;
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NETD_NFT_CNI_TABLE);
+	if (!(nlh = batch_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, 256, "create table inet %s",
+			      NETD_NFT_CNI_TABLE)))
+		goto out;
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	batch_msg_done(b, nlh);
+
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, NETD_NFT_CNI_TABLE);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, CHAIN);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "nat");
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, NF_INET_POST_ROUTING);
+	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, NAT_PRIO);
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	if (!(nlh = batch_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, 512, "create chain %s", CHAIN)))
+		goto out;
+	nftnl_chain_nlmsg_build_payload(nlh, ch);
+	batch_msg_done(b, nlh);
+
+	for (i = 0; i < 2; i++) {
+		for (k = 0; k < 2; k++) {
+			struct nftnl_set *s = build_set(&fams[i], k);
+
+			if (!s)
+				goto out;
+			nlh = batch_msg(b, NFT_MSG_NEWSET, NLM_F_CREATE, 512, "create set %s",
+					k ? fams[i].local : fams[i].set);
+			if (!nlh) {
+				nftnl_set_free(s);
+				goto out;
+			}
+			nftnl_set_nlmsg_build_payload(nlh, s);
+			batch_msg_done(b, nlh);
+			nftnl_set_free(s);
+		}
+	}
+
+	nftnl_rule_set_u32(flush, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, NETD_NFT_CNI_TABLE);
+	nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, CHAIN);
+	if (!(nlh = batch_msg(b, NFT_MSG_DELRULE, 0, 256, "replace rules of chain %s", CHAIN)))
+		goto out;
+	nftnl_rule_nlmsg_build_payload(nlh, flush);
+	batch_msg_done(b, nlh);
+
+	for (i = 0; i < 2; i++) {
+		for (k = R_MCAST; k <= R_MASQ; k++) {
+			struct nftnl_rule *r = build_rule(&fams[i], (enum rule_kind)k);
+
+			if (!r)
+				goto out;
+			nlh = batch_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, 1024,
+					"add rule to chain %s", CHAIN);
+			if (!nlh) {
+				nftnl_rule_free(r);
+				goto out;
+			}
+			nftnl_rule_nlmsg_build_payload(nlh, r);
+			batch_msg_done(b, nlh);
+			nftnl_rule_free(r);
+		}
+	}
+	rc = 0;
+out:
+	if (t)
+		nftnl_table_free(t);
+	if (ch)
+		nftnl_chain_free(ch);
+	if (flush)
+		nftnl_rule_free(flush);
+	return rc;
+}
+
+/* ---- element messages ---------------------------------------------------- */
+
+static struct nftnl_set_elem *elem_new(const struct rec *r, const char *comment)
+{
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+
+	if (!e)
+		return NULL;
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, r->key, r->klen);
+	if (r->kelen)
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, r->key_end, r->kelen);
+	if (comment) {
+		struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFTNL_UDATA_COMMENT_MAXLEN + 16);
+
+		if (!u || !nftnl_udata_put_strz(u, NFTNL_UDATA_SET_ELEM_COMMENT, comment)) {
+			if (u)
+				nftnl_udata_buf_free(u);
+			nftnl_set_elem_free(e);
+			return NULL;
+		}
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u));
+		nftnl_udata_buf_free(u);
+	}
+	return e;
+}
+
+/* One NEWSETELEM / DELSETELEM message for recs[0..n), all in the same set. */
+static int batch_elems(struct batch *b, uint16_t type, const struct rec *recs, size_t n, const char *comment)
+{
+	const struct fam *f = recs[0].f;
+	const char *set = recs[0].local ? f->local : f->set;
+	struct nftnl_set *s = set_obj(f, recs[0].local);
+	struct nlmsghdr *nlh;
+	char key[NETD_ADDR_STRLEN];
+	size_t i;
+
+	if (!s)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct nftnl_set_elem *e = elem_new(&recs[i], comment);
+
+		if (!e) {
+			nftnl_set_free(s);
+			return -ENOMEM;
+		}
+		nftnl_set_elem_add(s, e);
+	}
+	inet_ntop(f->af, recs[0].key, key, sizeof(key));
+	nlh = batch_msg(b, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, n * 256 + 512,
+			"%s %s%s in set %s", type == NFT_MSG_NEWSETELEM ? "add" : "delete", key,
+			n > 1 ? " (and others)" : "", set);
+	if (!nlh) {
+		nftnl_set_free(s);
+		return -ENOMEM;
+	}
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	batch_msg_done(b, nlh);
+	nftnl_set_free(s);
+	return 0;
+}
+
+/* The two records an address owns: addr in masqX, addr . subnet in masqX_local. */
+static void recs_for(const struct fam *f, const uint8_t *addr, const uint8_t *net, unsigned plen,
+		     struct rec out[2])
+{
+	uint8_t first[16], last[16];
+
+	memset(out, 0, 2 * sizeof(out[0]));
+	range_of(f, net, plen, first, last);
+	out[0].f = f;
+	memcpy(out[0].key, addr, f->alen);
+	out[0].klen = f->alen;
+	out[1].f = f;
+	out[1].local = true;
+	memcpy(out[1].key, addr, f->alen);
+	memcpy(out[1].key + f->alen, first, f->alen);
+	memcpy(out[1].key_end, addr, f->alen);
+	memcpy(out[1].key_end + f->alen, last, f->alen);
+	out[1].klen = out[1].kelen = f->alen * 2;
+}
+
+/* ---- reads --------------------------------------------------------------- */
+
+struct collect {
+	const struct fam *f;
+	bool local;
+	struct recs *out;
+};
+
+static int collect_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct collect *c = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+	int rc = 0;
+
+	if (!s)
+		return -1;
+	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
+		nftnl_set_free(s);
+		return 0;	/* not an element message: ignore */
+	}
+	it = nftnl_set_elems_iter_create(s);
+	if (!it) {
+		nftnl_set_free(s);
+		return -1;
+	}
+	/* iter_next returns the current element, then advances */
+	while ((e = nftnl_set_elems_iter_next(it))) {
+		struct rec *r = recs_push(c->out);
+
+		if (!r) {
+			rc = -1;
+			break;
+		}
+		r->f = c->f;
+		r->local = c->local;
+		if (rec_from_elem(r, e) < 0)
+			c->out->n--;
+	}
+	nftnl_set_elems_iter_destroy(it);
+	nftnl_set_free(s);
+	return rc;
+}
+
+/* Dump all elements of one set into out; a missing table or set is empty. */
+static int dump_set(struct conn *c, const struct fam *f, bool local, struct recs *out, struct netd_err *err)
+{
+	int tries;
+
+	for (tries = 0; tries < DUMP_RETRIES; tries++) {
+		size_t start = out->n;
+		struct collect col = { f, local, out };
+		struct wait w = { .dump = true, .cb = collect_cb, .data = &col };
+		struct nftnl_set *s = set_obj(f, local);
+		char buf[512];
+		struct nlmsghdr *nlh;
+		int rc;
+
+		if (!s)
+			return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
+		w.seq_lo = w.seq_last = ++c->seq;
+		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK,
+					    w.seq_lo);
+		nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		nftnl_set_free(s);
+		if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
+			return netd_err_set(err, -errno, NETD_ERR_KERNEL, "nftables: listing set %s: %s",
+					    local ? f->local : f->set, strerror(errno));
+		rc = conn_wait(c, &w);
+		if (rc == 0 && w.error == -ENOENT) {
+			out->n = start;
+			return 0;
+		}
+		if (rc == 0 && w.error)
+			rc = w.error;
+		if (rc < 0)
+			return netd_err_set(err, rc, NETD_ERR_KERNEL, "nftables: listing set %s: %s",
+					    local ? f->local : f->set, strerror(-rc));
+		if (!w.intr)
+			return 0;
+		out->n = start;	/* the ruleset changed under the dump: again */
+	}
+	return netd_err_set(err, -EAGAIN, CNI_ERR_TRY_LATER, "nftables: set listing kept being interrupted");
+}
+
+static int dump_all(struct conn *c, bool with_local, struct recs *out, struct netd_err *err)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < 2; i++) {
+		if ((rc = dump_set(c, &fams[i], false, out, err)) < 0)
+			return rc;
+		if (with_local && (rc = dump_set(c, &fams[i], true, out, err)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* GET one element of masqX by address. 1 found (rec filled), 0 absent. */
+static int get_elem(struct conn *c, const struct fam *f, const uint8_t *addr, struct rec *found,
+		    struct netd_err *err)
+{
+	struct recs out = { 0 };
+	struct collect col = { f, false, &out };
+	struct wait w = { .cb = collect_cb, .data = &col };
+	struct nftnl_set *s = set_obj(f, false);
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	char buf[1024];
+	struct nlmsghdr *nlh;
+	int rc;
+
+	if (!s || !e) {
+		if (s)
+			nftnl_set_free(s);
+		if (e)
+			nftnl_set_elem_free(e);
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
+	}
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, addr, f->alen);
+	nftnl_set_elem_add(s, e);
+	w.seq_lo = w.seq_last = ++c->seq;
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_ACK, w.seq_lo);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0) {
+		rc = -errno;
+		return netd_err_set(err, rc, NETD_ERR_KERNEL, "nftables: reading set %s: %s", f->set,
+				    strerror(-rc));
+	}
+	rc = conn_wait(c, &w);
+	if (rc == 0 && w.error && w.error != -ENOENT)
+		rc = w.error;
+	if (rc < 0) {
+		free(out.v);
+		return netd_err_set(err, rc, NETD_ERR_KERNEL, "nftables: reading set %s: %s", f->set,
+				    strerror(-rc));
+	}
+	rc = 0;
+	if (!w.error && out.n > 0) {
+		*found = out.v[0];
+		rc = 1;
+	}
+	free(out.v);
+	return rc;
+}
+
+/* ---- lock ---------------------------------------------------------------- */
+
+static int lock_take(struct netd_err *err)
+{
+	int fd, rc;
+
+	if (mkdir("/run/netd", 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		return netd_err_set(err, rc, CNI_ERR_IO, "nftables: creating /run/netd: %s", strerror(-rc));
+	}
+	fd = open(NETD_NFT_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		return netd_err_set(err, rc, CNI_ERR_IO, "nftables: opening %s: %s", NETD_NFT_LOCK,
+				    strerror(-rc));
+	}
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			rc = -errno;
+			close(fd);
+			return netd_err_set(err, rc, CNI_ERR_IO, "nftables: locking %s: %s", NETD_NFT_LOCK,
+					    strerror(-rc));
+		}
+	}
+	return fd;
+}
+
+static void lock_drop(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ---- public API ---------------------------------------------------------- */
+
+static int check_addr(const struct netd_addr *a, const struct fam **f, struct netd_err *err)
+{
+	if (!a || !(*f = fam_of(a->family)))
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: address family not IPv4/IPv6");
+	return 0;
+}
+
+int netd_nft_masq_add(const struct netd_prefix *addr, const char *owner, struct netd_err *err)
+{
+	const struct fam *f;
+	struct rec want[2], old, gone[2];
+	char comment[NFTNL_UDATA_COMMENT_MAXLEN], pfx[NETD_PREFIX_STRLEN];
+	uint8_t first[16], last[16];
+	struct conn c;
+	struct batch b;
+	int lock, rc, found, attempt;
+
+	if ((rc = check_addr(addr ? &addr->addr : NULL, &f, err)) < 0)
+		return rc;
+	if (addr->len > f->alen * 8)
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: prefix length %u too long",
+				    addr->len);
+	if (!owner_ok(owner))
+		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
+	range_of(f, addr->addr.b, addr->len, first, last);
+	snprintf(comment, sizeof(comment), "%s %s", owner, prefix_fmt(f, first, addr->len, pfx, sizeof(pfx)));
+	recs_for(f, addr->addr.b, first, addr->len, want);
+
+	if ((lock = lock_take(err)) < 0)
+		return lock;
+	if ((rc = conn_open(&c, err)) < 0)
+		goto out_unlock;
+	found = get_elem(&c, f, addr->addr.b, &old, err);
+	if ((rc = found) < 0)
+		goto out;
+	if (found && old.has_net && !strcmp(old.owner, owner) && old.plen == addr->len &&
+	    !memcmp(old.net, first, f->alen)) {
+		rc = 0;	/* already there, same owner, same subnet */
+		goto out;
+	}
+	/* First try assumes the table exists; on ENOENT, build it in the batch too. */
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((rc = batch_init(&b, &c)) < 0)
+			break;
+		if (attempt && (rc = batch_skeleton(&b)) < 0)
+			goto next;
+		if (found) {
+			/* Replace: the address was reused. Add-then-delete makes the
+			 * deletes succeed even if an old element is already missing. */
+			const uint8_t *onet = old.has_net ? old.net : first;
+			unsigned oplen = old.has_net ? old.plen : addr->len;
+
+			recs_for(f, addr->addr.b, onet, oplen, gone);
+			if ((rc = batch_elems(&b, NFT_MSG_NEWSETELEM, &gone[1], 1, NULL)) < 0 ||
+			    (rc = batch_elems(&b, NFT_MSG_DELSETELEM, &gone[0], 1, NULL)) < 0 ||
+			    (rc = batch_elems(&b, NFT_MSG_DELSETELEM, &gone[1], 1, NULL)) < 0)
+				goto next;
+		}
+		if ((rc = batch_elems(&b, NFT_MSG_NEWSETELEM, &want[0], 1, comment)) < 0 ||
+		    (rc = batch_elems(&b, NFT_MSG_NEWSETELEM, &want[1], 1, comment)) < 0)
+			goto next;
+		if (attempt == 0) {
+			struct netd_err quiet = { 0 };
+
+			rc = batch_send(&c, &b, &quiet);
+			if (rc == -ENOENT && !found) {
+				batch_free(&b);
+				continue;
+			}
+			if (rc < 0)
+				netd_err_set(err, rc, quiet.code, "%s", quiet.msg);
+			if (rc < 0 && quiet.details[0])
+				netd_err_details(err, "%s", quiet.details);
+		} else {
+			rc = batch_send(&c, &b, err);
+		}
+next:
+		batch_free(&b);
+		break;
+	}
+	if (rc == -ENOMEM && !netd_err_isset(err))
+		netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
+out:
+	conn_close(&c);
+out_unlock:
+	lock_drop(lock);
+	if (rc < 0)
+		netd_err_prefix(err, NETD_ERR_KERNEL, "masquerade for %s", prefix_fmt(f, addr->addr.b,
+				addr->len, pfx, sizeof(pfx)));
+	return rc < 0 ? rc : 0;
+}
+
+int netd_nft_masq_has(const struct netd_prefix *addr, const char *owner, struct netd_err *err)
+{
+	const struct fam *f;
+	uint8_t first[16], last[16];
+	struct rec old;
+	struct conn c;
+	int lock, rc;
+
+	if ((rc = check_addr(addr ? &addr->addr : NULL, &f, err)) < 0)
+		return rc;
+	if (!owner)
+		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
+	range_of(f, addr->addr.b, addr->len, first, last);
+	if ((lock = lock_take(err)) < 0)
+		return lock;
+	if ((rc = conn_open(&c, err)) == 0) {
+		rc = get_elem(&c, f, addr->addr.b, &old, err);
+		if (rc == 1)
+			rc = !strcmp(old.owner, owner) && old.has_net && old.plen == addr->len &&
+			     !memcmp(old.net, first, f->alen);
+		conn_close(&c);
+	}
+	lock_drop(lock);
+	return rc;
+}
+
+/* Delete every record in recs selected by keep_rec(), in one batch. */
+static int delete_recs(struct conn *c, const struct recs *all, bool (*sel)(const struct rec *, void *),
+		       void *arg, struct netd_err *err)
+{
+	struct rec *pick = NULL;
+	size_t i, j, n = 0;
+	struct batch b;
+	int rc;
+
+	if (all->n)
+		pick = malloc(all->n * sizeof(*pick));
+	if (all->n && !pick)
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
+	for (i = 0; i < all->n; i++)
+		if (sel(&all->v[i], arg))
+			pick[n++] = all->v[i];
+	if (!n) {
+		free(pick);
+		return 0;
+	}
+	if ((rc = batch_init(&b, c)) < 0) {
+		free(pick);
+		return netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
+	}
+	/* records arrive grouped by set (dump order); cut a message per set run */
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && j - i < ELEMS_PER_MSG && pick[j].f == pick[i].f &&
+				pick[j].local == pick[i].local; j++)
+			;
+		if ((rc = batch_elems(&b, NFT_MSG_DELSETELEM, &pick[i], j - i, NULL)) < 0) {
+			batch_free(&b);
+			free(pick);
+			return netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
+		}
+	}
+	rc = batch_send(c, &b, err);
+	batch_free(&b);
+	free(pick);
+	return rc;
+}
+
+static bool sel_owner(const struct rec *r, void *arg)
+{
+	return !strcmp(r->owner, (const char *)arg);
+}
+
+int netd_nft_masq_del(const char *owner, struct netd_err *err)
+{
+	struct recs all = { 0 };
+	struct conn c;
+	int lock, rc;
+
+	if (!owner_ok(owner))
+		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
+	if ((lock = lock_take(err)) < 0)
+		return lock;
+	if ((rc = conn_open(&c, err)) == 0) {
+		if ((rc = dump_all(&c, true, &all, err)) == 0)
+			rc = delete_recs(&c, &all, sel_owner, (void *)owner, err);
+		conn_close(&c);
+	}
+	lock_drop(lock);
+	free(all.v);
+	if (rc < 0)
+		netd_err_prefix(err, NETD_ERR_KERNEL, "removing masquerade of %s", owner);
+	return rc;
+}
+
+int netd_nft_masq_del_addr(const struct netd_addr *addr, const char *owner, struct netd_err *err)
+{
+	const struct fam *f;
+	struct rec old, gone[2];
+	struct conn c;
+	struct batch b;
+	int lock, rc;
+
+	if ((rc = check_addr(addr, &f, err)) < 0)
+		return rc;
+	if (!owner_ok(owner))
+		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
+	if ((lock = lock_take(err)) < 0)
+		return lock;
+	if ((rc = conn_open(&c, err)) < 0)
+		goto out_unlock;
+	rc = get_elem(&c, f, addr->b, &old, err);
+	if (rc <= 0 || strcmp(old.owner, owner))
+		goto out;
+	if ((rc = batch_init(&b, &c)) < 0)
+		goto out;
+	recs_for(f, addr->b, old.has_net ? old.net : addr->b, old.has_net ? old.plen : f->alen * 8, gone);
+	/* add-then-delete: the local element may be missing if someone edited the set */
+	if ((rc = batch_elems(&b, NFT_MSG_DELSETELEM, &gone[0], 1, NULL)) == 0 &&
+	    (!old.has_net || ((rc = batch_elems(&b, NFT_MSG_NEWSETELEM, &gone[1], 1, NULL)) == 0 &&
+			      (rc = batch_elems(&b, NFT_MSG_DELSETELEM, &gone[1], 1, NULL)) == 0)))
+		rc = batch_send(&c, &b, err);
+	else
+		rc = netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
+	batch_free(&b);
+out:
+	conn_close(&c);
+out_unlock:
+	lock_drop(lock);
+	return rc < 0 ? rc : 0;
+}
+
+struct gc_arg {
+	char prefix[9];
+	const char *const *keep;
+	size_t n;
+};
+
+static bool sel_gc(const struct rec *r, void *arg)
+{
+	const struct gc_arg *g = arg;
+	size_t i;
+
+	if (strlen(r->owner) != 32 || strncmp(r->owner, g->prefix, 8))
+		return false;
+	for (i = 0; i < g->n; i++)
+		if (g->keep[i] && !strcmp(g->keep[i], r->owner))
+			return false;
+	return true;
+}
+
+int netd_nft_masq_gc(const char *network, const char *const *keep, size_t n, struct netd_err *err)
+{
+	struct gc_arg g = { .keep = keep, .n = n };
+	struct recs all = { 0 };
+	char tag[33];
+	struct conn c;
+	int lock, rc;
+
+	if (!network || !network[0])
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: gc needs a network name");
+	netd_nft_owner(network, "", "", tag);
+	memcpy(g.prefix, tag, 8);
+	g.prefix[8] = 0;
+	if ((lock = lock_take(err)) < 0)
+		return lock;
+	if ((rc = conn_open(&c, err)) == 0) {
+		if ((rc = dump_all(&c, true, &all, err)) == 0)
+			rc = delete_recs(&c, &all, sel_gc, &g, err);
+		conn_close(&c);
+	}
+	lock_drop(lock);
+	free(all.v);
+	if (rc < 0)
+		netd_err_prefix(err, NETD_ERR_KERNEL, "masquerade gc of network %s", network);
+	return rc;
+}
+
+int netd_nft_masq_list(struct netd_nft_masq_entry **out, size_t *n, struct netd_err *err)
+{
+	struct recs all = { 0 };
+	struct netd_nft_masq_entry *v = NULL;
+	struct conn c;
+	size_t i, k = 0;
+	int lock, rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((lock = lock_take(err)) < 0)
+		return lock;
+	if ((rc = conn_open(&c, err)) == 0) {
+		rc = dump_all(&c, false, &all, err);
+		conn_close(&c);
+	}
+	lock_drop(lock);
+	if (rc == 0 && all.n && !(v = calloc(all.n, sizeof(*v))))
+		rc = netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
+	for (i = 0; rc == 0 && i < all.n; i++) {
+		const struct rec *r = &all.v[i];
+
+		v[k].addr.addr.family = r->f->af;
+		memcpy(v[k].addr.addr.b, r->key, r->f->alen);
+		v[k].addr.len = r->has_net ? (uint8_t)r->plen : (uint8_t)(r->f->alen * 8);
+		snprintf(v[k].owner, sizeof(v[k].owner), "%s", r->owner);
+		k++;
+	}
+	free(all.v);
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
