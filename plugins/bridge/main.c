@@ -46,10 +46,8 @@ struct undo {
 	size_t n_gw_added;
 };
 
-static int conf_err(struct cni_ctx *ctx, const char *fmt, const char *a)
-{
-	return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG, fmt, a);
-}
+#define conf_err(ctx, ...) netd_err_set(&(ctx)->err, -EINVAL, CNI_ERR_INVALID_CONFIG, __VA_ARGS__)
+#define drift(ctx, ...) netd_err_set(&(ctx)->err, -EINVAL, NETD_ERR_DRIFT, __VA_ARGS__)
 
 static int parse_conf(struct cni_ctx *ctx, struct bridge_conf *c)
 {
@@ -460,11 +458,6 @@ static int cmd_del(struct cni_ctx *ctx)
 	return 0;
 }
 
-static int drift(struct cni_ctx *ctx, const char *fmt, const char *a, const char *b)
-{
-	return netd_err_set(&ctx->err, -EINVAL, NETD_ERR_DRIFT, fmt, a, b);
-}
-
 static bool has_prefix(const struct netd_prefix *list, size_t n, const struct netd_prefix *p)
 {
 	for (size_t i = 0; i < n; i++)
@@ -484,11 +477,11 @@ static int check_container(struct cni_ctx *ctx, struct netd_nl *nl, const struct
 	int ci = cni_result_find_iface(prev, ctx->ifname, true), rc;
 
 	if (ci < 0)
-		return drift(ctx, "prevResult has no interface %s%s in a sandbox", ctx->ifname, "");
+		return drift(ctx, "prevResult has no interface %sin a sandbox", ctx->ifname);
 	if (prev->ifaces[ci].mac[0] && strcasecmp(prev->ifaces[ci].mac, netd_mac_str(ctr->mac, mac)))
 		return drift(ctx, "interface %s has MAC %s, not the one in prevResult", ctx->ifname, mac);
 	if (!ctr->up)
-		return drift(ctx, "interface %s in the container is down%s", ctx->ifname, "");
+		return drift(ctx, "interface %s in the container is down", ctx->ifname);
 	if (strcmp(ctr->kind, "veth"))
 		return drift(ctx, "interface %s is a '%s', not a veth", ctx->ifname, ctr->kind);
 	if ((rc = netd_nl_addr_list(nl, ctr->ifindex, 0, &addrs, &na, &ctx->err)) < 0)
@@ -512,8 +505,8 @@ static int check_container(struct cni_ctx *ctx, struct netd_nl *nl, const struct
 					routes[k].dst.len == want->dst.len &&
 					(!want->gw.family || netd_addr_eq(&routes[k].gw, &want->gw));
 			if (!found)
-				rc = drift(ctx, "route to %s is missing in the container%s",
-					   netd_prefix_str(&want->dst, buf), "");
+				rc = drift(ctx, "route to %s is missing in the container",
+					   netd_prefix_str(&want->dst, buf));
 		}
 		free(routes);
 		routes = NULL;
@@ -543,7 +536,7 @@ static int cmd_check(struct cni_ctx *ctx)
 	if ((rc = netd_nl_open(-1, &host_nl, &ctx->err)) < 0 || (rc = netd_nl_open(nsfd, &ctr_nl, &ctx->err)) < 0)
 		goto out;
 	if (netd_nl_link_get(host_nl, c.bridge, &br, NULL) < 0) {
-		rc = drift(ctx, "bridge %s does not exist%s", c.bridge, "");
+		rc = drift(ctx, "bridge %s does not exist", c.bridge);
 		goto out;
 	}
 	if (strcmp(br.kind, "bridge")) {
