@@ -674,9 +674,27 @@ int netd_nl_link_move(struct netd_nl *nl, int ifindex, int nsfd, const char *new
 
 	if (new_name && !name_ok(new_name))
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "invalid interface name \"%s\"", new_name);
+	/* The kernel moves first and renames after, and uses IFLA_IFNAME as the
+	 * name to move under only when the current name clashes in the target:
+	 * if new_name is taken there, the link would end up moved under its old
+	 * name with EEXIST. Look in the target first (a socket there costs far
+	 * less than cleaning up after that). */
+	if (new_name) {
+		struct netd_nl *tnl;
+		struct netd_link l;
+
+		rc = netd_nl_open(nsfd, &tnl, err);
+		if (rc < 0)
+			return rc;
+		rc = link_get(tnl, new_name, 0, &l);
+		netd_nl_free(tnl);
+		if (rc == 0)
+			return fail_link(nl, err, -EEXIST, ifindex, "move as %s to another netns (name taken there)",
+					 new_name);
+		if (rc != -ENODEV)
+			return fail_link(nl, err, rc, ifindex, "look up %s in target netns", new_name);
+	}
 	m = link_msg(RTM_NEWLINK, 0, AF_UNSPEC, ifindex);
-	/* With IFLA_IFNAME next to the netns fd the kernel renames while
-	 * moving, so a clash with a name in the target is caught atomically. */
 	if (m && (nla_put_s32(m, IFLA_NET_NS_FD, nsfd) < 0 ||
 		  (new_name && nla_put_string(m, IFLA_IFNAME, new_name) < 0))) {
 		nlmsg_free(m);
@@ -718,8 +736,10 @@ static struct nl_msg *bridge_msg(const char *name, int ifindex, const struct net
 		    (o->mac && nla_put(m, IFLA_ADDRESS, 6, o->mac) < 0))
 			goto bad;
 	}
+	/* IFLA_BR_VLAN_FILTERING only when asked for: a kernel built without
+	 * CONFIG_BRIDGE_VLAN_FILTERING refuses the attribute even as 0. */
 	data = linkinfo_start(m, "bridge", &li);
-	if (!data || nla_put_u8(m, IFLA_BR_VLAN_FILTERING, o->vlan_filtering) < 0)
+	if (!data || (o->vlan_filtering && nla_put_u8(m, IFLA_BR_VLAN_FILTERING, 1) < 0))
 		goto bad;
 	nla_nest_end(m, data);
 	nla_nest_end(m, li);
@@ -789,11 +809,12 @@ int netd_nl_veth_create(struct netd_nl *nl, const struct netd_veth_opts *o, stru
 	m = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, AF_UNSPEC, 0);
 	if (!m)
 		return oom(err, "create veth");
+	/* Only the host end can come up in the creating request: the kernel
+	 * registers and configures the peer first, before it has a peer of its
+	 * own, and opening it then fails with ENOTCONN. */
 	if (o->up) {
 		ifi_of(m)->ifi_change = IFF_UP;
 		ifi_of(m)->ifi_flags = IFF_UP;
-		peer.ifi_change = IFF_UP;
-		peer.ifi_flags = IFF_UP;
 	}
 	if ((o->host_name && nla_put_string(m, IFLA_IFNAME, o->host_name) < 0) ||
 	    (o->mtu && nla_put_u32(m, IFLA_MTU, o->mtu) < 0) ||
@@ -1323,10 +1344,15 @@ int netd_nl_neigh_del(struct netd_nl *nl, int ifindex, const struct netd_addr *a
 int netd_nl_fdb_set(struct netd_nl *nl, int ifindex, const uint8_t mac[6], const struct netd_addr *dst,
 		    struct netd_err *err)
 {
+	/* The all-zero (flood) and multicast MACs hold a list of remotes, one
+	 * per peer VTEP; vxlan refuses REPLACE on them, so they append. */
+	bool list = (mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
 	char buf[18];
-	int rc = change(nl, neigh_msg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, AF_BRIDGE, ifindex, NTF_SELF,
-				      dst, mac));
+	int rc = change(nl, neigh_msg(RTM_NEWNEIGH, NLM_F_CREATE | (list ? NLM_F_APPEND : NLM_F_REPLACE),
+				      AF_BRIDGE, ifindex, NTF_SELF, dst, mac));
 
+	if (rc == -EEXIST && list)
+		return 0;
 	return rc < 0 ? fail_link(nl, err, rc, ifindex, "set FDB entry %s", netd_mac_str(mac, buf)) : 0;
 }
 

@@ -72,7 +72,9 @@ int netd_nl_link_set_master(struct netd_nl *nl, int ifindex, int master, struct 
 int netd_nl_link_set_name(struct netd_nl *nl, int ifindex, const char *name, struct netd_err *err);
 int netd_nl_link_set_alias(struct netd_nl *nl, int ifindex, const char *alias, struct netd_err *err);
 /* Move to netns nsfd and rename to new_name (NULL = keep) in one RTM_NEWLINK.
- * A name already taken in the target is -EEXIST and the link stays here. */
+ * A name already taken in the target is -EEXIST and the link stays here: with
+ * new_name, that is looked up in the target first (the kernel would move the
+ * link, then fail the rename, leaving it there under its old name). */
 int netd_nl_link_move(struct netd_nl *nl, int ifindex, int nsfd, const char *new_name, struct netd_err *err);
 
 /* Bridge: create if missing (with vlan_filtering as asked, up); if a link of
@@ -91,8 +93,9 @@ int netd_nl_bridge_ensure(struct netd_nl *nl, const char *name, const struct net
 /* veth pair: `host_name` stays in nl's netns, `peer_name` is created straight
  * in netns peer_nsfd, both in one RTM_NEWLINK. mtu 0 = default; peer_mac NULL
  * = random. host_name NULL lets the kernel pick "vethN"... callers pass one.
- * peer_nsfd -1 = peer in nl's netns too. up: both ends IFF_UP at creation
- * (saves two requests). EEXIST (either name taken) is an error here. */
+ * peer_nsfd -1 = peer in nl's netns too. up: the host end is IFF_UP from
+ * creation (saves a request; the kernel cannot do it for the peer, which the
+ * caller brings up from its own netns). EEXIST (either name taken) is an error. */
 struct netd_veth_opts {
 	const char *host_name;
 	const char *peer_name;
@@ -172,7 +175,9 @@ int netd_nl_neigh_set(struct netd_nl *nl, int ifindex, const struct netd_addr *a
 		      struct netd_err *err);
 int netd_nl_neigh_del(struct netd_nl *nl, int ifindex, const struct netd_addr *a, struct netd_err *err);
 /* FDB entry in the device's own table (NTF_SELF: a vxlan's remote list):
- * mac -> remote dst (family 0 = none). Replace semantics, NUD_PERMANENT.
+ * mac -> remote dst (family 0 = none). Replace semantics, NUD_PERMANENT;
+ * except the all-zero (flood) and multicast MACs, which keep one entry per
+ * remote: set appends dst (already there = success), del removes that dst.
  * del of a missing entry is -ENOENT. */
 int netd_nl_fdb_set(struct netd_nl *nl, int ifindex, const uint8_t mac[6], const struct netd_addr *dst,
 		    struct netd_err *err);
