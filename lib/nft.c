@@ -497,8 +497,9 @@ static int batch_send(struct conn *c, struct batch *b, struct netd_err *err)
 		return 0;
 	what = w.error_seq > b->seq_begin && w.error_seq - b->seq_begin - 1 < b->nwhat
 		       ? b->what[w.error_seq - b->seq_begin - 1] : "batch";
-	rc = netd_err_set(err, w.error, NETD_ERR_KERNEL, "nftables: %s: %s%s%s", what, strerror(-w.error),
-			  w.ext[0] ? ": " : "", w.ext);
+	rc = netd_err_set(err, w.error, NETD_ERR_KERNEL, "nftables: %s: %s%s%s%s", what, strerror(-w.error),
+			  w.ext[0] ? ": " : "", w.ext,
+			  w.error_seq == b->seq_begin ? " (is nf_tables available, and CAP_NET_ADMIN held?)" : "");
 	if (w.ext[0])
 		netd_err_details(err, "%s", w.ext);
 	return rc;

@@ -411,6 +411,23 @@ static void test_bad_input(void **state)
 	assert_int_equal(list_count(), 0);
 }
 
+static void test_kernel_error_is_reported(void **state)
+{
+	struct netd_prefix p = P("10.66.0.2/24");
+	struct netd_err err = { 0 };
+	int rc;
+
+	/* someone else's object under our name: the kernel refuses, we say where */
+	sh("nft add table inet netd_cni && nft add set inet netd_cni masq4 '{ type inet_service; }'");
+	rc = netd_nft_masq_add(&p, owner("e", "c"), &err);
+	assert_true(rc < 0);
+	assert_int_equal(err.code, NETD_ERR_KERNEL);
+	assert_non_null(strstr(err.msg, "10.66.0.2/24"));
+	assert_non_null(strstr(err.msg, "masq4"));
+	/* and nothing was half-done: no chain, no rules */
+	assert_int_equal(nft_counts().rules, 0);
+}
+
 /* ---- real packets ---------------------------------------------------------- */
 
 /* A socket that lives in netns /run/netns/<ns>. */
@@ -436,24 +453,33 @@ static int ns_socket(const char *ns, int af, int type)
 static const char *udp_source(const char *from, const char *to, const char *dst)
 {
 	static char src[INET6_ADDRSTRLEN];
-	struct sockaddr_in d = { .sin_family = AF_INET, .sin_port = htons(5555) };
-	struct sockaddr_in any = { .sin_family = AF_INET, .sin_port = htons(5555) };
+	int af = strchr(dst, ':') ? AF_INET6 : AF_INET;
+	struct sockaddr_storage d = { 0 }, any = { 0 };
+	socklen_t sl = af == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 	struct timeval tv = { .tv_sec = 0, .tv_usec = 400000 };
-	int r = ns_socket(to, AF_INET, SOCK_DGRAM), s = ns_socket(from, AF_INET, SOCK_DGRAM), one = 1, i;
+	int r = ns_socket(to, af, SOCK_DGRAM), s = ns_socket(from, af, SOCK_DGRAM), one = 1, i;
 
 	src[0] = 0;
-	assert_int_equal(inet_pton(AF_INET, dst, &d.sin_addr), 1);
+	d.ss_family = any.ss_family = (sa_family_t)af;
+	if (af == AF_INET) {
+		((struct sockaddr_in *)&d)->sin_port = ((struct sockaddr_in *)&any)->sin_port = htons(5555);
+		assert_int_equal(inet_pton(af, dst, &((struct sockaddr_in *)&d)->sin_addr), 1);
+	} else {
+		((struct sockaddr_in6 *)&d)->sin6_port = ((struct sockaddr_in6 *)&any)->sin6_port = htons(5555);
+		assert_int_equal(inet_pton(af, dst, &((struct sockaddr_in6 *)&d)->sin6_addr), 1);
+	}
 	setsockopt(r, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	assert_int_equal(bind(r, (struct sockaddr *)&any, sizeof(any)), 0);
+	assert_int_equal(bind(r, (struct sockaddr *)&any, sl), 0);
 	setsockopt(r, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	for (i = 0; i < 5 && !src[0]; i++) {
-		struct sockaddr_in from_sa;
-		socklen_t fl = sizeof(from_sa);
+		struct sockaddr_storage fr;
+		socklen_t fl = sizeof(fr);
 		char b[8];
 
-		sendto(s, "ping", 4, 0, (struct sockaddr *)&d, sizeof(d));
-		if (recvfrom(r, b, sizeof(b), 0, (struct sockaddr *)&from_sa, &fl) > 0)
-			inet_ntop(AF_INET, &from_sa.sin_addr, src, sizeof(src));
+		sendto(s, "ping", 4, 0, (struct sockaddr *)&d, sl);
+		if (recvfrom(r, b, sizeof(b), 0, (struct sockaddr *)&fr, &fl) > 0)
+			inet_ntop(af, af == AF_INET ? (void *)&((struct sockaddr_in *)&fr)->sin_addr
+						    : (void *)&((struct sockaddr_in6 *)&fr)->sin6_addr, src, sizeof(src));
 	}
 	close(r);
 	close(s);
@@ -481,6 +507,14 @@ static void test_packets_are_masqueraded(void **state)
 	sh("ip -n out addr add 192.0.2.2/24 dev eth0 && ip -n out link set eth0 up && "
 	   "ip -n out route add default via 192.0.2.1");
 	sh("echo 1 > /proc/sys/net/ipv4/ip_forward");
+	/* the same for IPv6: fd88::/64 split in two /65 halves, out is fd99::2 */
+	sh("echo 1 > /proc/sys/net/ipv6/conf/all/forwarding");
+	sh("ip addr add fd88::1/65 dev h1 nodad && ip addr add fd88::8000:0:0:1/65 dev h2 nodad && "
+	   "ip addr add fd99::1/64 dev h3 nodad");
+	sh("ip -n ctr addr add fd88::2/65 dev eth0 nodad && ip -n ctr route add default via fd88::1");
+	sh("ip -n ctr2 addr add fd88::8000:0:0:2/65 dev eth0 nodad && "
+	   "ip -n ctr2 route add default via fd88::8000:0:0:1");
+	sh("ip -n out addr add fd99::2/64 dev eth0 nodad && ip -n out route add default via fd99::1");
 
 	/* without an element: routed, not masqueraded */
 	assert_string_equal(udp_source("ctr", "out", "192.0.2.2"), "10.88.0.2");
@@ -492,8 +526,15 @@ static void test_packets_are_masqueraded(void **state)
 	/* ctr2 has no element: never masqueraded */
 	assert_string_equal(udp_source("ctr2", "out", "192.0.2.2"), "10.88.0.130");
 
+	assert_string_equal(udp_source("ctr", "out", "fd99::2"), "fd88::2");
+	assert_int_equal(add("fd88::2/64", o), 0);
+	assert_string_equal(udp_source("ctr", "out", "fd99::2"), "fd99::1");
+	assert_string_equal(udp_source("ctr", "ctr2", "fd88::8000:0:0:2"), "fd88::2");
+	assert_string_equal(udp_source("ctr2", "out", "fd99::2"), "fd88::8000:0:0:2");
+
 	assert_int_equal(netd_nft_masq_del(o, &err), 0);
 	assert_string_equal(udp_source("ctr", "out", "192.0.2.2"), "10.88.0.2");
+	assert_string_equal(udp_source("ctr", "out", "fd99::2"), "fd88::2");
 
 	sh("ip netns del ctr && ip netns del ctr2 && ip netns del out");
 }
@@ -590,6 +631,7 @@ int main(void)
 		cmocka_unit_test_setup(test_v6, setup),
 		cmocka_unit_test_setup(test_operator_view, setup),
 		cmocka_unit_test_setup(test_bad_input, setup),
+		cmocka_unit_test_setup(test_kernel_error_is_reported, setup),
 		cmocka_unit_test_setup(test_packets_are_masqueraded, setup),
 		cmocka_unit_test_setup(test_cost_flat_at_1000, setup),
 	};
