@@ -1004,7 +1004,7 @@ int netd_ipam_allocate(const struct netd_ipam_conf *c, struct netd_ipam_store *s
 		return oom(err);
 	}
 	for (size_t set = 0; set < c->n_sets; set++) {
-		const struct netd_addr *req, *have = NULL;
+		const struct netd_addr *req = NULL, *have = NULL;
 		struct netd_addr got;
 
 		if ((rc = request_for_set(c, set, &req, err)) < 0)
