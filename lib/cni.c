@@ -715,10 +715,11 @@ int cni_ipam_validate(struct cni_ctx *ctx, const char **type)
 	if (!ctx->path)
 		return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_ENV,
 				    "CNI_PATH is not set; it is needed to run IPAM plugin '%s'", *type);
+	/* -EINVAL, not the lookup's -ENOENT, which means "no ipam section" here */
 	rc = cni_find_plugin(ctx->path, *type, path, sizeof(path));
 	if (rc < 0)
-		return netd_err_set(&ctx->err, rc, CNI_ERR_INVALID_CONFIG, "unknown IPAM type '%s': no such plugin in CNI_PATH %s",
-				    *type, ctx->path);
+		return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG,
+				    "unknown IPAM type '%s': no such plugin in CNI_PATH %s", *type, ctx->path);
 	return 0;
 }
 

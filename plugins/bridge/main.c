@@ -345,8 +345,15 @@ static int cmd_add(struct cni_ctx *ctx)
 	/* 3. bridge, gateway, forwarding */
 	u.bridge_created = netd_nl_link_get(host_nl, c.bridge, &br, NULL) == -ENODEV;
 	struct netd_bridge_opts bo = {.mtu = c.mtu, .vlan_filtering = c.vlan > 0};
-	if ((rc = netd_nl_bridge_ensure(host_nl, c.bridge, &bo, &br, &ctx->err)) < 0)
+	if ((rc = netd_nl_bridge_ensure(host_nl, c.bridge, &bo, &br, &ctx->err)) < 0) {
+		if (rc == -EOPNOTSUPP && c.vlan) {
+			memset(&ctx->err, 0, sizeof(ctx->err));
+			netd_err_set(&ctx->err, rc, NETD_ERR_KERNEL,
+				     "vlan %d needs bridge VLAN filtering, which this kernel does not support (CONFIG_BRIDGE_VLAN_FILTERING)",
+				     c.vlan);
+		}
 		goto fail;
+	}
 	if (c.promisc && !br.promisc && (rc = netd_nl_link_set_promisc(host_nl, br.ifindex, true, &ctx->err)) < 0)
 		goto fail;
 	if (c.vlan && (rc = netd_nl_bridge_vlan_add(host_nl, br.ifindex, (uint16_t)c.vlan, true, true, true,
