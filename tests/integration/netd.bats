@@ -198,3 +198,31 @@ while True:
 	[[ "${lines[2]}" == *READY=1* ]]
 	[[ "${lines[3]}" == *STOPPING=1* ]]
 }
+
+@test "packaging/netd.service passes systemd-analyze verify without a warning" {
+	unit=$NETD_BUILD/netd/netd.service
+	run systemd-analyze verify "$unit"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ] # unknown or misspelt settings are only warnings: none allowed
+	grep -qx 'Type=notify' "$unit"
+	grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit"
+	grep -qx "ExecStart=$NETD_BUILD/netd/netd --config /etc/netd/netd.conf" "$unit"
+	grep -qx 'CapabilityBoundingSet=CAP_NET_ADMIN CAP_SYS_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE' "$unit"
+	grep -qx 'ProtectSystem=strict' "$unit"
+	grep -qx 'NoNewPrivileges=yes' "$unit"
+	grep -qx 'RuntimeDirectory=netd' "$unit"
+	grep -qx 'StateDirectory=netd' "$unit"
+}
+
+@test "the example netd.conf is accepted; a config with a typo is refused at start" {
+	netd_start "$D" --config "$NETD_SRC/packaging/netd.conf"
+	printf 'socket = /run/netd/y.sock\nlog_levle = debug\n' >"$BATS_TEST_TMPDIR/bad.conf"
+	run "$NETD_BIN" --config "$BATS_TEST_TMPDIR/bad.conf"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"bad.conf:2"*"unknown setting 'log_levle'"* ]]
+	run "$NETD_BIN" --config /nonexistent.conf
+	[ "$status" -eq 2 ]
+	run "$NETD_BIN" --log-level loud
+	[ "$status" -eq 2 ]
+}
