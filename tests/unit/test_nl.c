@@ -658,11 +658,14 @@ static double median(double *v, size_t n)
  * default route in the container. Times each, for N veths on one bridge. */
 static void bench(void **state)
 {
+	static const char *steps[] = { "bridge_ensure", "veth_create", "link_get", "set_master", "hairpin",
+				       "addr_add" };
+	enum { NSTEP = sizeof(steps) / sizeof(steps[0]) };
 	struct fx *f = *state;
 	const char *env = getenv("NETD_NL_BENCH");
-	int n = env ? atoi(env) : 0, i;
+	int n = env ? atoi(env) : 0, i, s;
 	struct netd_err err = {0};
-	double *t, t0, del_total;
+	double *t[NSTEP + 1], t0, t1, del_total;
 	struct netd_link br, l;
 	char hn[IFNAMSIZ], pn[IFNAMSIZ];
 
@@ -670,35 +673,44 @@ static void bench(void **state)
 		skip();
 		return;
 	}
-	t = calloc(n, sizeof(*t));
+	for (s = 0; s <= NSTEP; s++)
+		t[s] = calloc(n, sizeof(double));
 	int *ix = calloc(n, sizeof(*ix));
+#define STEP(k, call)                                   \
+	do {                                            \
+		t1 = now_us();                          \
+		assert_int_equal(call, 0);              \
+		t[k][i] = now_us() - t1;                \
+	} while (0)
 	for (i = 0; i < n; i++) {
 		snprintf(hn, sizeof(hn), "veth%d", i);
 		snprintf(pn, sizeof(pn), "c%d", i);
-		t0 = now_us();
-		assert_int_equal(netd_nl_bridge_ensure(f->nl, "cni0", NULL, &br, &err), 0);
 		struct netd_veth_opts o = { .host_name = hn, .peer_name = pn, .peer_nsfd = f->ct, .up = true };
-		assert_int_equal(netd_nl_veth_create(f->nl, &o, &err), 0);
-		assert_int_equal(netd_nl_link_get(f->nl, hn, &l, &err), 0);
-		assert_int_equal(netd_nl_link_set_master(f->nl, l.ifindex, br.ifindex, &err), 0);
-		assert_int_equal(netd_nl_brport_set_hairpin(f->nl, l.ifindex, true, &err), 0);
-		int cix = l.link;
 		struct netd_prefix p = P("10.88.0.2/16");
 		p.addr.b[2] = (i + 2) >> 8;
 		p.addr.b[3] = (i + 2) & 0xff;
-		assert_int_equal(netd_nl_addr_add(f->cnl, cix, &p, false, &err), 0);
-		t[i] = now_us() - t0;
+		t0 = now_us();
+		STEP(0, netd_nl_bridge_ensure(f->nl, "cni0", NULL, &br, &err));
+		STEP(1, netd_nl_veth_create(f->nl, &o, &err));
+		STEP(2, netd_nl_link_get(f->nl, hn, &l, &err));
+		STEP(3, netd_nl_link_set_master(f->nl, l.ifindex, br.ifindex, &err));
+		STEP(4, netd_nl_brport_set_hairpin(f->nl, l.ifindex, true, &err));
+		STEP(5, netd_nl_addr_add(f->cnl, l.link, &p, false, &err));
+		t[NSTEP][i] = now_us() - t0;
 		ix[i] = l.ifindex;
 	}
 	size_t k = n < 100 ? n : 100;
-	double first = median(t, k), last = median(t + n - k, k);
+	for (s = 0; s <= NSTEP; s++)
+		print_message("bench: %-14s median first %zu = %6.0f us, last %zu = %6.0f us\n",
+			      s < NSTEP ? steps[s] : "whole ADD", k, median(t[s], k), k, median(t[s] + n - k, k));
 	t0 = now_us();
 	for (i = 0; i < n; i++)
 		assert_int_equal(netd_nl_link_del(f->nl, ix[i], &err), 0);
 	del_total = now_us() - t0;
-	print_message("bench: %d veths on one bridge: ADD-like sequence median first %zu = %.0f us, last %zu = %.0f us;"
-		      " delete all = %.0f ms (%.0f us each)\n", n, k, first, k, last, del_total / 1e3, del_total / n);
-	free(t);
+	print_message("bench: %d veths on one bridge; delete all = %.0f ms (%.0f us each)\n", n, del_total / 1e3,
+		      del_total / n);
+	for (s = 0; s <= NSTEP; s++)
+		free(t[s]);
 	free(ix);
 }
 
