@@ -416,17 +416,16 @@ static void parse_linkinfo(struct nlattr *attr, struct netd_link *l)
 		return;
 	if (li[IFLA_INFO_KIND])
 		snprintf(l->kind, sizeof(l->kind), "%s", (char *)nla_data(li[IFLA_INFO_KIND]));
-	if (li[IFLA_INFO_DATA]) {
-		if (!strcmp(l->kind, "bridge") && nla_parse_nested(bd, IFLA_BR_MAX, li[IFLA_INFO_DATA], NULL) == 0 &&
-		    bd[IFLA_BR_VLAN_FILTERING])
-			l->vlan_filtering = nla_get_u8(bd[IFLA_BR_VLAN_FILTERING]);
-		if (!strcmp(l->kind, "vxlan") && nla_parse_nested(d, IFLA_VXLAN_MAX, li[IFLA_INFO_DATA], NULL) == 0 &&
-		    d[IFLA_VXLAN_ID])
-			l->vni = nla_get_u32(d[IFLA_VXLAN_ID]);
-	}
+	if (li[IFLA_INFO_DATA] && !strcmp(l->kind, "bridge") &&
+	    nla_parse_nested(bd, IFLA_BR_MAX, li[IFLA_INFO_DATA], NULL) == 0 && bd[IFLA_BR_VLAN_FILTERING])
+		l->vlan_filtering = nla_get_u8(bd[IFLA_BR_VLAN_FILTERING]);
+	if (li[IFLA_INFO_DATA] && !strcmp(l->kind, "vxlan") &&
+	    nla_parse_nested(d, IFLA_VXLAN_MAX, li[IFLA_INFO_DATA], NULL) == 0 && d[IFLA_VXLAN_ID])
+		l->vni = nla_get_u32(d[IFLA_VXLAN_ID]);
 	if (li[IFLA_INFO_SLAVE_KIND] && !strcmp(nla_data(li[IFLA_INFO_SLAVE_KIND]), "bridge") &&
 	    li[IFLA_INFO_SLAVE_DATA] &&
-	    nla_parse_nested(sd, IFLA_BRPORT_MAX, li[IFLA_INFO_SLAVE_DATA], NULL) == 0 && sd[IFLA_BRPORT_MODE])
+	    nla_parse_nested(sd, IFLA_BRPORT_MAX, li[IFLA_INFO_SLAVE_DATA], NULL) == 0 &&
+	    sd[IFLA_BRPORT_MODE])
 		l->hairpin = nla_get_u8(sd[IFLA_BRPORT_MODE]);
 }
 
@@ -673,7 +672,8 @@ int netd_nl_link_move(struct netd_nl *nl, int ifindex, int nsfd, const char *new
 	int rc;
 
 	if (new_name && !name_ok(new_name))
-		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "invalid interface name \"%s\"", new_name);
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "invalid interface name \"%s\"",
+				    new_name);
 	/* The kernel moves first and renames after, and uses IFLA_IFNAME as the
 	 * name to move under only when the current name clashes in the target:
 	 * if new_name is taken there, the link would end up moved under its old
@@ -689,8 +689,8 @@ int netd_nl_link_move(struct netd_nl *nl, int ifindex, int nsfd, const char *new
 		rc = link_get(tnl, new_name, 0, &l);
 		netd_nl_free(tnl);
 		if (rc == 0)
-			return fail_link(nl, err, -EEXIST, ifindex, "move as %s to another netns (name taken there)",
-					 new_name);
+			return fail_link(nl, err, -EEXIST, ifindex,
+					 "move as %s to another netns (name taken there)", new_name);
 		if (rc != -ENODEV)
 			return fail_link(nl, err, rc, ifindex, "look up %s in target netns", new_name);
 	}
@@ -777,8 +777,9 @@ int netd_nl_bridge_ensure(struct netd_nl *nl, const char *name, const struct net
 	if (rc < 0)
 		return fail(nl, err, rc, "get bridge %s", name);
 	if (strcmp(l.kind, "bridge"))
-		return netd_err_set(err, -EEXIST, NETD_ERR_IN_USE, "link %s exists and is not a bridge (it is %s%s)",
-				    name, l.kind[0] ? "a " : "a device of no kind", l.kind);
+		return netd_err_set(err, -EEXIST, NETD_ERR_IN_USE,
+				    "link %s exists and is not a bridge (it is %s%s)", name,
+				    l.kind[0] ? "a " : "a device of no kind", l.kind);
 	if (o->vlan_filtering && !l.vlan_filtering) {
 		rc = change(nl, bridge_msg(name, l.ifindex, o));
 		if (rc < 0)
@@ -1004,7 +1005,8 @@ static bool family_ok(int family)
 	return family == AF_INET || family == AF_INET6;
 }
 
-int netd_nl_addr_add(struct netd_nl *nl, int ifindex, const struct netd_prefix *p, bool nodad, struct netd_err *err)
+int netd_nl_addr_add(struct netd_nl *nl, int ifindex, const struct netd_prefix *p, bool nodad,
+		     struct netd_err *err)
 {
 	char buf[NETD_PREFIX_STRLEN];
 	int rc;
@@ -1053,8 +1055,8 @@ static int parse_addr(struct nlmsghdr *nlh, void *arg)
 	if (nlh->nlmsg_type != RTM_NEWADDR || nlmsg_parse(nlh, sizeof(*ifa), tb, IFA_MAX, NULL) < 0)
 		return 0;
 	/* The kernel filters already (strict checking); this guards older ones. */
-	if ((f->ifindex && (int)ifa->ifa_index != f->ifindex) || (f->family && ifa->ifa_family != f->family) ||
-	    !family_ok(ifa->ifa_family))
+	if ((f->ifindex && (int)ifa->ifa_index != f->ifindex) ||
+	    (f->family && ifa->ifa_family != f->family) || !family_ok(ifa->ifa_family))
 		return 0;
 	/* IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's
 	 * on point-to-point links, and the only one for IPv6. */
@@ -1192,7 +1194,10 @@ struct route_filter {
 static struct nl_msg *build_route_dump(const void *ctx)
 {
 	const struct route_filter *f = ctx;
-	struct rtmsg rtm = { .rtm_family = f->family, .rtm_table = f->table < 256 ? f->table : RT_TABLE_UNSPEC };
+	struct rtmsg rtm = {
+		.rtm_family = f->family,
+		.rtm_table = f->table < 256 ? f->table : RT_TABLE_UNSPEC,
+	};
 	struct nl_msg *m = new_msg(RTM_GETROUTE, NLM_F_DUMP, &rtm, sizeof(rtm));
 
 	if (m && f->table >= 256 && nla_put_u32(m, RTA_TABLE, f->table) < 0) {
@@ -1260,7 +1265,8 @@ int netd_nl_route_list(struct netd_nl *nl, int family, int table, struct netd_ro
 	}
 	if (rc < 0) {
 		free(v.v);
-		return fail(nl, err, rc, "list %s routes in table %d", family == AF_INET ? "IPv4" : "IPv6", f.table);
+		return fail(nl, err, rc, "list %s routes in table %d", family == AF_INET ? "IPv4" : "IPv6",
+			    f.table);
 	}
 	*out = v.v;
 	*n = v.n;
@@ -1290,7 +1296,8 @@ int netd_nl_default_route_link(struct netd_nl *nl, int family, struct netd_err *
 		free(r);
 	}
 	if (best < 0)
-		return netd_err_set(err, -ENETUNREACH, CNI_ERR_INVALID_CONFIG, "no %sdefault route to pick a link from",
+		return netd_err_set(err, -ENETUNREACH, CNI_ERR_INVALID_CONFIG,
+				    "no %sdefault route to pick a link from",
 				    family == AF_INET ? "IPv4 " : family == AF_INET6 ? "IPv6 " : "");
 	return best;
 }

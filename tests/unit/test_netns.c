@@ -186,7 +186,8 @@ static void test_sysctl_errors(void **state)
 	char buf[16];
 
 	(void)state;
-	assert_int_equal(netns_sysctl_get(-1, "net/ipv4/../../../etc/passwd", buf, sizeof(buf), &e1), -EINVAL);
+	assert_int_equal(netns_sysctl_get(-1, "net/ipv4/../../../etc/passwd", buf, sizeof(buf), &e1),
+			 -EINVAL);
 	assert_non_null(strstr(e1.msg, "invalid sysctl key"));
 	assert_int_equal(netns_sysctl_set(-1, "net/ipv4/conf/nosuchif/forwarding", "1", &e2), -ENOENT);
 	assert_non_null(strstr(e2.msg, "net/ipv4/conf/nosuchif/forwarding"));
@@ -212,7 +213,8 @@ int main(void)
 		fprintf(stderr, "test_netns: needs root (netns, mounts); skipped\n");
 		return 77;
 	}
-	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
 		fprintf(stderr, "test_netns: cannot make a private netns (%s); skipped\n", strerror(errno));
 		return 77;
 	}

@@ -85,7 +85,8 @@ static char *sh(int nsfd, const char *fmt, ...)
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
 	if (nsfd >= 0)
-		snprintf(full, sizeof(full), "nsenter --net=/proc/%d/fd/%d sh -c '%s' 2>&1", getpid(), nsfd, cmd);
+		snprintf(full, sizeof(full), "nsenter --net=/proc/%d/fd/%d sh -c '%s' 2>&1", getpid(), nsfd,
+			 cmd);
 	else
 		snprintf(full, sizeof(full), "%s 2>&1", cmd);
 	p = popen(full, "r");
@@ -271,7 +272,8 @@ static void test_errors_name_object_and_carry_extack(void **state)
 	assert_int_equal(e3.code, CNI_ERR_INVALID_CONFIG);
 
 	/* attach to something that is not a master */
-	assert_int_equal(netd_nl_link_set_master(f->nl, ifindex(f->nl, "x1"), ifindex(f->nl, "x2"), &e4), -EOPNOTSUPP);
+	assert_int_equal(netd_nl_link_set_master(f->nl, ifindex(f->nl, "x1"), ifindex(f->nl, "x2"), &e4),
+			 -EOPNOTSUPP);
 	assert_non_null(strstr(e4.msg, "attach to x2 of link x1"));
 }
 
@@ -460,7 +462,8 @@ static void test_addresses(void **state)
 	assert_sh_lacks(f->ct, "10.1.2.3", "ip addr show dev eth0");
 }
 
-static bool has_route(const struct netd_route *rs, size_t n, const char *dst, const char *gw, int ix, int metric)
+static bool has_route(const struct netd_route *rs, size_t n, const char *dst, const char *gw, int ix,
+		      int metric)
 {
 	struct netd_prefix d = P(dst);
 	struct netd_addr g = A(gw ? gw : "0.0.0.0");
@@ -555,8 +558,10 @@ static void test_macvlan_into_container(void **state)
 	struct netd_link l;
 
 	mk_veth(f, "up0", "up1", -1);	/* a stand-in for a host NIC */
-	struct netd_macvlan_opts o = { .name = "eth0", .parent = ifindex(f->nl, "up0"),
-				       .mode = NETD_MACVLAN_BRIDGE, .mtu = 1400, .mac = MAC2, .target_nsfd = f->ct };
+	struct netd_macvlan_opts o = {
+		.name = "eth0", .parent = ifindex(f->nl, "up0"), .mode = NETD_MACVLAN_BRIDGE,
+		.mtu = 1400, .mac = MAC2, .target_nsfd = f->ct,
+	};
 	assert_int_equal(netd_nl_macvlan_create(f->nl, &o, &err), 0);
 	assert_int_equal(netd_nl_link_get(f->cnl, "eth0", &l, &err), 0);
 	assert_string_equal(l.kind, "macvlan");
@@ -597,7 +602,8 @@ static void test_vxlan_fdb_neigh(void **state)
 	int vx = l.ifindex;
 	struct netd_err e2 = {0};
 	assert_int_equal(netd_nl_fdb_set(f->nl, vx, MAC1, &dst, &e2), 0);
-	assert_sh_contains(-1, "02:42:ac:11:00:05 dst 192.168.50.2 self permanent", "bridge fdb show dev vx0");
+	assert_sh_contains(-1, "02:42:ac:11:00:05 dst 192.168.50.2 self permanent",
+			   "bridge fdb show dev vx0");
 	assert_int_equal(netd_nl_fdb_set(f->nl, vx, MAC1, &dst2, &e2), 0);	/* replace */
 	assert_sh_contains(-1, "02:42:ac:11:00:05 dst 192.168.50.3", "bridge fdb show dev vx0");
 	assert_sh_lacks(-1, "192.168.50.2", "bridge fdb show dev vx0");
@@ -685,7 +691,9 @@ static void bench(void **state)
 	for (i = 0; i < n; i++) {
 		snprintf(hn, sizeof(hn), "veth%d", i);
 		snprintf(pn, sizeof(pn), "c%d", i);
-		struct netd_veth_opts o = { .host_name = hn, .peer_name = pn, .peer_nsfd = f->ct, .up = true };
+		struct netd_veth_opts o = {
+			.host_name = hn, .peer_name = pn, .peer_nsfd = f->ct, .up = true,
+		};
 		struct netd_prefix p = P("10.88.0.2/16");
 		p.addr.b[2] = (i + 2) >> 8;
 		p.addr.b[3] = (i + 2) & 0xff;
@@ -702,13 +710,14 @@ static void bench(void **state)
 	size_t k = n < 100 ? n : 100;
 	for (s = 0; s <= NSTEP; s++)
 		print_message("bench: %-14s median first %zu = %6.0f us, last %zu = %6.0f us\n",
-			      s < NSTEP ? steps[s] : "whole ADD", k, median(t[s], k), k, median(t[s] + n - k, k));
+			      s < NSTEP ? steps[s] : "whole ADD", k, median(t[s], k), k,
+			      median(t[s] + n - k, k));
 	t0 = now_us();
 	for (i = 0; i < n; i++)
 		assert_int_equal(netd_nl_link_del(f->nl, ix[i], &err), 0);
 	del_total = now_us() - t0;
-	print_message("bench: %d veths on one bridge; delete all = %.0f ms (%.0f us each)\n", n, del_total / 1e3,
-		      del_total / n);
+	print_message("bench: %d veths on one bridge; delete all = %.0f ms (%.0f us each)\n", n,
+		      del_total / 1e3, del_total / n);
 	for (s = 0; s <= NSTEP; s++)
 		free(t[s]);
 	free(ix);
@@ -735,7 +744,8 @@ int main(void)
 		fprintf(stderr, "test_nl: needs root (network namespaces); skipped\n");
 		return 77;
 	}
-	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
 		fprintf(stderr, "test_nl: cannot make a private netns (%s); skipped\n", strerror(errno));
 		return 77;
 	}
