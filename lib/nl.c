@@ -48,6 +48,7 @@ struct netd_nl {
 	int (*parse)(struct nlmsghdr *nlh, void *arg);
 	void *parse_arg;
 	int parse_rc;
+	unsigned long dump_retries;	/* interrupted dumps started over, ever */
 };
 
 typedef int (*parse_fn)(struct nlmsghdr *nlh, void *arg);
@@ -100,7 +101,7 @@ static int vfail(struct netd_nl *nl, struct netd_err *err, int rc, const char *f
 	if (!err || netd_err_isset(err))
 		return rc;
 	vsnprintf(what, sizeof(what), fmt, ap);
-	code = rc == -EEXIST ? NETD_ERR_IN_USE : NETD_ERR_KERNEL;
+	code = rc == -EEXIST ? NETD_ERR_IN_USE : rc == -EAGAIN ? CNI_ERR_TRY_LATER : NETD_ERR_KERNEL;
 	if (nl && nl->extack[0]) {
 		netd_err_set(err, rc, code, "%s: %s: %s", what, strerror(-rc), nl->extack);
 		netd_err_details(err, "%s", nl->extack);
@@ -295,7 +296,8 @@ static void *vec_push(struct vec *v)
 
 /* The one place dumps happen. build() makes a fresh request each attempt;
  * an interrupted dump (the table changed while we read it) starts over
- * with an emptied vec. */
+ * with an emptied vec. If it never holds still, -EAGAIN: a half-old,
+ * half-new list would make CHECK report drift that is not there. */
 static int dump(struct netd_nl *nl, struct nl_msg *(*build)(const void *ctx), const void *ctx,
 		parse_fn parse, struct vec *out)
 {
@@ -303,11 +305,17 @@ static int dump(struct netd_nl *nl, struct nl_msg *(*build)(const void *ctx), co
 	int rc = -EINTR, i;
 
 	for (i = 0; i < DUMP_ATTEMPTS && rc == -EINTR; i++) {
+		if (i)
+			nl->dump_retries++;
 		out->n = 0;
 		msg = build(ctx);
 		if (!msg)
 			return -ENOMEM;
 		rc = xfer(nl, msg, parse, out);
+	}
+	if (rc == -EINTR) {
+		snprintf(nl->extack, sizeof(nl->extack), "changed during %d reads in a row", DUMP_ATTEMPTS);
+		rc = -EAGAIN;
 	}
 	return rc;
 }
@@ -361,6 +369,11 @@ int netd_nl_open(int nsfd, struct netd_nl **out, struct netd_err *err)
 nomem:
 	netd_nl_free(nl);
 	return oom(err, "netlink socket");
+}
+
+unsigned long netd_nl_dump_retries(const struct netd_nl *nl)
+{
+	return nl->dump_retries;
 }
 
 void netd_nl_free(struct netd_nl *nl)

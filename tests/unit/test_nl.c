@@ -20,7 +20,9 @@
 #include <unistd.h>
 #include <linux/rtnetlink.h>
 #include <sys/mount.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include "netd/netns.h"
@@ -636,6 +638,62 @@ static void test_vxlan_fdb_neigh(void **state)
 	assert_false(netd_err_isset(&e2));
 }
 
+/* Dumps that race with changes are read again; what comes back is whole. */
+static void test_dump_retried_under_churn(void **state)
+{
+	struct fx *f = *state;
+	struct netd_err err = {0};
+	struct netd_link *ls;
+	int i, ok = 0, again = 0, pairs = 100;
+	char a[IFNAMSIZ], b[IFNAMSIZ];
+	size_t n;
+	pid_t pid;
+
+	/* enough links that one dump takes many messages */
+	for (i = 0; i < pairs; i++) {
+		snprintf(a, sizeof(a), "ma%d", i);
+		snprintf(b, sizeof(b), "mb%d", i);
+		mk_veth(f, a, b, -1);
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {	/* add and remove one more pair until killed */
+		struct netd_veth_opts o = { .host_name = "churn0", .peer_name = "churn1", .peer_nsfd = -1 };
+		struct netd_nl *nl;
+		struct netd_link l;
+
+		if (netd_nl_open(-1, &nl, NULL) < 0)
+			_exit(1);
+		for (;;) {
+			if (netd_nl_veth_create(nl, &o, NULL) == 0 && netd_nl_link_get(nl, "churn0", &l, NULL) == 0)
+				netd_nl_link_del(nl, l.ifindex, NULL);
+		}
+	}
+	for (i = 0; i < 300 && (i < 60 || !netd_nl_dump_retries(f->nl)); i++) {
+		struct netd_err e = {0};
+		int rc = netd_nl_link_list(f->nl, &ls, &n, &e);
+
+		if (rc == 0) {
+			ok++;
+			free(ls);
+			/* one consistent snapshot: lo + all pairs, with or
+			 * without the churned pair, never half of it */
+			assert_true(n == 1 + 2 * (size_t)pairs || n == 3 + 2 * (size_t)pairs);
+		} else {
+			assert_int_equal(rc, -EAGAIN);
+			assert_int_equal(e.code, CNI_ERR_TRY_LATER);
+			again++;
+		}
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	print_message("churn: %d whole lists, %d gave up, %lu dumps started over\n", ok, again,
+		      netd_nl_dump_retries(f->nl));
+	assert_true(ok > 0);
+	assert_true(netd_nl_dump_retries(f->nl) > 0);
+	assert_false(netd_err_isset(&err));
+}
+
 /* ---- benchmark ------------------------------------------------------- */
 
 static double now_us(void)
@@ -737,6 +795,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_macvlan_into_container, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vxlan_fdb_neigh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dump_retried_under_churn, setup, teardown),
 		cmocka_unit_test_setup_teardown(bench, setup, teardown),
 	};
 

@@ -10,7 +10,8 @@
  * fills err with what was being done, the kernel's errno text and, when the
  * kernel sent one, its extended-ack message (in err->details and the msg).
  * Interrupted dumps (NLM_F_DUMP_INTR) are retried inside this module.
- * err->code is NETD_ERR_KERNEL, or NETD_ERR_IN_USE for EEXIST.
+ * err->code is NETD_ERR_KERNEL, or NETD_ERR_IN_USE for EEXIST, or
+ * CNI_ERR_TRY_LATER (-EAGAIN) for a dump that kept changing under us.
  *
  * "Not found" answers that callers routinely expect are returned WITHOUT
  * touching err (so a DEL that ignores them does not leave a stale first
@@ -37,6 +38,8 @@ struct netd_nl;
 
 int netd_nl_open(int nsfd, struct netd_nl **out, struct netd_err *err);
 void netd_nl_free(struct netd_nl *nl);
+/* How many interrupted dumps this handle has started over (for metrics, tests). */
+unsigned long netd_nl_dump_retries(const struct netd_nl *nl);
 
 struct netd_link {
 	int ifindex;
