@@ -573,6 +573,7 @@ static struct nftnl_expr *e_lookup(uint32_t sreg, const char *set)
 	if (e) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
 		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);	/* the kernel reports it */
 	}
 	return e;
 }
@@ -610,10 +611,14 @@ static struct nftnl_rule *build_rule(const struct fam *f, enum rule_kind k)
 		rc |= add_expr(r, e_return());
 		break;
 	case R_LOCAL:
-		/* concatenation: each field starts on a 32-bit register */
-		rc |= add_expr(r, e_payload(f->saddr_off, f->alen, NFT_REG32_00));
-		rc |= add_expr(r, e_payload(f->daddr_off, f->alen, NFT_REG32_00 + f->alen / 4));
-		rc |= add_expr(r, e_lookup(NFT_REG32_00, f->local));
+		/* concatenation: each field starts on a 32-bit register. Spelled
+		 * the way the kernel reports them back (a 32-bit register that
+		 * starts a 128-bit one is named by the latter), so rules_ok()
+		 * compares like with like. */
+		rc |= add_expr(r, e_payload(f->saddr_off, f->alen, NFT_REG_1));
+		rc |= add_expr(r, e_payload(f->daddr_off, f->alen,
+					    f->alen == 16 ? NFT_REG_2 : NFT_REG32_00 + f->alen / 4));
+		rc |= add_expr(r, e_lookup(NFT_REG_1, f->local));
 		rc |= add_expr(r, e_return());
 		break;
 	case R_MASQ:
@@ -981,6 +986,93 @@ static int get_elem(struct conn *c, const struct fam *f, const uint8_t *addr, st
 	return rc;
 }
 
+/* Our chain's rules, as libnftnl renders their expressions: compared with
+ * what build_rule() makes, so a flushed or edited chain is noticed. */
+#define NRULES 6
+#define SIG_MAX 640
+
+struct rules_seen {
+	char sig[NRULES + 1][SIG_MAX];
+	int n;
+};
+
+static void rule_sig(const struct nftnl_rule *r, char *out)
+{
+	char buf[2048];
+	const char *p;
+
+	buf[0] = 0;
+	nftnl_rule_snprintf(buf, sizeof(buf), r, NFTNL_OUTPUT_DEFAULT, 0);
+	p = strchr(buf, '\n');	/* first line: table, chain, handle */
+	snprintf(out, SIG_MAX, "%s", p ? p : buf);
+}
+
+static int rules_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rules_seen *seen = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r)
+		return -1;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0) {
+		if (seen->n <= NRULES)
+			rule_sig(r, seen->sig[seen->n]);
+		seen->n++;
+	}
+	nftnl_rule_free(r);
+	return 0;
+}
+
+/* 1 if chain postrouting holds exactly our rules, 0 if not (or missing). */
+static int rules_ok(struct conn *c, struct netd_err *err)
+{
+	struct rules_seen *seen = calloc(1, sizeof(*seen));
+	struct wait w = { .dump = true, .cb = rules_cb, .data = seen };
+	struct nftnl_rule *q = nftnl_rule_alloc();
+	char buf[512], want[SIG_MAX];
+	struct nlmsghdr *nlh;
+	int rc, i = 0;
+
+	if (!seen || !q) {
+		free(seen);
+		if (q)
+			nftnl_rule_free(q);
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
+	}
+	nftnl_rule_set_u32(q, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(q, NFTNL_RULE_TABLE, NETD_NFT_CNI_TABLE);
+	nftnl_rule_set_str(q, NFTNL_RULE_CHAIN, CHAIN);
+	w.seq_lo = w.seq_last = ++c->seq;
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK, w.seq_lo);
+	nftnl_rule_nlmsg_build_payload(nlh, q);
+	nftnl_rule_free(q);
+	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
+		rc = -errno;
+	else
+		rc = conn_wait(c, &w);
+	if (rc == 0 && w.error && w.error != -ENOENT)
+		rc = w.error;
+	if (rc < 0) {
+		free(seen);
+		return netd_err_set(err, rc, NETD_ERR_KERNEL, "nftables: listing chain %s: %s", CHAIN,
+				    strerror(-rc));
+	}
+	rc = !w.error && !w.intr && seen->n == NRULES;
+	for (i = 0; rc && i < NRULES; i++) {
+		struct nftnl_rule *r = build_rule(&fams[i / 3], (enum rule_kind)(i % 3));
+
+		if (!r) {
+			free(seen);
+			return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
+		}
+		rule_sig(r, want);
+		nftnl_rule_free(r);
+		rc = !strcmp(want, seen->sig[i]);
+	}
+	free(seen);
+	return rc;
+}
+
 /* ---- lock ---------------------------------------------------------------- */
 
 static int lock_take(struct netd_err *err)
@@ -1031,7 +1123,7 @@ int netd_nft_masq_add(const struct netd_prefix *addr, const char *owner, struct 
 	uint8_t first[16], last[16];
 	struct conn c;
 	struct batch b;
-	int lock, rc, found, attempt;
+	int lock, rc, found, attempt, intact;
 
 	if ((rc = check_addr(addr ? &addr->addr : NULL, &f, err)) < 0)
 		return rc;
@@ -1051,13 +1143,17 @@ int netd_nft_masq_add(const struct netd_prefix *addr, const char *owner, struct 
 	found = get_elem(&c, f, addr->addr.b, &old, err);
 	if ((rc = found) < 0)
 		goto out;
-	if (found && old.has_net && !strcmp(old.owner, owner) && old.plen == addr->len &&
+	if ((rc = rules_ok(&c, err)) < 0)
+		goto out;
+	intact = rc;
+	if (intact && found && old.has_net && !strcmp(old.owner, owner) && old.plen == addr->len &&
 	    !memcmp(old.net, first, f->alen)) {
 		rc = 0;	/* already there, same owner, same subnet */
 		goto out;
 	}
-	/* First try assumes the table exists; on ENOENT, build it in the batch too. */
-	for (attempt = 0; attempt < 2; attempt++) {
+	/* With the rules intact, try without the skeleton; a set may still be
+	 * missing (ENOENT), then build everything in the batch. */
+	for (attempt = intact ? 0 : 1; attempt < 2; attempt++) {
 		if ((rc = batch_init(&b, &c)) < 0)
 			break;
 		if (attempt && (rc = batch_skeleton(&b)) < 0)
@@ -1128,6 +1224,8 @@ int netd_nft_masq_has(const struct netd_prefix *addr, const char *owner, struct 
 		if (rc == 1)
 			rc = !strcmp(old.owner, owner) && old.has_net && old.plen == addr->len &&
 			     !memcmp(old.net, first, f->alen);
+		if (rc == 1)
+			rc = rules_ok(&c, err);
 		conn_close(&c);
 	}
 	lock_drop(lock);

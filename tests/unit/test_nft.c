@@ -19,6 +19,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -319,11 +320,30 @@ static void test_rules_restored_after_table_loss(void **state)
 	drop_table();
 	assert_int_equal(add("10.88.0.12/24", a), 0);
 	assert_int_equal(nft_counts().rules, 6);
-	/* someone flushed our chain: the next add that must create puts it back */
+	/* someone flushed our chain: CHECK notices, the next add puts it back */
+	struct netd_prefix p = P("10.88.0.12/24");
+	struct netd_err err = { 0 };
+
+	assert_int_equal(netd_nft_masq_has(&p, a, &err), 1);
 	sh("nft flush chain inet netd_cni postrouting");
-	sh("nft delete set inet netd_cni masq6");
+	assert_int_equal(netd_nft_masq_has(&p, a, &err), 0);
+	assert_int_equal(add("10.88.0.12/24", a), 0);	/* even an add with nothing new */
+	assert_int_equal(nft_counts().rules, 6);
+	assert_int_equal(netd_nft_masq_has(&p, a, &err), 1);
+	/* an edited rule is noticed too */
+	sh("nft delete rule inet netd_cni postrouting handle "
+	   "$(nft -a list chain inet netd_cni postrouting | awk '/masq4_local/ {print $NF}')");
+	sh("nft add rule inet netd_cni postrouting ip saddr . ip daddr @masq4_local accept");
+	assert_int_equal(netd_nft_masq_has(&p, a, &err), 0);
+	assert_int_equal(add("10.88.0.13/24", a), 0);
+	assert_int_equal(netd_nft_masq_has(&p, a, &err), 1);
+	assert_int_equal(nft_counts().rules, 6);
+	/* a set deleted with its elements */
+	sh("nft flush chain inet netd_cni postrouting && nft delete set inet netd_cni masq6");
 	assert_int_equal(add("fd00::12/64", a), 0);
 	assert_int_equal(nft_counts().rules, 6);
+	assert_string_equal(owner_of("fd00::12", NULL), a);
+	assert_false(netd_err_isset(&err));
 }
 
 static void test_gc_keeps_only_listed(void **state)
@@ -426,6 +446,36 @@ static void test_kernel_error_is_reported(void **state)
 	assert_non_null(strstr(err.msg, "masq4"));
 	/* and nothing was half-done: no chain, no rules */
 	assert_int_equal(nft_counts().rules, 0);
+}
+
+/* Plugin runs in parallel on a fresh host: one table, rules once, all elements. */
+static void test_concurrent_adds(void **state)
+{
+	pid_t pids[4];
+	int i, k, status;
+
+	for (k = 0; k < 4; k++) {
+		pids[k] = fork();
+		assert_true(pids[k] >= 0);
+		if (pids[k] == 0) {
+			char pfx[32], id[16];
+
+			for (i = 0; i < 50; i++) {
+				snprintf(pfx, sizeof(pfx), "10.%d.0.%d/24", 60 + k, i + 2);
+				snprintf(id, sizeof(id), "p%d-%d", k, i);
+				if (add(pfx, owner("par", id)) < 0)
+					_exit(1);
+			}
+			_exit(0);
+		}
+	}
+	for (k = 0; k < 4; k++) {
+		assert_int_equal(waitpid(pids[k], &status, 0), pids[k]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(list_count(), 200);
+	assert_int_equal(nft_counts().rules, 6);
+	assert_int_equal(nft_counts().elems[1], 200);
 }
 
 /* ---- real packets ---------------------------------------------------------- */
@@ -632,6 +682,7 @@ int main(void)
 		cmocka_unit_test_setup(test_operator_view, setup),
 		cmocka_unit_test_setup(test_bad_input, setup),
 		cmocka_unit_test_setup(test_kernel_error_is_reported, setup),
+		cmocka_unit_test_setup(test_concurrent_adds, setup),
 		cmocka_unit_test_setup(test_packets_are_masqueraded, setup),
 		cmocka_unit_test_setup(test_cost_flat_at_1000, setup),
 	};

@@ -30,7 +30,8 @@ void netd_nft_owner(const char *network, const char *container_id, const char *i
 int netd_nft_masq_add(const struct netd_prefix *addr, const char *owner, struct netd_err *err);
 /* Remove every element owned by `owner`; none is not an error. */
 int netd_nft_masq_del(const char *owner, struct netd_err *err);
-/* Does `owner` have an element for addr? 1 yes, 0 no, <0 error. For CHECK. */
+/* Does `owner` have an element for addr (same subnet), and are the table's
+ * rules intact? 1 yes, 0 no, <0 error. For CHECK. (masq_add repairs both.) */
 int netd_nft_masq_has(const struct netd_prefix *addr, const char *owner, struct netd_err *err);
 /* Remove elements whose owner tag starts with `network`'s prefix and whose
  * owner is not in keep[0..n). Elements of other networks are untouched. */
@@ -61,7 +62,14 @@ int netd_nft_masq_list(struct netd_nft_masq_entry **out, size_t *n, struct netd_
  * hex(h2 >> 32) with h = fnv(network NUL container NUL ifname) and h2 the
  * same bytes hashed again starting from h (see nft.c). Owners given to the
  * functions above are 1-64 characters of [0-9A-Za-z_-].
- * Locking: every call takes an exclusive flock on NETD_NFT_LOCK. */
+ * Locking: every call takes an exclusive flock on NETD_NFT_LOCK.
+ *
+ * Cost (2-core VM, kernel 6.18): masq_add ~0.1-0.25 ms up to 1,000 elements
+ * (two reads + one batch); it grows slowly beyond (~0.8 ms at 10,000) because
+ * the kernel clones the concatenated interval set per transaction. Anything
+ * that deletes (masq_del, del_addr, gc, replace) costs ~8-24 ms whatever the
+ * size: closing a netfilter socket after a deletion waits for the kernel's
+ * RCU grace period (the nft CLI pays the same). */
 #define NETD_NFT_LOCK "/run/netd/nft.lock"
 
 #endif
