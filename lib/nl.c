@@ -832,7 +832,8 @@ int netd_nl_veth_create(struct netd_nl *nl, const struct netd_veth_opts *o, stru
 	}
 	if ((o->host_name && nla_put_string(m, IFLA_IFNAME, o->host_name) < 0) ||
 	    (o->mtu && nla_put_u32(m, IFLA_MTU, o->mtu) < 0) ||
-	    (o->host_mac && nla_put(m, IFLA_ADDRESS, 6, o->host_mac) < 0))
+	    (o->host_mac && nla_put(m, IFLA_ADDRESS, 6, o->host_mac) < 0) ||
+	    (o->master && nla_put_u32(m, IFLA_MASTER, o->master) < 0))
 		goto bad;
 	data = linkinfo_start(m, "veth", &li);
 	if (!data)

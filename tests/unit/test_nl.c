@@ -330,6 +330,14 @@ static void test_bridge_port_hairpin(void **state)
 	assert_false(p.hairpin);
 	assert_sh_contains(-1, "hairpin off", "ip -d link show dev p0");
 	assert_false(netd_err_isset(&err));
+	/* a veth can be born a bridge port */
+	struct netd_veth_opts vo = { .host_name = "p1", .peer_name = "eth1", .peer_nsfd = f->ct,
+				     .master = br.ifindex, .up = true };
+	assert_int_equal(netd_nl_veth_create(f->nl, &vo, &err), 0);
+	assert_int_equal(netd_nl_link_get(f->nl, "p1", &p, &err), 0);
+	assert_int_equal(p.master, br.ifindex);
+	assert_true(p.up);
+	assert_sh_contains(-1, "master br0", "ip link show dev p1");
 	/* hairpin on a link that is no bridge port is refused with a message */
 	assert_true(netd_nl_brport_set_hairpin(f->nl, br.ifindex, true, &err) < 0);
 	assert_non_null(strstr(err.msg, "set hairpin on of link br0"));
@@ -746,11 +754,23 @@ static void bench(void **state)
 		assert_int_equal(call, 0);              \
 		t[k][i] = now_us() - t1;                \
 	} while (0)
+	/* NETD_NL_BENCH_NETNS=1: every container in a netns of its own, as in
+	 * real life (not timed); else all peers share one (harder on the kernel). */
+	bool own_ns = getenv("NETD_NL_BENCH_NETNS") != NULL;
+	int *cns = calloc(n, sizeof(int));
+	struct netd_nl *cnl = f->cnl;
+
 	for (i = 0; i < n; i++) {
 		snprintf(hn, sizeof(hn), "veth%d", i);
-		snprintf(pn, sizeof(pn), "c%d", i);
+		snprintf(pn, sizeof(pn), own_ns ? "eth0" : "c%d", i);
+		cns[i] = own_ns ? new_netns_stay() : -1;
+		if (own_ns) {
+			if (cnl != f->cnl)
+				netd_nl_free(cnl);
+			assert_int_equal(netd_nl_open(cns[i], &cnl, &err), 0);
+		}
 		struct netd_veth_opts o = {
-			.host_name = hn, .peer_name = pn, .peer_nsfd = f->ct, .up = true,
+			.host_name = hn, .peer_name = pn, .peer_nsfd = own_ns ? cns[i] : f->ct, .up = true,
 		};
 		struct netd_prefix p = P("10.88.0.2/16");
 		p.addr.b[2] = (i + 2) >> 8;
@@ -761,7 +781,7 @@ static void bench(void **state)
 		STEP(2, netd_nl_link_get(f->nl, hn, &l, &err));
 		STEP(3, netd_nl_link_set_master(f->nl, l.ifindex, br.ifindex, &err));
 		STEP(4, netd_nl_brport_set_hairpin(f->nl, l.ifindex, true, &err));
-		STEP(5, netd_nl_addr_add(f->cnl, l.link, &p, false, &err));
+		STEP(5, netd_nl_addr_add(cnl, l.link, &p, false, &err));
 		t[NSTEP][i] = now_us() - t0;
 		ix[i] = l.ifindex;
 	}
@@ -779,6 +799,12 @@ static void bench(void **state)
 	for (s = 0; s <= NSTEP; s++)
 		free(t[s]);
 	free(ix);
+	if (cnl != f->cnl)
+		netd_nl_free(cnl);
+	for (i = 0; i < n; i++)
+		if (cns[i] >= 0)
+			close(cns[i]);
+	free(cns);
 }
 
 int main(void)

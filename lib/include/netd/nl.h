@@ -107,6 +107,8 @@ struct netd_veth_opts {
 	const uint8_t *peer_mac;
 	bool up;
 	const uint8_t *host_mac;	/* NULL = random */
+	int master;		/* host end's bridge ifindex, 0 = none: enslaved
+				 * by the same request, one round trip less */
 };
 int netd_nl_veth_create(struct netd_nl *nl, const struct netd_veth_opts *o, struct netd_err *err);
 
