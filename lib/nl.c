@@ -674,7 +674,7 @@ int netd_nl_link_set_name(struct netd_nl *nl, int ifindex, const char *name, str
 int netd_nl_link_set_alias(struct netd_nl *nl, int ifindex, const char *alias, struct netd_err *err)
 {
 	/* An empty alias attribute removes the alias. */
-	int rc = set_attr(nl, ifindex, IFLA_IFALIAS, alias, strlen(alias));
+	int rc = set_attr(nl, ifindex, IFLA_IFALIAS, alias ? alias : "", alias ? strlen(alias) : 0);
 
 	return rc < 0 ? fail_link(nl, err, rc, ifindex, "set alias") : 0;
 }

@@ -1,5 +1,6 @@
-/* nl.h — route netlink over libnl-route-3: links, addresses, routes,
- * neighbours, FDB, bridge ports.
+/* nl.h — route netlink over libnl-3: links, addresses, routes,
+ * neighbours, FDB, bridge ports. (Requests are built and answers parsed in
+ * nl.c with libnl-3's message API; libnl-route's object caches are not used.)
  *
  * A struct netd_nl is a netlink socket bound to one network namespace: open it
  * with the netns fd (or -1 for the current one) and every call acts there, no
@@ -20,9 +21,12 @@
  * message if, for you, it is an error.
  *
  * Cost: every call is one request/answer on the socket (lookups are
- * single-object kernel gets, never dumps), so it stays flat however many
- * links the netns has. The *_list calls and default_route_link dump, the
+ * single-object kernel gets, never dumps), so our side stays flat however
+ * many links the netns has (the kernel's own bridge port add does grow with
+ * the ports a bridge has). The *_list calls and default_route_link dump, the
  * address and route ones filtered by the kernel (NETLINK_GET_STRICT_CHK).
+ *
+ * Netns fds in option structs: -1 means "none / here"; 0 is a valid fd.
  */
 #ifndef NETD_NL_H
 #define NETD_NL_H
