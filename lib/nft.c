@@ -1123,7 +1123,7 @@ int netd_nft_masq_add(const struct netd_prefix *addr, const char *owner, struct 
 	uint8_t first[16], last[16];
 	struct conn c;
 	struct batch b;
-	int lock, rc, found, attempt, intact;
+	int lock, rc, found, attempt, intact, same;
 
 	if ((rc = check_addr(addr ? &addr->addr : NULL, &f, err)) < 0)
 		return rc;
@@ -1146,8 +1146,9 @@ int netd_nft_masq_add(const struct netd_prefix *addr, const char *owner, struct 
 	if ((rc = rules_ok(&c, err)) < 0)
 		goto out;
 	intact = rc;
-	if (intact && found && old.has_net && !strcmp(old.owner, owner) && old.plen == addr->len &&
-	    !memcmp(old.net, first, f->alen)) {
+	same = found && old.has_net && !strcmp(old.owner, owner) && old.plen == addr->len &&
+	       !memcmp(old.net, first, f->alen);
+	if (intact && same) {
 		rc = 0;	/* already there, same owner, same subnet */
 		goto out;
 	}
@@ -1158,7 +1159,7 @@ int netd_nft_masq_add(const struct netd_prefix *addr, const char *owner, struct 
 			break;
 		if (attempt && (rc = batch_skeleton(&b)) < 0)
 			goto next;
-		if (found) {
+		if (found && !same) {
 			/* Replace: the address was reused. Add-then-delete makes the
 			 * deletes succeed even if an old element is already missing. */
 			const uint8_t *onet = old.has_net ? old.net : first;
