@@ -5,8 +5,10 @@
  * ever flushed: each container address is one element of a set, tagged with
  * an owner (a hash of network name, container id and ifname, kept in the
  * element's userdata), and DEL/GC remove exactly the elements they own.
- * Each call is one netlink batch: table, chain, sets and rule are created if
- * missing and the element added, all or nothing. A flock on
+ * Each change is one netlink batch (after reads under the lock): table,
+ * chain, sets and the fixed rules are (re)created if missing or altered and
+ * the element added, all or nothing. Only our own chain's rules are ever
+ * replaced, atomically, when they drifted. A flock on
  * /run/netd/nft.lock serialises read-check-delete against other plugin runs.
  *
  * Semantics match the reference ipMasq: traffic from `addr` to anything
@@ -42,8 +44,8 @@ int netd_nft_masq_gc(const char *network, const char *const *keep, size_t n, str
  * is not an error (returns 0) — another owner's reuse of the address wins. */
 int netd_nft_masq_del_addr(const struct netd_addr *addr, const char *owner, struct netd_err *err);
 
-/* What is in the table, for netdctl and tests. `subnet` is addr's subnet as
- * given to masq_add (host bits set in addr, len = subnet length). */
+/* What is in the table, for netdctl and tests: addr as given to masq_add
+ * (the container address with its subnet length) and its owner tag. */
 struct netd_nft_masq_entry {
 	struct netd_prefix addr;
 	char owner[65];
