@@ -367,17 +367,17 @@ static int cmd_add(struct cni_ctx *ctx)
 	}
 
 	/* 4. the veth pair, container end straight into the netns */
+	/* The host end joins the bridge and comes up in the creating request. */
 	struct netd_veth_opts vo = {.host_name = veth, .peer_name = ctx->ifname, .peer_nsfd = nsfd,
-				    .mtu = c.mtu ? c.mtu : br.mtu, .peer_mac = c.has_mac ? c.mac : NULL};
+				    .mtu = c.mtu ? c.mtu : br.mtu, .peer_mac = c.has_mac ? c.mac : NULL,
+				    .master = br.ifindex, .up = true};
 	if ((rc = netd_nl_veth_create(host_nl, &vo, &ctx->err)) < 0)
 		goto fail;
 	u.veth = true;
 	if ((rc = netd_nl_link_get(host_nl, veth, &host, &ctx->err)) < 0 ||
-	    (rc = netd_nl_link_set_master(host_nl, host.ifindex, br.ifindex, &ctx->err)) < 0 ||
 	    (c.hairpin && (rc = netd_nl_brport_set_hairpin(host_nl, host.ifindex, true, &ctx->err)) < 0) ||
 	    (c.vlan && (rc = netd_nl_bridge_vlan_add(host_nl, host.ifindex, (uint16_t)c.vlan, true, true, false,
-						     &ctx->err)) < 0) ||
-	    (rc = netd_nl_link_set_up(host_nl, host.ifindex, true, &ctx->err)) < 0)
+						     &ctx->err)) < 0))
 		goto fail;
 
 	/* 5. inside the container */
