@@ -290,3 +290,18 @@ bad_input() { # bad_input CODE NEEDLE ENV... <<< stdin
 	[ ! -e /var/lib/cni/networks/net1/10.89.0.2 ]
 	[ -e /var/lib/cni/networks/net1/10.89.0.3 ]
 }
+
+@test "an L2-only network needs no IPAM and no CNI_PATH" {
+	ns_add c1
+	run --separate-stderr env -i PATH="$PATH" CNI_COMMAND=ADD CNI_CONTAINERID=c1 CNI_NETNS=/run/netns/c1 CNI_IFNAME=eth0 \
+		"$NETD_PLUGIN_DIR/netd-bridge" <<<'{"cniVersion":"1.0.0","name":"l2","type":"netd-bridge","bridge":"br9"}'
+	assert_success
+	[ "$(json_field '.interfaces | length')" -eq 3 ]
+	[ "$(jq '.ips // [] | length' <<<"$output")" -eq 0 ]
+	ns_exec c1 ip -o link show eth0 | grep -q "state UP\|LOWER_UP"
+	ip -o link show master br9 | grep -q veth
+	run --separate-stderr env -i PATH="$PATH" CNI_COMMAND=DEL CNI_CONTAINERID=c1 CNI_NETNS=/run/netns/c1 CNI_IFNAME=eth0 \
+		"$NETD_PLUGIN_DIR/netd-bridge" <<<'{"cniVersion":"1.0.0","name":"l2","type":"netd-bridge","bridge":"br9"}'
+	assert_success
+	[ "$(ip -o link show master br9 | wc -l)" -eq 0 ]
+}
