@@ -484,7 +484,7 @@ static int check_container(struct cni_ctx *ctx, struct netd_nl *nl, const struct
 	int ci = cni_result_find_iface(prev, ctx->ifname, true), rc;
 
 	if (ci < 0)
-		return drift(ctx, "prevResult has no interface %sin a sandbox", ctx->ifname);
+		return drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
 	if (prev->ifaces[ci].mac[0] && strcasecmp(prev->ifaces[ci].mac, netd_mac_str(ctr->mac, mac)))
 		return drift(ctx, "interface %s has MAC %s, not the one in prevResult", ctx->ifname, mac);
 	if (!ctr->up)
