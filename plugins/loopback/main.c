@@ -53,7 +53,8 @@ static bool ipv6_enabled(int nsfd)
 {
 	char v[8] = "";
 
-	return netns_sysctl_get(nsfd, "net/ipv6/conf/lo/disable_ipv6", v, sizeof(v), NULL) == 0 && !strcmp(v, "0");
+	return netns_sysctl_get(nsfd, "net/ipv6/conf/lo/disable_ipv6", v, sizeof(v), NULL) == 0 &&
+	       !strcmp(v, "0");
 }
 
 static int build_result(struct cni_ctx *ctx, const struct lo_addrs *a)

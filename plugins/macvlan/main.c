@@ -32,22 +32,24 @@
 #include "netd/nl.h"
 
 struct macvlan_conf {
-	const char *master;	/* NULL = default route's link */
+	const char *master; /* NULL = default route's link */
 	enum netd_macvlan_mode mode;
 	const char *mode_name;
 	int mtu;
 	bool link_in_container;
 	bool has_mac;
 	uint8_t mac[6];
-	const char *ipam_type;	/* NULL = no IPAM (L2 only) */
+	const char *ipam_type; /* NULL = no IPAM (L2 only) */
 };
 
 #define conf_err(ctx, ...) netd_err_set(&(ctx)->err, -EINVAL, CNI_ERR_INVALID_CONFIG, __VA_ARGS__)
 #define drift(ctx, ...) netd_err_set(&(ctx)->err, -EINVAL, NETD_ERR_DRIFT, __VA_ARGS__)
 
 static const char *const mode_names[] = {
-	[NETD_MACVLAN_BRIDGE] = "bridge", [NETD_MACVLAN_PRIVATE] = "private",
-	[NETD_MACVLAN_VEPA] = "vepa", [NETD_MACVLAN_PASSTHRU] = "passthru",
+	[NETD_MACVLAN_BRIDGE] = "bridge",
+	[NETD_MACVLAN_PRIVATE] = "private",
+	[NETD_MACVLAN_VEPA] = "vepa",
+	[NETD_MACVLAN_PASSTHRU] = "passthru",
 };
 
 static bool ifname_ok(const char *s)
@@ -76,7 +78,8 @@ static int parse_conf(struct cni_ctx *ctx, struct macvlan_conf *c)
 	if (c->master && !*c->master)
 		c->master = NULL;
 	if (c->master && !ifname_ok(c->master))
-		return conf_err(ctx, "master '%s' is not a valid interface name (1-15 bytes, no '/' or spaces)",
+		return conf_err(ctx,
+				"master '%s' is not a valid interface name (1-15 bytes, no '/' or spaces)",
 				c->master);
 	if (c->link_in_container && !c->master)
 		return conf_err(ctx, "linkInContainer needs 'master' (the default route is the host's)");
@@ -131,7 +134,8 @@ static int find_master(struct cni_ctx *ctx, struct netd_nl *nl, const struct mac
 		return rc;
 	}
 	if ((idx = netd_nl_default_route_link(nl, 0, &ctx->err)) < 0) {
-		netd_err_prefix(&ctx->err, CNI_ERR_INVALID_CONFIG, "no 'master' given and no default route to take it from");
+		netd_err_prefix(&ctx->err, CNI_ERR_INVALID_CONFIG,
+				"no 'master' given and no default route to take it from");
 		return idx;
 	}
 	if ((rc = netd_nl_link_get_index(nl, idx, out, &ctx->err)) == -ENODEV)
@@ -144,8 +148,10 @@ static int find_master(struct cni_ctx *ctx, struct netd_nl *nl, const struct mac
  * reference plugin: a failure changes nothing the container relies on. */
 static void send_garp(int nsfd, int ifindex, const uint8_t mac[6], const struct netd_addr *a)
 {
-	struct sockaddr_ll to = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
-				 .sll_ifindex = ifindex, .sll_halen = 6};
+	struct sockaddr_ll to = {.sll_family = AF_PACKET,
+				 .sll_protocol = htons(ETH_P_ARP),
+				 .sll_ifindex = ifindex,
+				 .sll_halen = 6};
 	uint8_t pkt[28];
 	struct arphdr *h = (struct arphdr *)pkt;
 	int fd;
@@ -184,8 +190,14 @@ static int setup_container(struct cni_ctx *ctx, struct netd_nl *nl, int nsfd, co
 		return rc;
 	for (size_t i = 0; ipam && i < ipam->n_routes; i++) {
 		const struct cni_route *r = &ipam->routes[i];
-		struct netd_route nr = {.dst = r->dst, .gw = r->gw, .ifindex = idx, .metric = r->priority,
-					.table = r->table, .mtu = r->mtu, .advmss = r->advmss, .scope = r->scope};
+		struct netd_route nr = {.dst = r->dst,
+					.gw = r->gw,
+					.ifindex = idx,
+					.metric = r->priority,
+					.table = r->table,
+					.mtu = r->mtu,
+					.advmss = r->advmss,
+					.scope = r->scope};
 
 		if ((rc = netd_nl_route_add(nl, &nr, &ctx->err)) < 0)
 			return rc;
@@ -259,8 +271,8 @@ static int cmd_add(struct cni_ctx *ctx)
 	    (!c.link_in_container && (rc = netd_nl_open(-1, &host_nl, &ctx->err)) < 0))
 		goto out;
 	if (netd_nl_link_get(ctr_nl, ctx->ifname, &l, NULL) == 0) {
-		rc = netd_err_set(&ctx->err, -EEXIST, NETD_ERR_IN_USE, "interface %s already exists in netns %s",
-				  ctx->ifname, ctx->netns);
+		rc = netd_err_set(&ctx->err, -EEXIST, NETD_ERR_IN_USE,
+				  "interface %s already exists in netns %s", ctx->ifname, ctx->netns);
 		goto out;
 	}
 	if ((rc = find_master(ctx, c.link_in_container ? ctr_nl : host_nl, &c, &master)) < 0)
@@ -270,7 +282,8 @@ static int cmd_add(struct cni_ctx *ctx)
 		goto out;
 	}
 	if (c.mtu > master.mtu) {
-		rc = conf_err(ctx, "mtu %d is larger than master %s's MTU %d", c.mtu, master.name, master.mtu);
+		rc = conf_err(ctx, "mtu %d is larger than master %s's MTU %d", c.mtu, master.name,
+			      master.mtu);
 		goto out;
 	}
 
@@ -286,8 +299,11 @@ static int cmd_add(struct cni_ctx *ctx)
 	}
 
 	/* 3. the macvlan, born inside the container under its final name */
-	struct netd_macvlan_opts mo = {.name = ctx->ifname, .parent = master.ifindex, .mode = c.mode,
-				       .mtu = c.mtu, .mac = c.has_mac ? c.mac : NULL,
+	struct netd_macvlan_opts mo = {.name = ctx->ifname,
+				       .parent = master.ifindex,
+				       .mode = c.mode,
+				       .mtu = c.mtu,
+				       .mac = c.has_mac ? c.mac : NULL,
 				       .target_nsfd = c.link_in_container ? -1 : nsfd};
 	if ((rc = netd_nl_macvlan_create(c.link_in_container ? ctr_nl : host_nl, &mo, &ctx->err)) < 0)
 		goto fail;
@@ -428,7 +444,8 @@ static int cmd_check(struct cni_ctx *ctx)
 	/* A parent in another netns is reported by index there: the host's. */
 	else if (ctr.link != master.ifindex || (ctr.link_netnsid >= 0) == c.link_in_container)
 		rc = drift(ctx, "interface %s is not a macvlan of %s", ctx->ifname, master.name);
-	else if (ctx->prev->ifaces[ci].mac[0] && strcasecmp(ctx->prev->ifaces[ci].mac, netd_mac_str(ctr.mac, mac)))
+	else if (ctx->prev->ifaces[ci].mac[0] &&
+		 strcasecmp(ctx->prev->ifaces[ci].mac, netd_mac_str(ctr.mac, mac)))
 		rc = drift(ctx, "interface %s has MAC %s, not the one in prevResult", ctx->ifname, mac);
 	else if (!ctr.up)
 		rc = drift(ctx, "interface %s in the container is down", ctx->ifname);
