@@ -101,7 +101,7 @@ import sys, collections
 path, n, scale, fails = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 t = collections.defaultdict(list); rss = {}
 for line in open(path):
-    tag, us, kb, st = line.split()
+    tag, us, kb, st, cpu = line.split()
     if tag.startswith("scale."):
         _, i, side = tag.split(".")
         t["scale." + side].append((int(i), int(us)))

@@ -6,10 +6,12 @@
  *   exec <tag> <argv0> [args...]
  * For each line: posix_spawn (stdin = config file or /dev/null, stdout =
  * a scratch file), wait4, and print
- *   <tag> <microseconds> <ru_maxrss KiB> <exit status>
+ *   <tag> <microseconds> <ru_maxrss KiB> <exit status> <cpu microseconds>
  * The time is CLOCK_MONOTONIC from just before the spawn to the reap, i.e.
  * exec + the whole plugin run (including anything it execs, such as IPAM).
- * ru_maxrss is the largest RSS of the child and of what it waited for.
+ * ru_maxrss is the largest RSS of the child and of what it waited for; cpu
+ * is its user + system time (with its reaped children), which a loaded
+ * machine disturbs less than the wall time.
  * A failed run prints its stdout to stderr; the plan goes on.
  *
  * Build: cc -O2 -o cnirun bench/cnirun.c
@@ -107,7 +109,7 @@ int main(int argc, char **argv)
 		if ((errno = posix_spawn(&pid, args[0], &fa, NULL, args, envp)) != 0) {
 			fprintf(stderr, "cnirun: spawn %s: %m\n", args[0]);
 			posix_spawn_file_actions_destroy(&fa);
-			printf("%s -1 0 127\n", tag);
+			printf("%s -1 0 127 0\n", tag);
 			continue;
 		}
 		while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
@@ -117,7 +119,9 @@ int main(int argc, char **argv)
 		status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 		if (status)
 			dump(out, tag);
-		printf("%s %lld %ld %d\n", tag, t1 - t0, ru.ru_maxrss, status);
+		printf("%s %lld %ld %d %lld\n", tag, t1 - t0, ru.ru_maxrss, status,
+		       (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
+			       ru.ru_stime.tv_usec);
 	}
 	return 0;
 }

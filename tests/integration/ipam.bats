@@ -204,6 +204,7 @@ ipam_files() { ls "$DATA/$NET" 2>/dev/null | grep -v -e '^lock$' -e '^last_reser
 	cat "$d"/del*
 	[ -z "$(cat "$d"/del*)" ]
 	[ "$(ls "$DATA/$NET" | sort | tr '\n' ' ')" = "last_reserved_ip.0 lock " ]
+	[ -z "$(ls "$DATA/$NET/.netd-index")" ]
 }
 
 @test "GC releases every reservation not in cni.dev/valid-attachments; empty list releases all" {

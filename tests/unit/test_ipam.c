@@ -725,6 +725,122 @@ static void test_list_skips_foreign_files(void **state)
 	netd_ipam_conf_free(c);
 }
 
+/* ---- the index (.netd-index/): a cache that must never give a wrong answer ---- */
+
+static bool indexed(struct netd_ipam_conf *c)
+{
+	struct netd_ipam_store *s;
+	bool yes;
+
+	assert_int_equal(netd_ipam_store_open(c->data_dir, c->network, &s, NULL), 0);
+	yes = netd_ipam_store_indexed(s);
+	netd_ipam_store_close(s);
+	return yes;
+}
+
+static void test_index_tracks_attachments(void **state)
+{
+	struct netd_ipam_conf *c = conf_ok("{\"subnet\":\"10.1.0.0/24\"}");
+
+	assert_string_equal(alloc_str(c, "a", "eth0"), "10.1.0.2/24");
+	assert_string_equal(alloc_str(c, "a", "eth1"), "10.1.0.3/24");
+	assert_string_equal(alloc_str(c, "x/y z", "eth0"), "10.1.0.4/24");
+	assert_true(indexed(c));
+	assert_string_equal(slurp(".netd-index/a+eth0"), "netd-ipam index v1\n10.1.0.2\n");
+	assert_string_equal(slurp(".netd-index/x%2Fy%20z+eth0"), "netd-ipam index v1\n10.1.0.4\n");
+	/* the stamp lives in the lock file, which host-local never reads */
+	assert_non_null(strstr(slurp("lock"), "netd-index "));
+	assert_int_equal(release1(c, "a", "eth0"), 1);
+	assert_null(slurp(".netd-index/a+eth0"));
+	assert_non_null(slurp(".netd-index/a+eth1"));
+	assert_string_equal(alloc_str(c, "a", "eth1"), "10.1.0.3/24");	/* found through the index */
+	netd_ipam_conf_free(c);
+}
+
+/* What host-local does behind our back, right after one of our runs (maybe in
+ * the same timestamp tick): release ours, hand the address to someone else,
+ * reserve more. Every answer must still be right. */
+static void test_index_foreign_changes(void **state)
+{
+	struct netd_ipam_conf *c = conf_ok("{\"subnet\":\"10.1.0.0/24\"}");
+	struct netd_ipam_store *s;
+	struct netd_err err = {0};
+	struct netd_addr addr = A("10.1.0.7");
+	char path[256];
+
+	assert_string_equal(alloc_str(c, "a", "eth0"), "10.1.0.2/24");
+	snprintf(path, sizeof(path), "%s/net1/10.1.0.2", tmpdir);
+	assert_int_equal(unlink(path), 0);
+	put("10.1.0.2", "b\r\neth0");
+	put("10.1.0.7", "h\r\neth0");
+	/* a's entry points at .2, which is b's now: a gets a new address */
+	assert_string_equal(alloc_str(c, "a", "eth0"), "10.1.0.3/24");
+	assert_int_equal(netd_ipam_store_open(c->data_dir, c->network, &s, NULL), 0);
+	assert_int_equal(netd_ipam_check(c, s, "h", "eth0", &addr, 1, &err), 0);
+	netd_ipam_store_close(s);
+	assert_int_equal(release1(c, "b", "eth0"), 1);
+	assert_int_equal(release1(c, "h", "eth0"), 1);
+	assert_null(slurp("10.1.0.2"));
+	assert_null(slurp("10.1.0.7"));
+	assert_string_equal(slurp("10.1.0.3"), "a\r\neth0");
+	assert_true(indexed(c));
+	netd_ipam_conf_free(c);
+}
+
+static int rm_index(struct netd_ipam_conf *c)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/net1/.netd-index", tmpdir);
+	return nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void test_index_lost_or_garbled(void **state)
+{
+	struct netd_ipam_conf *c = conf_ok("{\"subnet\":\"10.1.0.0/24\"}");
+
+	assert_string_equal(alloc_str(c, "a", "eth0"), "10.1.0.2/24");
+	assert_string_equal(alloc_str(c, "b", "eth0"), "10.1.0.3/24");
+	assert_int_equal(rm_index(c), 0);
+	assert_string_equal(alloc_str(c, "a", "eth0"), "10.1.0.2/24");
+	assert_int_equal(release1(c, "a", "eth0"), 1);
+	put(".netd-index/b+eth0", "garbage");
+	assert_string_equal(alloc_str(c, "b", "eth0"), "10.1.0.3/24");
+	put(".netd-index/b+eth0", "netd-ipam index v1\n10.1.0.9\n");
+	assert_int_equal(release1(c, "b", "eth0"), 1);
+	assert_null(slurp("10.1.0.3"));
+	put("lock", "");	/* a stamp that is gone: rebuilt */
+	assert_string_equal(alloc_str(c, "c", "eth0"), "10.1.0.4/24");
+	assert_true(indexed(c));
+	netd_ipam_conf_free(c);
+}
+
+/* A directory host-local filled: the first run indexes it, once. */
+static void test_index_built_from_host_local_dir(void **state)
+{
+	struct netd_ipam_conf *c = conf_ok("{\"subnet\":\"10.1.0.0/16\"}");
+	char name[32], body[32], want[64];
+
+	assert_string_equal(alloc_str(c, "first", "eth0"), "10.1.0.2/16");
+	assert_int_equal(rm_index(c), 0);
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "10.1.1.%d", i % 250 + 1);
+		if (i >= 250)
+			snprintf(name, sizeof(name), "10.1.2.%d", i - 249);
+		snprintf(body, sizeof(body), "h%d\r\neth0", i);
+		put(name, body);
+	}
+	put("10.1.3.1", "old");		/* id-only, from an old host-local */
+	assert_string_equal(alloc_str(c, "h17", "eth0"), "10.1.1.18/16");	/* idempotent */
+	snprintf(want, sizeof(want), "netd-ipam index v1\n10.1.1.18\n");
+	assert_string_equal(slurp(".netd-index/h17+eth0"), want);
+	assert_string_equal(slurp(".netd-index/old+"), "netd-ipam index v1\n10.1.3.1\n");
+	assert_int_equal(release1(c, "old", "eth3"), 1);
+	assert_int_equal(release1(c, "h299", "eth0"), 1);
+	assert_null(slurp("10.1.2.50"));
+	netd_ipam_conf_free(c);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -751,6 +867,10 @@ int main(void)
 		T(test_status),
 		T(test_result_and_resolv),
 		T(test_list_skips_foreign_files),
+		T(test_index_tracks_attachments),
+		T(test_index_foreign_changes),
+		T(test_index_lost_or_garbled),
+		T(test_index_built_from_host_local_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

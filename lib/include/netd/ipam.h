@@ -15,6 +15,14 @@
  *                              (files from old host-local hold only the id)
  *        last_reserved_ip.<N>  the last address handed out from range set N
  *        lock                  flock(LOCK_EX) held for a whole ADD/DEL/GC
+ *    and one thing of our own, which host-local ignores:
+ *        .netd-index/<id>+<ifname> the addresses of one attachment (a cache,
+ *                              checked against the reservation files; see
+ *                              ipam.c), so ADD/DEL/CHECK cost the same with
+ *                              10 or 10,000 reservations. A stamp of the
+ *                              directory's stat in the lock file tells when
+ *                              someone else (host-local) changed it; then the
+ *                              next run rebuilds the index from a scan, once.
  *    Opening the store takes the lock; closing releases it. Every operation
  *    below expects an open (locked) store, which is what makes concurrent
  *    plugin runs safe.
@@ -118,12 +126,14 @@ int netd_ipam_store_open(const char *data_dir, const char *network, struct netd_
 			 struct netd_err *err);
 /* Release the lock; NULL is fine. */
 void netd_ipam_store_close(struct netd_ipam_store *s);
+/* Is the index in use for this open store (else every lookup scans)? */
+bool netd_ipam_store_indexed(const struct netd_ipam_store *s);
 
 /* Create the file for a (O_EXCL) and record it as last_reserved_ip.<set>.
  * -EEXIST if someone holds a. */
 int netd_ipam_store_reserve(struct netd_ipam_store *s, const struct netd_addr *a, const char *id,
 			    const char *ifname, size_t set, struct netd_err *err);
-/* Remove a's file; -ENOENT if there is none. */
+/* Remove a's file (and its index line); -ENOENT if there is none. */
 int netd_ipam_store_remove(struct netd_ipam_store *s, const struct netd_addr *a);
 /* Who holds a: 0 and *out filled (free with netd_ipam_lease_clear), or -ENOENT. */
 int netd_ipam_store_get(struct netd_ipam_store *s, const struct netd_addr *a, struct netd_ipam_lease *out);
