@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +51,8 @@
 #define RECV_BUF (64 * 1024)
 #define ELEMS_PER_MSG 200	/* keeps one message far below netlink limits */
 #define DUMP_RETRIES 5
+#define RELEASE_LINGER_US 100000	/* > an RCU grace period, normally */
+#define RELEASE_WINDOW_NS 250000000LL
 
 /* nftables datatype ids (nft's datatype.h); a concatenation's type is the
  * member types shifted in 6 bits at a time. */
@@ -261,6 +265,7 @@ struct conn {
 	uint32_t portid;
 	uint32_t seq;
 	char *rbuf;
+	bool deleted;	/* a batch with deletions went out: see conn_close() */
 };
 
 static int conn_open(struct conn *c, struct netd_err *err)
@@ -299,9 +304,84 @@ static int conn_open(struct conn *c, struct netd_err *err)
 	return 0;
 }
 
-static void conn_close(struct conn *c)
+/* Why the release of a socket that deleted something is handed away: once a
+ * transaction has deleted anything (an element, a rule), the release of ANY
+ * bound netfilter socket in that netns waits for the kernel's deferred
+ * destruction of the deleted objects, i.e. an RCU grace period (10-16 ms on
+ * the test VM): nf_tables' NETLINK_URELEASE notifier flushes that work. It
+ * does not depend on the socket having dumped, on NLM_F_ACK, on multicast
+ * groups (we join none), on using a second socket for the batch (closing
+ * either waits the same), nor on how the batch is cut; the deletion itself is
+ * committed and acked in ~0.1 ms, and the same socket closed 30 ms later
+ * closes in microseconds.
+ *
+ * So after such a batch has been acked (the change is committed), the last
+ * reference to the socket goes to a grandchild that holds nothing else
+ * (stdout above all: a CNI runtime reads it to EOF), waits until we have
+ * dropped our reference, lingers a little and exits: any wait happens there,
+ * where nobody waits for it. Double fork: the grandchild is re-parented to
+ * init, never a zombie of ours; the intermediate child exits at once and we
+ * reap it. Cost ~0.4 ms (two forks); if forking fails we pay the wait here.
+ * Since a clean socket waits just the same while anyone's deletion is still
+ * pending, locked_op() also detaches the release of a clean socket when the
+ * lock file says a deletion happened within RELEASE_WINDOW_NS. */
+static void close_all_but(int a, int b)
 {
-	if (c->nl)
+	int lo = a < b ? a : b, hi = a < b ? b : a, fd, max;
+
+	if ((lo == 0 || close_range(0, (unsigned)lo - 1, 0) == 0) &&
+	    (hi == lo + 1 || close_range((unsigned)lo + 1, (unsigned)hi - 1, 0) == 0) &&
+	    close_range((unsigned)hi + 1, ~0U, 0) == 0)
+		return;
+	max = (int)sysconf(_SC_OPEN_MAX);
+	for (fd = 0; fd < (max > 0 ? max : 1024); fd++)
+		if (fd != a && fd != b)
+			close(fd);
+}
+
+static void release_detached(struct mnl_socket *nl)
+{
+	int sk = mnl_socket_get_fd(nl), p[2], status;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		goto inline_close;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		goto inline_close;
+	}
+	if (pid == 0) {
+		char c;
+
+		if (fork() != 0)
+			_exit(0);
+		close_all_but(sk, p[0]);
+		/* EOF once every write end is gone: ours, the intermediate's */
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		/* Normally the kernel's destroy work is done by now, so the
+		 * release below does not even hold nf_tables' commit mutex
+		 * (which would stall the next transaction in this netns). */
+		usleep(RELEASE_LINGER_US);
+		_exit(0);	/* the last reference to the socket goes here */
+	}
+	close(p[0]);
+	mnl_socket_close(nl);	/* not the last reference: returns at once */
+	close(p[1]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return;
+inline_close:
+	mnl_socket_close(nl);
+}
+
+static void conn_close(struct conn *c, bool detach)
+{
+	if (c->nl && detach)
+		release_detached(c->nl);
+	else if (c->nl)
 		mnl_socket_close(c->nl);
 	free(c->rbuf);
 	c->nl = NULL;
@@ -394,6 +474,7 @@ struct batch {
 	uint32_t seq_begin, seq;
 	char (*what)[96];	/* label per message, index seq - seq_begin - 1 */
 	size_t nwhat, capwhat;
+	bool deletes;		/* holds a DEL message */
 };
 
 static int batch_reserve(struct batch *b, size_t need)
@@ -458,6 +539,9 @@ static struct nlmsghdr *batch_msg(struct batch *b, uint16_t type, uint16_t flags
 	va_start(ap, fmt);
 	vsnprintf(b->what[b->nwhat++], sizeof(b->what[0]), fmt, ap);
 	va_end(ap);
+	if (type == NFT_MSG_DELSETELEM || type == NFT_MSG_DELRULE || type == NFT_MSG_DELSET ||
+	    type == NFT_MSG_DELCHAIN || type == NFT_MSG_DELTABLE)
+		b->deletes = true;
 	return nftnl_nlmsg_build_hdr(b->buf + b->len, type, NFPROTO_INET, flags | NLM_F_ACK, ++b->seq);
 }
 
@@ -489,6 +573,7 @@ static int batch_send(struct conn *c, struct batch *b, struct netd_err *err)
 		rc = -errno;
 		return netd_err_set(err, rc, NETD_ERR_KERNEL, "nftables: sending batch: %s", strerror(-rc));
 	}
+	c->deleted |= b->deletes;
 	rc = conn_wait(c, &w);
 	if (rc < 0)
 		return netd_err_set(err, rc, NETD_ERR_KERNEL, "nftables: reading batch result: %s",
@@ -1106,6 +1191,55 @@ static void lock_drop(int fd)
 		close(fd);
 }
 
+/* The lock file's first 8 bytes: CLOCK_MONOTONIC ns of the last committed
+ * deletion by any of us (see conn_close). Read and written under the lock. */
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static bool deleted_recently(int lock)
+{
+	int64_t t;
+
+	return pread(lock, &t, sizeof(t), 0) == (ssize_t)sizeof(t) && mono_ns() - t < RELEASE_WINDOW_NS;
+}
+
+static void note_deletion(int lock)
+{
+	int64_t t = mono_ns();
+
+	if (pwrite(lock, &t, sizeof(t), 0) != (ssize_t)sizeof(t)) {
+		/* only an optimisation is lost */
+	}
+}
+
+typedef int (*conn_op)(struct conn *c, void *arg, struct netd_err *err);
+
+/* Under the lock: open a connection, run op on it, close it (see
+ * conn_close for why the release may happen in another process). */
+static int locked_op(conn_op op, void *arg, struct netd_err *err)
+{
+	struct conn c;
+	int lock, rc;
+	bool detach;
+
+	if ((lock = lock_take(err)) < 0)
+		return lock;
+	if ((rc = conn_open(&c, err)) == 0) {
+		rc = op(&c, arg, err);
+		detach = c.deleted || deleted_recently(lock);
+		if (c.deleted)
+			note_deletion(lock);
+		conn_close(&c, detach);
+	}
+	lock_drop(lock);
+	return rc;
+}
+
 /* ---- public API ---------------------------------------------------------- */
 
 static int check_addr(const struct netd_addr *a, const struct fam **f, struct netd_err *err)
@@ -1115,69 +1249,59 @@ static int check_addr(const struct netd_addr *a, const struct fam **f, struct ne
 	return 0;
 }
 
-int netd_nft_masq_add(const struct netd_prefix *addr, const char *owner, struct netd_err *err)
-{
+struct add_arg {
 	const struct fam *f;
-	struct rec want[2], old, gone[2];
-	char comment[NFTNL_UDATA_COMMENT_MAXLEN], pfx[NETD_PREFIX_STRLEN];
-	uint8_t first[16], last[16];
-	struct conn c;
+	const struct netd_prefix *addr;
+	const char *owner;
+	char comment[NFTNL_UDATA_COMMENT_MAXLEN];
+	uint8_t first[16];
+	struct rec want[2];
+};
+
+static int masq_add_op(struct conn *c, void *arg, struct netd_err *err)
+{
+	struct add_arg *a = arg;
+	const struct fam *f = a->f;
+	struct rec old, gone[2];
 	struct batch b;
-	int lock, rc, found, attempt, intact, same;
+	int rc, found, attempt, intact, same;
 
-	if ((rc = check_addr(addr ? &addr->addr : NULL, &f, err)) < 0)
-		return rc;
-	if (addr->len > f->alen * 8)
-		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: prefix length %u too long",
-				    addr->len);
-	if (!owner_ok(owner))
-		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
-	range_of(f, addr->addr.b, addr->len, first, last);
-	snprintf(comment, sizeof(comment), "%s %s", owner, prefix_fmt(f, first, addr->len, pfx, sizeof(pfx)));
-	recs_for(f, addr->addr.b, first, addr->len, want);
-
-	if ((lock = lock_take(err)) < 0)
-		return lock;
-	if ((rc = conn_open(&c, err)) < 0)
-		goto out_unlock;
-	found = get_elem(&c, f, addr->addr.b, &old, err);
+	found = get_elem(c, f, a->addr->addr.b, &old, err);
 	if ((rc = found) < 0)
-		goto out;
-	if ((rc = rules_ok(&c, err)) < 0)
-		goto out;
+		return rc;
+	if ((rc = rules_ok(c, err)) < 0)
+		return rc;
 	intact = rc;
-	same = found && old.has_net && !strcmp(old.owner, owner) && old.plen == addr->len &&
-	       !memcmp(old.net, first, f->alen);
-	if (intact && same) {
-		rc = 0;	/* already there, same owner, same subnet */
-		goto out;
-	}
+	same = found && old.has_net && !strcmp(old.owner, a->owner) && old.plen == a->addr->len &&
+	       !memcmp(old.net, a->first, f->alen);
+	if (intact && same)
+		return 0;	/* already there, same owner, same subnet */
 	/* With the rules intact, try without the skeleton; a set may still be
 	 * missing (ENOENT), then build everything in the batch. */
 	for (attempt = intact ? 0 : 1; attempt < 2; attempt++) {
-		if ((rc = batch_init(&b, &c)) < 0)
+		if ((rc = batch_init(&b, c)) < 0)
 			break;
 		if (attempt && (rc = batch_skeleton(&b)) < 0)
 			goto next;
 		if (found && !same) {
 			/* Replace: the address was reused. Add-then-delete makes the
 			 * deletes succeed even if an old element is already missing. */
-			const uint8_t *onet = old.has_net ? old.net : first;
-			unsigned oplen = old.has_net ? old.plen : addr->len;
+			const uint8_t *onet = old.has_net ? old.net : a->first;
+			unsigned oplen = old.has_net ? old.plen : a->addr->len;
 
-			recs_for(f, addr->addr.b, onet, oplen, gone);
+			recs_for(f, a->addr->addr.b, onet, oplen, gone);
 			if ((rc = batch_elems(&b, NFT_MSG_NEWSETELEM, &gone[1], 1, NULL)) < 0 ||
 			    (rc = batch_elems(&b, NFT_MSG_DELSETELEM, &gone[0], 1, NULL)) < 0 ||
 			    (rc = batch_elems(&b, NFT_MSG_DELSETELEM, &gone[1], 1, NULL)) < 0)
 				goto next;
 		}
-		if ((rc = batch_elems(&b, NFT_MSG_NEWSETELEM, &want[0], 1, comment)) < 0 ||
-		    (rc = batch_elems(&b, NFT_MSG_NEWSETELEM, &want[1], 1, comment)) < 0)
+		if ((rc = batch_elems(&b, NFT_MSG_NEWSETELEM, &a->want[0], 1, a->comment)) < 0 ||
+		    (rc = batch_elems(&b, NFT_MSG_NEWSETELEM, &a->want[1], 1, a->comment)) < 0)
 			goto next;
 		if (attempt == 0) {
 			struct netd_err quiet = { 0 };
 
-			rc = batch_send(&c, &b, &quiet);
+			rc = batch_send(c, &b, &quiet);
 			if (rc == -ENOENT && !found) {
 				batch_free(&b);
 				continue;
@@ -1187,7 +1311,7 @@ int netd_nft_masq_add(const struct netd_prefix *addr, const char *owner, struct 
 			if (rc < 0 && quiet.details[0])
 				netd_err_details(err, "%s", quiet.details);
 		} else {
-			rc = batch_send(&c, &b, err);
+			rc = batch_send(c, &b, err);
 		}
 next:
 		batch_free(&b);
@@ -1195,41 +1319,69 @@ next:
 	}
 	if (rc == -ENOMEM && !netd_err_isset(err))
 		netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
-out:
-	conn_close(&c);
-out_unlock:
-	lock_drop(lock);
+	return rc < 0 ? rc : 0;
+}
+
+int netd_nft_masq_add(const struct netd_prefix *addr, const char *owner, struct netd_err *err)
+{
+	struct add_arg a = { .addr = addr, .owner = owner };
+	char pfx[NETD_PREFIX_STRLEN];
+	uint8_t last[16];
+	int rc;
+
+	if ((rc = check_addr(addr ? &addr->addr : NULL, &a.f, err)) < 0)
+		return rc;
+	if (addr->len > a.f->alen * 8)
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: prefix length %u too long",
+				    addr->len);
+	if (!owner_ok(owner))
+		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
+	range_of(a.f, addr->addr.b, addr->len, a.first, last);
+	snprintf(a.comment, sizeof(a.comment), "%s %s", owner,
+		 prefix_fmt(a.f, a.first, addr->len, pfx, sizeof(pfx)));
+	recs_for(a.f, addr->addr.b, a.first, addr->len, a.want);
+
+	rc = locked_op(masq_add_op, &a, err);
 	if (rc < 0)
-		netd_err_prefix(err, NETD_ERR_KERNEL, "masquerade for %s", prefix_fmt(f, addr->addr.b,
+		netd_err_prefix(err, NETD_ERR_KERNEL, "masquerade for %s", prefix_fmt(a.f, addr->addr.b,
 				addr->len, pfx, sizeof(pfx)));
 	return rc < 0 ? rc : 0;
 }
 
+struct has_arg {
+	const struct fam *f;
+	const struct netd_prefix *addr;
+	const char *owner;
+	uint8_t first[16];
+};
+
+static int masq_has_op(struct conn *c, void *arg, struct netd_err *err)
+{
+	struct has_arg *a = arg;
+	struct rec old;
+	int rc;
+
+	rc = get_elem(c, a->f, a->addr->addr.b, &old, err);
+	if (rc == 1)
+		rc = !strcmp(old.owner, a->owner) && old.has_net && old.plen == a->addr->len &&
+		     !memcmp(old.net, a->first, a->f->alen);
+	if (rc == 1)
+		rc = rules_ok(c, err);
+	return rc;
+}
+
 int netd_nft_masq_has(const struct netd_prefix *addr, const char *owner, struct netd_err *err)
 {
-	const struct fam *f;
-	uint8_t first[16], last[16];
-	struct rec old;
-	struct conn c;
-	int lock, rc;
+	struct has_arg a = { .addr = addr, .owner = owner };
+	uint8_t last[16];
+	int rc;
 
-	if ((rc = check_addr(addr ? &addr->addr : NULL, &f, err)) < 0)
+	if ((rc = check_addr(addr ? &addr->addr : NULL, &a.f, err)) < 0)
 		return rc;
 	if (!owner)
 		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
-	range_of(f, addr->addr.b, addr->len, first, last);
-	if ((lock = lock_take(err)) < 0)
-		return lock;
-	if ((rc = conn_open(&c, err)) == 0) {
-		rc = get_elem(&c, f, addr->addr.b, &old, err);
-		if (rc == 1)
-			rc = !strcmp(old.owner, owner) && old.has_net && old.plen == addr->len &&
-			     !memcmp(old.net, first, f->alen);
-		if (rc == 1)
-			rc = rules_ok(&c, err);
-		conn_close(&c);
-	}
-	lock_drop(lock);
+	range_of(a.f, addr->addr.b, addr->len, a.first, last);
+	rc = locked_op(masq_has_op, &a, err);
 	return rc;
 }
 
@@ -1279,62 +1431,79 @@ static bool sel_owner(const struct rec *r, void *arg)
 	return !strcmp(r->owner, (const char *)arg);
 }
 
+struct del_arg {
+	bool (*sel)(const struct rec *, void *);
+	void *sel_arg;
+};
+
+/* List the four sets, delete what sel() picks: one batch. */
+static int del_sel_op(struct conn *c, void *arg, struct netd_err *err)
+{
+	struct del_arg *a = arg;
+	struct recs all = { 0 };
+	int rc;
+
+	if ((rc = dump_all(c, true, &all, err)) == 0)
+		rc = delete_recs(c, &all, a->sel, a->sel_arg, err);
+	free(all.v);
+	return rc;
+}
+
 int netd_nft_masq_del(const char *owner, struct netd_err *err)
 {
-	struct recs all = { 0 };
-	struct conn c;
-	int lock, rc;
+	struct del_arg a = { sel_owner, (void *)owner };
+	int rc;
 
 	if (!owner_ok(owner))
 		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
-	if ((lock = lock_take(err)) < 0)
-		return lock;
-	if ((rc = conn_open(&c, err)) == 0) {
-		if ((rc = dump_all(&c, true, &all, err)) == 0)
-			rc = delete_recs(&c, &all, sel_owner, (void *)owner, err);
-		conn_close(&c);
-	}
-	lock_drop(lock);
-	free(all.v);
+	rc = locked_op(del_sel_op, &a, err);
 	if (rc < 0)
 		netd_err_prefix(err, NETD_ERR_KERNEL, "removing masquerade of %s", owner);
 	return rc;
 }
 
-int netd_nft_masq_del_addr(const struct netd_addr *addr, const char *owner, struct netd_err *err)
-{
+struct del_addr_arg {
 	const struct fam *f;
-	struct rec old, gone[2];
-	struct conn c;
-	struct batch b;
-	int lock, rc;
+	const struct netd_addr *addr;
+	const char *owner;
+};
 
-	if ((rc = check_addr(addr, &f, err)) < 0)
-		return rc;
-	if (!owner_ok(owner))
-		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
-	if ((lock = lock_take(err)) < 0)
-		return lock;
-	if ((rc = conn_open(&c, err)) < 0)
-		goto out_unlock;
-	rc = get_elem(&c, f, addr->b, &old, err);
-	if (rc <= 0 || strcmp(old.owner, owner))
-		goto out;
-	if ((rc = batch_init(&b, &c)) < 0)
-		goto out;
-	recs_for(f, addr->b, old.has_net ? old.net : addr->b, old.has_net ? old.plen : f->alen * 8, gone);
+static int masq_del_addr_op(struct conn *c, void *arg, struct netd_err *err)
+{
+	struct del_addr_arg *a = arg;
+	const struct fam *f = a->f;
+	struct rec old, gone[2];
+	struct batch b;
+	int rc;
+
+	rc = get_elem(c, f, a->addr->b, &old, err);
+	if (rc <= 0 || strcmp(old.owner, a->owner))
+		return rc < 0 ? rc : 0;
+	if ((rc = batch_init(&b, c)) < 0)
+		return netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
+	recs_for(f, a->addr->b, old.has_net ? old.net : a->addr->b, old.has_net ? old.plen : f->alen * 8,
+		 gone);
 	/* add-then-delete: the local element may be missing if someone edited the set */
 	if ((rc = batch_elems(&b, NFT_MSG_DELSETELEM, &gone[0], 1, NULL)) == 0 &&
 	    (!old.has_net || ((rc = batch_elems(&b, NFT_MSG_NEWSETELEM, &gone[1], 1, NULL)) == 0 &&
 			      (rc = batch_elems(&b, NFT_MSG_DELSETELEM, &gone[1], 1, NULL)) == 0)))
-		rc = batch_send(&c, &b, err);
+		rc = batch_send(c, &b, err);
 	else
 		rc = netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
 	batch_free(&b);
-out:
-	conn_close(&c);
-out_unlock:
-	lock_drop(lock);
+	return rc < 0 ? rc : 0;
+}
+
+int netd_nft_masq_del_addr(const struct netd_addr *addr, const char *owner, struct netd_err *err)
+{
+	struct del_addr_arg a = { .addr = addr, .owner = owner };
+	int rc;
+
+	if ((rc = check_addr(addr, &a.f, err)) < 0)
+		return rc;
+	if (!owner_ok(owner))
+		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
+	rc = locked_op(masq_del_addr_op, &a, err);
 	return rc < 0 ? rc : 0;
 }
 
@@ -1360,47 +1529,36 @@ static bool sel_gc(const struct rec *r, void *arg)
 int netd_nft_masq_gc(const char *network, const char *const *keep, size_t n, struct netd_err *err)
 {
 	struct gc_arg g = { .keep = keep, .n = n };
-	struct recs all = { 0 };
+	struct del_arg d = { sel_gc, &g };
 	char tag[33];
-	struct conn c;
-	int lock, rc;
+	int rc;
 
 	if (!network || !network[0])
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: gc needs a network name");
 	netd_nft_owner(network, "", "", tag);
 	memcpy(g.prefix, tag, 8);
 	g.prefix[8] = 0;
-	if ((lock = lock_take(err)) < 0)
-		return lock;
-	if ((rc = conn_open(&c, err)) == 0) {
-		if ((rc = dump_all(&c, true, &all, err)) == 0)
-			rc = delete_recs(&c, &all, sel_gc, &g, err);
-		conn_close(&c);
-	}
-	lock_drop(lock);
-	free(all.v);
+	rc = locked_op(del_sel_op, &d, err);
 	if (rc < 0)
 		netd_err_prefix(err, NETD_ERR_KERNEL, "masquerade gc of network %s", network);
 	return rc;
+}
+
+static int list_op(struct conn *c, void *arg, struct netd_err *err)
+{
+	return dump_all(c, false, arg, err);
 }
 
 int netd_nft_masq_list(struct netd_nft_masq_entry **out, size_t *n, struct netd_err *err)
 {
 	struct recs all = { 0 };
 	struct netd_nft_masq_entry *v = NULL;
-	struct conn c;
 	size_t i, k = 0;
-	int lock, rc;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if ((lock = lock_take(err)) < 0)
-		return lock;
-	if ((rc = conn_open(&c, err)) == 0) {
-		rc = dump_all(&c, false, &all, err);
-		conn_close(&c);
-	}
-	lock_drop(lock);
+	rc = locked_op(list_op, &all, err);
 	if (rc == 0 && all.n && !(v = calloc(all.n, sizeof(*v))))
 		rc = netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
 	for (i = 0; rc == 0 && i < all.n; i++) {

@@ -69,9 +69,14 @@ int netd_nft_masq_list(struct netd_nft_masq_entry **out, size_t *n, struct netd_
  * Cost (2-core VM, kernel 6.18): masq_add ~0.1-0.25 ms up to 1,000 elements
  * (two reads + one batch); it grows slowly beyond (~0.8 ms at 10,000) because
  * the kernel clones the concatenated interval set per transaction. Anything
- * that deletes (masq_del, del_addr, gc, replace) costs ~8-24 ms whatever the
- * size: closing a netfilter socket after a deletion waits for the kernel's
- * RCU grace period (the nft CLI pays the same). */
+ * that deletes (masq_del, del_addr, gc, replace) commits in ~0.2 ms, but the
+ * release of a netfilter socket after a deletion waits for the kernel's RCU
+ * grace period (10-16 ms; the nft CLI pays it). We hand that release to a
+ * detached grandchild (double fork, all other fds closed, never a zombie of
+ * the caller), so such a call costs ~1 ms; a call within 250 ms of anyone's
+ * deletion does the same (its release would wait too). Callers must not be
+ * multi-threaded (fork). The lock file also holds the time of the last
+ * deletion. */
 #define NETD_NFT_LOCK "/run/netd/nft.lock"
 
 #endif
