@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <linux/netfilter.h>
+#include <linux/netfilter_bridge.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
@@ -475,6 +476,7 @@ struct batch {
 	char (*what)[96];	/* label per message, index seq - seq_begin - 1 */
 	size_t nwhat, capwhat;
 	bool deletes;		/* holds a DEL message */
+	uint16_t family;	/* NFPROTO_INET (masquerade) or NFPROTO_BRIDGE (macspoof) */
 };
 
 static int batch_reserve(struct batch *b, size_t need)
@@ -505,6 +507,7 @@ static int batch_init(struct batch *b, struct conn *c)
 		return -ENOMEM;
 	b->seq_begin = ++c->seq;
 	b->seq = b->seq_begin;
+	b->family = NFPROTO_INET;
 	nlh = nftnl_batch_begin(b->buf, b->seq_begin);
 	b->len = NLMSG_ALIGN(nlh->nlmsg_len);
 	return 0;
@@ -542,7 +545,7 @@ static struct nlmsghdr *batch_msg(struct batch *b, uint16_t type, uint16_t flags
 	if (type == NFT_MSG_DELSETELEM || type == NFT_MSG_DELRULE || type == NFT_MSG_DELSET ||
 	    type == NFT_MSG_DELCHAIN || type == NFT_MSG_DELTABLE)
 		b->deletes = true;
-	return nftnl_nlmsg_build_hdr(b->buf + b->len, type, NFPROTO_INET, flags | NLM_F_ACK, ++b->seq);
+	return nftnl_nlmsg_build_hdr(b->buf + b->len, type, b->family, flags | NLM_F_ACK, ++b->seq);
 }
 
 static void batch_msg_done(struct batch *b, struct nlmsghdr *nlh)
@@ -1108,15 +1111,17 @@ static int rules_cb(const struct nlmsghdr *nlh, void *data)
 	return 0;
 }
 
-/* 1 if chain postrouting holds exactly our rules, 0 if not (or missing). */
-static int rules_ok(struct conn *c, struct netd_err *err)
+/* 1 if `chain` of table netd_cni in `family` holds exactly the rules in
+ * want[0..n) (signatures, see rule_sig), 0 if not (or missing). */
+static int chain_rules_match(struct conn *c, uint16_t family, const char *chain, char (*want)[SIG_MAX],
+			     int n, struct netd_err *err)
 {
 	struct rules_seen *seen = calloc(1, sizeof(*seen));
 	struct wait w = { .dump = true, .cb = rules_cb, .data = seen };
 	struct nftnl_rule *q = nftnl_rule_alloc();
-	char buf[512], want[SIG_MAX];
+	char buf[512];
 	struct nlmsghdr *nlh;
-	int rc, i = 0;
+	int rc, i;
 
 	if (!seen || !q) {
 		free(seen);
@@ -1124,11 +1129,11 @@ static int rules_ok(struct conn *c, struct netd_err *err)
 			nftnl_rule_free(q);
 		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
 	}
-	nftnl_rule_set_u32(q, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_u32(q, NFTNL_RULE_FAMILY, family);
 	nftnl_rule_set_str(q, NFTNL_RULE_TABLE, NETD_NFT_CNI_TABLE);
-	nftnl_rule_set_str(q, NFTNL_RULE_CHAIN, CHAIN);
+	nftnl_rule_set_str(q, NFTNL_RULE_CHAIN, chain);
 	w.seq_lo = w.seq_last = ++c->seq;
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK, w.seq_lo);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, family, NLM_F_DUMP | NLM_F_ACK, w.seq_lo);
 	nftnl_rule_nlmsg_build_payload(nlh, q);
 	nftnl_rule_free(q);
 	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
@@ -1139,23 +1144,31 @@ static int rules_ok(struct conn *c, struct netd_err *err)
 		rc = w.error;
 	if (rc < 0) {
 		free(seen);
-		return netd_err_set(err, rc, NETD_ERR_KERNEL, "nftables: listing chain %s: %s", CHAIN,
+		return netd_err_set(err, rc, NETD_ERR_KERNEL, "nftables: listing chain %s: %s", chain,
 				    strerror(-rc));
 	}
-	rc = !w.error && !w.intr && seen->n == NRULES;
-	for (i = 0; rc && i < NRULES; i++) {
-		struct nftnl_rule *r = build_rule(&fams[i / 3], (enum rule_kind)(i % 3));
-
-		if (!r) {
-			free(seen);
-			return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
-		}
-		rule_sig(r, want);
-		nftnl_rule_free(r);
-		rc = !strcmp(want, seen->sig[i]);
-	}
+	rc = !w.error && !w.intr && seen->n == n;
+	for (i = 0; rc && i < n; i++)
+		rc = !strcmp(want[i], seen->sig[i]);
 	free(seen);
 	return rc;
+}
+
+/* 1 if chain postrouting holds exactly our rules, 0 if not (or missing). */
+static int rules_ok(struct conn *c, struct netd_err *err)
+{
+	static char want[NRULES][SIG_MAX];
+	int i;
+
+	for (i = 0; i < NRULES; i++) {
+		struct nftnl_rule *r = build_rule(&fams[i / 3], (enum rule_kind)(i % 3));
+
+		if (!r)
+			return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
+		rule_sig(r, want[i]);
+		nftnl_rule_free(r);
+	}
+	return chain_rules_match(c, NFPROTO_INET, CHAIN, want, NRULES, err);
 }
 
 /* ---- lock ---------------------------------------------------------------- */
@@ -1578,4 +1591,718 @@ int netd_nft_masq_list(struct netd_nft_masq_entry **out, size_t *n, struct netd_
 	*out = v;
 	*n = k;
 	return 0;
+}
+
+/* ---- macspoofchk: table `bridge netd_cni` ---------------------------------
+ *
+ * Frames entering a bridge from a guarded port (a container's host-side
+ * veth) must carry that container's MAC as source. Two sets keep the cost
+ * flat in the number of containers, and one fixed rule reads them:
+ *
+ *   chain macspoof { type filter hook prerouting priority -300; }
+ *     iifname @macspoof_ifaces iifname . ether saddr != @macspoof_allow drop
+ *
+ * macspoof_ifaces holds the guarded port names, each with comment
+ * "<owner> <mac>" (so DEL finds the allow element without listing that set);
+ * macspoof_allow holds "port . mac" with comment "<owner>". Same lock, same
+ * one-batch-per-change, same repair of table/chain/sets/rule as masquerade.
+ */
+
+#define MSP_CHAIN "macspoof"
+#define MSP_IFACES "macspoof_ifaces"
+#define MSP_ALLOW "macspoof_allow"
+#define MSP_PRIO (-300)		/* before anything else on the bridge (dstnat) */
+#define TYPE_ETHERADDR 9
+#define TYPE_IFNAME 41
+#define IFNAME_LEN 16		/* IFNAMSIZ: keys are zero-padded to it */
+#define ALLOW_KLEN 24		/* ifname . ether_addr, each field 32-bit aligned */
+#define LL_SADDR_OFF 6
+#define NFT_BYTEORDER_HOST 1	/* nft's enum byteorder, in set userdata */
+
+struct msp_rec {
+	bool allow;		/* element of macspoof_allow (else of macspoof_ifaces) */
+	uint8_t key[ALLOW_KLEN];
+	uint32_t klen;
+	char owner[65];
+	uint8_t mac[6];		/* ifaces: from the comment */
+	bool has_mac;
+};
+
+struct msp_recs {
+	struct msp_rec *v;
+	size_t n, cap;
+};
+
+static bool ifname_ok(const char *n)
+{
+	return n && n[0] && strlen(n) < IFNAME_LEN && !strchr(n, '/') && !strchr(n, ' ');
+}
+
+static void msp_key_if(const char *ifname, uint8_t key[IFNAME_LEN])
+{
+	memset(key, 0, IFNAME_LEN);
+	memcpy(key, ifname, strlen(ifname));
+}
+
+static void msp_key_allow(const char *ifname, const uint8_t mac[6], uint8_t key[ALLOW_KLEN])
+{
+	memset(key, 0, ALLOW_KLEN);
+	memcpy(key, ifname, strlen(ifname));
+	memcpy(key + IFNAME_LEN, mac, 6);
+}
+
+static void mac_fmt(const uint8_t m[6], char out[18])
+{
+	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+static bool mac_parse(const char *s, uint8_t m[6])
+{
+	unsigned v[6];
+	int i;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
+		return false;
+	for (i = 0; i < 6; i++)
+		m[i] = (uint8_t)v[i];
+	return true;
+}
+
+static struct nftnl_set *msp_set_obj(bool allow)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		return NULL;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_BRIDGE);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, NETD_NFT_CNI_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, allow ? MSP_ALLOW : MSP_IFACES);
+	return s;
+}
+
+static struct nftnl_set *msp_build_set(bool allow)
+{
+	struct nftnl_set *s = msp_set_obj(allow);
+
+	if (!s)
+		return NULL;
+	if (allow) {
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, TYPE_IFNAME << TYPE_BITS | TYPE_ETHERADDR);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, ALLOW_KLEN);
+	} else {
+		/* nft prints a lone string key only if told it is host-endian
+		 * (as nft itself records it); a concatenation needs no hint */
+		struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(64);
+
+		if (!u || !nftnl_udata_put_u32(u, NFTNL_UDATA_SET_KEYBYTEORDER, NFT_BYTEORDER_HOST)) {
+			if (u)
+				nftnl_udata_buf_free(u);
+			nftnl_set_free(s);
+			return NULL;
+		}
+		nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u));
+		nftnl_udata_buf_free(u);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, TYPE_IFNAME);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, IFNAME_LEN);
+	}
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, allow ? 2 : 1);
+	return s;
+}
+
+static struct nftnl_expr *e_meta_iifname(uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_IIFNAME);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+	}
+	return e;
+}
+
+static struct nftnl_expr *e_lookup_flags(uint32_t sreg, const char *set, uint32_t flags)
+{
+	struct nftnl_expr *e = e_lookup(sreg, set);
+
+	if (e)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, flags);
+	return e;
+}
+
+static struct nftnl_expr *e_drop(void)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
+	}
+	return e;
+}
+
+/* iifname @macspoof_ifaces iifname . ether saddr != @macspoof_allow drop */
+static struct nftnl_rule *msp_build_rule(void)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_expr *pl;
+	int rc = 0;
+
+	if (!r)
+		return NULL;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_BRIDGE);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NETD_NFT_CNI_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, MSP_CHAIN);
+	rc |= add_expr(r, e_meta_iifname(NFT_REG_1));
+	rc |= add_expr(r, e_lookup(NFT_REG_1, MSP_IFACES));
+	rc |= add_expr(r, e_meta_iifname(NFT_REG_1));
+	/* the MAC goes right after the 16-byte name: 32-bit register 4, which
+	 * the kernel reports as NFT_REG_2 (see build_rule) */
+	if ((pl = nftnl_expr_alloc("payload"))) {
+		nftnl_expr_set_u32(pl, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_LL_HEADER);
+		nftnl_expr_set_u32(pl, NFTNL_EXPR_PAYLOAD_OFFSET, LL_SADDR_OFF);
+		nftnl_expr_set_u32(pl, NFTNL_EXPR_PAYLOAD_LEN, 6);
+		nftnl_expr_set_u32(pl, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_2);
+	}
+	rc |= add_expr(r, pl);
+	rc |= add_expr(r, e_lookup_flags(NFT_REG_1, MSP_ALLOW, NFT_LOOKUP_F_INV));
+	rc |= add_expr(r, e_drop());
+	if (rc) {
+		nftnl_rule_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int msp_rules_ok(struct conn *c, struct netd_err *err)
+{
+	static char want[1][SIG_MAX];
+	struct nftnl_rule *r = msp_build_rule();
+
+	if (!r)
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
+	rule_sig(r, want[0]);
+	nftnl_rule_free(r);
+	return chain_rules_match(c, NFPROTO_BRIDGE, MSP_CHAIN, want, 1, err);
+}
+
+/* Table, chain, sets (no EXCL: no-ops when present) and the rule, replaced. */
+static int msp_skeleton(struct batch *b)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nftnl_chain *ch = nftnl_chain_alloc();
+	struct nftnl_rule *flush = nftnl_rule_alloc(), *r = NULL;
+	struct nlmsghdr *nlh;
+	int rc = -ENOMEM, k;
+
+	if (!t || !ch || !flush)
+		goto out;
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_BRIDGE);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NETD_NFT_CNI_TABLE);
+	if (!(nlh = batch_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, 256, "create table bridge %s",
+			      NETD_NFT_CNI_TABLE)))
+		goto out;
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	batch_msg_done(b, nlh);
+
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_BRIDGE);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, NETD_NFT_CNI_TABLE);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, MSP_CHAIN);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, NF_BR_PRE_ROUTING);
+	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, MSP_PRIO);
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	if (!(nlh = batch_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, 512, "create chain bridge %s", MSP_CHAIN)))
+		goto out;
+	nftnl_chain_nlmsg_build_payload(nlh, ch);
+	batch_msg_done(b, nlh);
+
+	for (k = 0; k < 2; k++) {
+		struct nftnl_set *s = msp_build_set(k);
+
+		if (!s)
+			goto out;
+		nlh = batch_msg(b, NFT_MSG_NEWSET, NLM_F_CREATE, 512, "create set %s", k ? MSP_ALLOW : MSP_IFACES);
+		if (!nlh) {
+			nftnl_set_free(s);
+			goto out;
+		}
+		nftnl_set_nlmsg_build_payload(nlh, s);
+		batch_msg_done(b, nlh);
+		nftnl_set_free(s);
+	}
+
+	nftnl_rule_set_u32(flush, NFTNL_RULE_FAMILY, NFPROTO_BRIDGE);
+	nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, NETD_NFT_CNI_TABLE);
+	nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, MSP_CHAIN);
+	if (!(nlh = batch_msg(b, NFT_MSG_DELRULE, 0, 256, "replace rules of chain %s", MSP_CHAIN)))
+		goto out;
+	nftnl_rule_nlmsg_build_payload(nlh, flush);
+	batch_msg_done(b, nlh);
+
+	if (!(r = msp_build_rule()))
+		goto out;
+	if (!(nlh = batch_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, 1024, "add rule to chain %s",
+			      MSP_CHAIN)))
+		goto out;
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	batch_msg_done(b, nlh);
+	rc = 0;
+out:
+	if (t)
+		nftnl_table_free(t);
+	if (ch)
+		nftnl_chain_free(ch);
+	if (flush)
+		nftnl_rule_free(flush);
+	if (r)
+		nftnl_rule_free(r);
+	return rc;
+}
+
+/* One NEWSETELEM / DELSETELEM message for recs[0..n), all in the same set;
+ * comment (NULL: none) goes on every element. */
+static int msp_batch_elems(struct batch *b, uint16_t type, const struct msp_rec *recs, size_t n,
+			   const char *comment)
+{
+	struct nftnl_set *s = msp_set_obj(recs[0].allow);
+	struct nlmsghdr *nlh;
+	size_t i;
+
+	if (!s)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+
+		if (!e) {
+			nftnl_set_free(s);
+			return -ENOMEM;
+		}
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, recs[i].key, recs[i].klen);
+		if (comment) {
+			struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFTNL_UDATA_COMMENT_MAXLEN + 16);
+
+			if (!u || !nftnl_udata_put_strz(u, NFTNL_UDATA_SET_ELEM_COMMENT, comment)) {
+				if (u)
+					nftnl_udata_buf_free(u);
+				nftnl_set_elem_free(e);
+				nftnl_set_free(s);
+				return -ENOMEM;
+			}
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(u),
+					   nftnl_udata_buf_len(u));
+			nftnl_udata_buf_free(u);
+		}
+		nftnl_set_elem_add(s, e);
+	}
+	nlh = batch_msg(b, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, n * 256 + 512,
+			"%s %.*s%s in set %s", type == NFT_MSG_NEWSETELEM ? "add" : "delete", IFNAME_LEN,
+			(const char *)recs[0].key, n > 1 ? " (and others)" : "",
+			recs[0].allow ? MSP_ALLOW : MSP_IFACES);
+	if (!nlh) {
+		nftnl_set_free(s);
+		return -ENOMEM;
+	}
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	batch_msg_done(b, nlh);
+	nftnl_set_free(s);
+	return 0;
+}
+
+struct msp_collect {
+	bool allow;
+	struct msp_recs *out;
+};
+
+static int msp_collect_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct msp_collect *col = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+	int rc = 0;
+
+	if (!s)
+		return -1;
+	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
+		nftnl_set_free(s);
+		return 0;
+	}
+	if (!(it = nftnl_set_elems_iter_create(s))) {
+		nftnl_set_free(s);
+		return -1;
+	}
+	while ((e = nftnl_set_elems_iter_next(it))) {
+		const char *comment = NULL, *sp;
+		struct msp_rec *r;
+		const void *p;
+		uint32_t len;
+
+		p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+		if (!p || len > ALLOW_KLEN)
+			continue;
+		if (col->out->n == col->out->cap) {
+			size_t cap = col->out->cap ? col->out->cap * 2 : 32;
+			struct msp_rec *v = realloc(col->out->v, cap * sizeof(*v));
+
+			if (!v) {
+				rc = -1;
+				break;
+			}
+			col->out->v = v;
+			col->out->cap = cap;
+		}
+		r = &col->out->v[col->out->n++];
+		memset(r, 0, sizeof(*r));
+		r->allow = col->allow;
+		memcpy(r->key, p, len);
+		r->klen = len;
+		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_USERDATA)) {
+			p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len);
+			if (p && len)
+				nftnl_udata_parse(p, len, udata_cb, &comment);
+		}
+		if (!comment)
+			continue;
+		sp = strchr(comment, ' ');
+		snprintf(r->owner, sizeof(r->owner), "%.*s", sp ? (int)(sp - comment) : 64, comment);
+		if (sp)
+			r->has_mac = mac_parse(sp + 1, r->mac);
+	}
+	nftnl_set_elems_iter_destroy(it);
+	nftnl_set_free(s);
+	return rc;
+}
+
+/* GET one element by key (exact) when key is set, else dump the whole set.
+ * A missing table or set is empty. */
+static int msp_read(struct conn *c, bool allow, const uint8_t *key, uint32_t klen, struct msp_recs *out,
+		    struct netd_err *err)
+{
+	const char *set = allow ? MSP_ALLOW : MSP_IFACES;
+	int tries;
+
+	for (tries = 0; tries < DUMP_RETRIES; tries++) {
+		size_t start = out->n;
+		struct msp_collect col = { allow, out };
+		struct wait w = { .dump = !key, .cb = msp_collect_cb, .data = &col };
+		struct nftnl_set *s = msp_set_obj(allow);
+		char buf[1024];
+		struct nlmsghdr *nlh;
+		int rc;
+
+		if (!s)
+			return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
+		if (key) {
+			struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+
+			if (!e) {
+				nftnl_set_free(s);
+				return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
+			}
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, klen);
+			nftnl_set_elem_add(s, e);
+		}
+		w.seq_lo = w.seq_last = ++c->seq;
+		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_BRIDGE,
+					    (key ? 0 : NLM_F_DUMP) | NLM_F_ACK, w.seq_lo);
+		nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		nftnl_set_free(s);
+		if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
+			rc = -errno;
+		else
+			rc = conn_wait(c, &w);
+		if (rc == 0 && w.error == -ENOENT) {
+			out->n = start;
+			return 0;
+		}
+		if (rc == 0 && w.error)
+			rc = w.error;
+		if (rc < 0)
+			return netd_err_set(err, rc, NETD_ERR_KERNEL, "nftables: reading set %s: %s", set,
+					    strerror(-rc));
+		if (!w.intr)
+			return 0;
+		out->n = start;
+	}
+	return netd_err_set(err, -EAGAIN, CNI_ERR_TRY_LATER, "nftables: set listing kept being interrupted");
+}
+
+/* The guarded-port element of ifname, if any: 1 (r filled), 0, <0. */
+static int msp_get_if(struct conn *c, const char *ifname, struct msp_rec *r, struct netd_err *err)
+{
+	struct msp_recs out = { 0 };
+	uint8_t key[IFNAME_LEN];
+	int rc;
+
+	msp_key_if(ifname, key);
+	rc = msp_read(c, false, key, IFNAME_LEN, &out, err);
+	if (rc == 0 && out.n) {
+		*r = out.v[0];
+		rc = 1;
+	}
+	free(out.v);
+	return rc;
+}
+
+/* Batch the removal of a guarded port (its ifaces element) and its allow
+ * element. The allow element is added before it is deleted, so a missing one
+ * (edited set) does not fail the batch. */
+static int msp_batch_del_port(struct batch *b, const struct msp_rec *port)
+{
+	struct msp_rec allow = { .allow = true, .klen = ALLOW_KLEN };
+	int rc;
+
+	if ((rc = msp_batch_elems(b, NFT_MSG_DELSETELEM, port, 1, NULL)) < 0 || !port->has_mac)
+		return rc;
+	memcpy(allow.key, port->key, IFNAME_LEN);
+	memcpy(allow.key + IFNAME_LEN, port->mac, 6);
+	if ((rc = msp_batch_elems(b, NFT_MSG_NEWSETELEM, &allow, 1, NULL)) < 0)
+		return rc;
+	return msp_batch_elems(b, NFT_MSG_DELSETELEM, &allow, 1, NULL);
+}
+
+struct msp_arg {
+	const char *ifname;
+	const uint8_t *mac;
+	const char *owner;
+	char comment[NFTNL_UDATA_COMMENT_MAXLEN];	/* "<owner> <mac>" */
+	/* gc */
+	char prefix[9];
+	const char *const *keep;
+	size_t n;
+};
+
+static int msp_add_op(struct conn *c, void *arg, struct netd_err *err)
+{
+	struct msp_arg *a = arg;
+	struct msp_rec old, port = { .klen = IFNAME_LEN }, allow = { .allow = true, .klen = ALLOW_KLEN };
+	struct batch b;
+	int rc, found, intact, same;
+
+	if ((found = msp_get_if(c, a->ifname, &old, err)) < 0)
+		return found;
+	if ((intact = msp_rules_ok(c, err)) < 0)
+		return intact;
+	same = found && old.has_mac && !strcmp(old.owner, a->owner) && !memcmp(old.mac, a->mac, 6);
+	if (intact && same)
+		return 0;
+	msp_key_if(a->ifname, port.key);
+	msp_key_allow(a->ifname, a->mac, allow.key);
+	if ((rc = batch_init(&b, c)) < 0)
+		return netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
+	b.family = NFPROTO_BRIDGE;
+	/* an intact rule means both sets exist (a set a rule uses cannot go) */
+	rc = intact ? 0 : msp_skeleton(&b);
+	/* the port changed hands or MAC: its old elements go, in the same batch */
+	if (rc == 0 && found && !same)
+		rc = msp_batch_del_port(&b, &old);
+	if (rc == 0)
+		rc = msp_batch_elems(&b, NFT_MSG_NEWSETELEM, &port, 1, a->comment);
+	if (rc == 0)
+		rc = msp_batch_elems(&b, NFT_MSG_NEWSETELEM, &allow, 1, a->owner);
+	if (rc == 0)
+		rc = batch_send(c, &b, err);
+	else
+		rc = netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
+	batch_free(&b);
+	return rc < 0 ? rc : 0;
+}
+
+static int msp_has_op(struct conn *c, void *arg, struct netd_err *err)
+{
+	struct msp_arg *a = arg;
+	struct msp_recs out = { 0 };
+	uint8_t key[ALLOW_KLEN];
+	struct msp_rec port;
+	int rc;
+
+	rc = msp_get_if(c, a->ifname, &port, err);
+	if (rc == 1)
+		rc = port.has_mac && !strcmp(port.owner, a->owner) && !memcmp(port.mac, a->mac, 6);
+	if (rc == 1) {
+		msp_key_allow(a->ifname, a->mac, key);
+		rc = msp_read(c, true, key, ALLOW_KLEN, &out, err);
+		if (rc == 0)
+			rc = out.n == 1 && !strcmp(out.v[0].owner, a->owner);
+		free(out.v);
+	}
+	if (rc == 1)
+		rc = msp_rules_ok(c, err);
+	return rc;
+}
+
+static bool msp_sel_owner(const struct msp_rec *r, const struct msp_arg *a)
+{
+	return !strcmp(r->owner, a->owner);
+}
+
+static bool msp_sel_gc(const struct msp_rec *r, const struct msp_arg *a)
+{
+	size_t i;
+
+	if (strlen(r->owner) != 32 || strncmp(r->owner, a->prefix, 8))
+		return false;
+	for (i = 0; i < a->n; i++)
+		if (a->keep[i] && !strcmp(a->keep[i], r->owner))
+			return false;
+	return true;
+}
+
+/* Remove what sel() picks. del lists only the ports (their comment names the
+ * allow element); gc lists both sets, so allow elements left without a port
+ * (an edited set) go too. One batch. */
+static int msp_del_sel(struct conn *c, struct msp_arg *a, bool (*sel)(const struct msp_rec *,
+		       const struct msp_arg *), bool both, struct netd_err *err)
+{
+	struct msp_recs ports = { 0 }, allows = { 0 };
+	struct batch b;
+	size_t i, n = 0;
+	int rc;
+
+	if ((rc = msp_read(c, false, NULL, 0, &ports, err)) < 0 ||
+	    (both && (rc = msp_read(c, true, NULL, 0, &allows, err)) < 0))
+		goto out;
+	if ((rc = batch_init(&b, c)) < 0) {
+		rc = netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
+		goto out;
+	}
+	b.family = NFPROTO_BRIDGE;
+	for (i = 0; rc == 0 && i < ports.n; i++) {
+		if (!sel(&ports.v[i], a))
+			continue;
+		rc = msp_batch_del_port(&b, &ports.v[i]);
+		n++;
+	}
+	for (i = 0; rc == 0 && i < allows.n; i++) {
+		size_t k;
+		bool done = false;
+
+		if (!sel(&allows.v[i], a))
+			continue;
+		/* already removed with its port above? */
+		for (k = 0; k < ports.n && !done; k++)
+			done = sel(&ports.v[k], a) && ports.v[k].has_mac &&
+			       !memcmp(ports.v[k].key, allows.v[i].key, IFNAME_LEN) &&
+			       !memcmp(ports.v[k].mac, allows.v[i].key + IFNAME_LEN, 6);
+		if (!done) {
+			rc = msp_batch_elems(&b, NFT_MSG_DELSETELEM, &allows.v[i], 1, NULL);
+			n++;
+		}
+	}
+	if (rc < 0)
+		rc = netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
+	else if (n)
+		rc = batch_send(c, &b, err);
+	batch_free(&b);
+out:
+	free(ports.v);
+	free(allows.v);
+	return rc;
+}
+
+static int msp_del_op(struct conn *c, void *arg, struct netd_err *err)
+{
+	return msp_del_sel(c, arg, msp_sel_owner, false, err);
+}
+
+static int msp_gc_op(struct conn *c, void *arg, struct netd_err *err)
+{
+	return msp_del_sel(c, arg, msp_sel_gc, true, err);
+}
+
+static int msp_del_if_op(struct conn *c, void *arg, struct netd_err *err)
+{
+	struct msp_arg *a = arg;
+	struct msp_rec port;
+	struct batch b;
+	int rc;
+
+	rc = msp_get_if(c, a->ifname, &port, err);
+	if (rc <= 0 || strcmp(port.owner, a->owner))
+		return rc < 0 ? rc : 0;
+	if ((rc = batch_init(&b, c)) < 0)
+		return netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
+	b.family = NFPROTO_BRIDGE;
+	if ((rc = msp_batch_del_port(&b, &port)) == 0)
+		rc = batch_send(c, &b, err);
+	else
+		rc = netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
+	batch_free(&b);
+	return rc < 0 ? rc : 0;
+}
+
+int netd_nft_macspoof_add(const char *host_ifname, const uint8_t mac[6], const char *owner,
+			  struct netd_err *err)
+{
+	struct msp_arg a = { .ifname = host_ifname, .mac = mac, .owner = owner };
+	char m[18];
+	int rc;
+
+	if (!ifname_ok(host_ifname) || !mac)
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: macspoofchk: bad interface name");
+	if (!owner_ok(owner))
+		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
+	mac_fmt(mac, m);
+	snprintf(a.comment, sizeof(a.comment), "%s %s", owner, m);
+	rc = locked_op(msp_add_op, &a, err);
+	if (rc < 0)
+		netd_err_prefix(err, NETD_ERR_KERNEL, "macspoofchk for %s (%s)", host_ifname, m);
+	return rc;
+}
+
+int netd_nft_macspoof_has(const char *host_ifname, const uint8_t mac[6], const char *owner,
+			  struct netd_err *err)
+{
+	struct msp_arg a = { .ifname = host_ifname, .mac = mac, .owner = owner };
+
+	if (!ifname_ok(host_ifname) || !mac)
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: macspoofchk: bad interface name");
+	if (!owner)
+		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
+	return locked_op(msp_has_op, &a, err);
+}
+
+int netd_nft_macspoof_del(const char *owner, struct netd_err *err)
+{
+	struct msp_arg a = { .owner = owner };
+	int rc;
+
+	if (!owner_ok(owner))
+		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
+	rc = locked_op(msp_del_op, &a, err);
+	if (rc < 0)
+		netd_err_prefix(err, NETD_ERR_KERNEL, "removing macspoofchk of %s", owner);
+	return rc;
+}
+
+int netd_nft_macspoof_del_if(const char *host_ifname, const char *owner, struct netd_err *err)
+{
+	struct msp_arg a = { .ifname = host_ifname, .owner = owner };
+	int rc;
+
+	if (!ifname_ok(host_ifname))
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: macspoofchk: bad interface name");
+	if (!owner_ok(owner))
+		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
+	rc = locked_op(msp_del_if_op, &a, err);
+	if (rc < 0)
+		netd_err_prefix(err, NETD_ERR_KERNEL, "removing macspoofchk of %s", host_ifname);
+	return rc;
+}
+
+int netd_nft_macspoof_gc(const char *network, const char *const *keep, size_t n, struct netd_err *err)
+{
+	struct msp_arg a = { .keep = keep, .n = n };
+	char tag[33];
+	int rc;
+
+	if (!network || !network[0])
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: gc needs a network name");
+	netd_nft_owner(network, "", "", tag);
+	memcpy(a.prefix, tag, 8);
+	rc = locked_op(msp_gc_op, &a, err);
+	if (rc < 0)
+		netd_err_prefix(err, NETD_ERR_KERNEL, "macspoofchk gc of network %s", network);
+	return rc;
 }

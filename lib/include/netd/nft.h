@@ -17,6 +17,9 @@
 #ifndef NETD_NFT_H
 #define NETD_NFT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "netd/addr.h"
 #include "netd/err.h"
 
@@ -43,6 +46,31 @@ int netd_nft_masq_gc(const char *network, const char *const *keep, size_t n, str
  * addr's elements only if `owner` holds them; absent or owned by someone else
  * is not an error (returns 0) — another owner's reuse of the address wins. */
 int netd_nft_masq_del_addr(const struct netd_addr *addr, const char *owner, struct netd_err *err);
+
+/* macspoofchk (as the reference bridge plugin's option): frames entering a
+ * bridge from host_ifname (the container's host-side veth) whose source MAC
+ * is not `mac` are dropped, in table `bridge netd_cni`:
+ *   chain macspoof { type filter hook prerouting priority -300; }
+ *     iifname @macspoof_ifaces iifname . ether saddr != @macspoof_allow drop
+ * macspoof_ifaces holds guarded port names (comment "<owner> <mac>"),
+ * macspoof_allow "port . mac" (comment "<owner>"): lookups stay flat in the
+ * number of containers. Same owners, lock, batching and repair as above.
+ * add: idempotent for the same owner; a port held by another owner or with
+ * another MAC is taken over (the name was reused). */
+int netd_nft_macspoof_add(const char *host_ifname, const uint8_t mac[6], const char *owner,
+			  struct netd_err *err);
+/* Remove the port(s) `owner` guards (lists macspoof_ifaces); none is not an error. */
+int netd_nft_macspoof_del(const char *owner, struct netd_err *err);
+/* Cheaper DEL when the caller knows the host ifname: one element GET; a
+ * port guarded for another owner (name reused) is left alone. */
+int netd_nft_macspoof_del_if(const char *host_ifname, const char *owner, struct netd_err *err);
+/* For CHECK: 1 if `owner` guards host_ifname with mac and the rule is
+ * intact, 0 if not, <0 error. */
+int netd_nft_macspoof_has(const char *host_ifname, const uint8_t mac[6], const char *owner,
+			  struct netd_err *err);
+/* Remove elements of `network` (owner prefix) whose owner is not in keep[0..n),
+ * including allow elements left without their port. */
+int netd_nft_macspoof_gc(const char *network, const char *const *keep, size_t n, struct netd_err *err);
 
 /* What is in the table, for netdctl and tests: addr as given to masq_add
  * (the container address with its subnet length) and its owner tag. */
