@@ -65,6 +65,9 @@ static void drop_table(void)
 	if (system("nft delete table inet netd_cni 2>/dev/null")) {
 		/* absent already */
 	}
+	if (system("nft delete table bridge netd_cni 2>/dev/null")) {
+		/* absent already */
+	}
 }
 
 static const char *owner(const char *net, const char *ctr)
@@ -478,6 +481,218 @@ static void test_concurrent_adds(void **state)
 	assert_int_equal(nft_counts().elems[1], 200);
 }
 
+/* ---- macspoofchk: elements ------------------------------------------------ */
+
+struct msp_counts {
+	int rules, ifaces, allow;
+};
+
+static struct msp_counts msp_counts(void)
+{
+	FILE *p = popen("nft -j list table bridge netd_cni 2>/dev/null", "r");
+	struct msp_counts c = { 0 };
+	json_error_t je;
+	json_t *j, *it, *o;
+	size_t i;
+
+	assert_non_null(p);
+	j = json_loadf(p, 0, &je);
+	pclose(p);
+	if (!j)
+		return c;	/* no table */
+	json_array_foreach(json_object_get(j, "nftables"), i, it) {
+		if (json_object_get(it, "rule"))
+			c.rules++;
+		if ((o = json_object_get(it, "set"))) {
+			const char *name = json_string_value(json_object_get(o, "name"));
+			int n = (int)json_array_size(json_object_get(o, "elem"));
+
+			if (name && !strcmp(name, "macspoof_ifaces"))
+				c.ifaces = n;
+			if (name && !strcmp(name, "macspoof_allow"))
+				c.allow = n;
+		}
+	}
+	json_decref(j);
+	return c;
+}
+
+static char *msp_text(void)
+{
+	FILE *p = popen("nft list table bridge netd_cni 2>&1", "r");
+	static char buf[65536];
+	size_t n;
+
+	assert_non_null(p);
+	n = fread(buf, 1, sizeof(buf) - 1, p);
+	buf[n] = 0;
+	pclose(p);
+	return buf;
+}
+
+static const uint8_t MAC1[6] = { 0x02, 0, 0, 0, 0x01, 0x01 }, MAC2[6] = { 0x02, 0, 0, 0, 0x01, 0x02 },
+		     MAC3[6] = { 0x02, 0, 0, 0, 0x01, 0x99 };
+
+static int msp_add(const char *ifn, const uint8_t *mac, const char *o)
+{
+	struct netd_err err = { 0 };
+	int rc = netd_nft_macspoof_add(ifn, mac, o, &err);
+
+	if (rc < 0)
+		print_error("macspoof_add %s: %s\n", ifn, err.msg);
+	return rc;
+}
+
+static int msp_has(const char *ifn, const uint8_t *mac, const char *o)
+{
+	struct netd_err err = { 0 };
+
+	return netd_nft_macspoof_has(ifn, mac, o, &err);
+}
+
+static void test_macspoof_add_has_del(void **state)
+{
+	const char *a = owner("msp", "ctrA"), *b = owner("msp", "ctrB");
+	struct netd_err err = { 0 };
+	struct msp_counts n;
+	char want[160];
+	int i;
+
+	assert_int_equal(msp_has("vethA", MAC1, a), 0);	/* no table yet */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(msp_add("vethA", MAC1, a), 0);
+	assert_int_equal(msp_add("vethB", MAC2, b), 0);
+	n = msp_counts();
+	assert_int_equal(n.rules, 1);
+	assert_int_equal(n.ifaces, 2);
+	assert_int_equal(n.allow, 2);
+	assert_int_equal(msp_has("vethA", MAC1, a), 1);
+	assert_int_equal(msp_has("vethA", MAC2, a), 0);	/* other MAC */
+	assert_int_equal(msp_has("vethA", MAC1, b), 0);	/* other owner */
+	assert_int_equal(msp_has("vethB", MAC2, b), 1);
+	/* what an operator sees */
+	assert_non_null(strstr(msp_text(), "type filter hook prerouting priority dstnat"));
+	assert_non_null(strstr(msp_text(), "iifname @macspoof_ifaces iifname . ether saddr != @macspoof_allow drop"));
+	snprintf(want, sizeof(want), "\"vethA\" . 02:00:00:00:01:01 comment \"%s\"", a);
+	assert_non_null(strstr(msp_text(), want));
+	snprintf(want, sizeof(want), "\"vethA\" comment \"%s 02:00:00:00:01:01\"", a);
+	assert_non_null(strstr(msp_text(), want));
+
+	/* the container changed its MAC through ADD again: the old pair goes */
+	assert_int_equal(msp_add("vethA", MAC3, a), 0);
+	assert_int_equal(msp_has("vethA", MAC3, a), 1);
+	assert_int_equal(msp_has("vethA", MAC1, a), 0);
+	assert_int_equal(msp_counts().allow, 2);
+
+	assert_int_equal(netd_nft_macspoof_del(a, &err), 0);
+	assert_int_equal(msp_has("vethA", MAC3, a), 0);
+	assert_int_equal(msp_has("vethB", MAC2, b), 1);
+	n = msp_counts();
+	assert_int_equal(n.ifaces, 1);
+	assert_int_equal(n.allow, 1);
+	assert_int_equal(n.rules, 1);
+	assert_int_equal(netd_nft_macspoof_del(a, &err), 0);	/* nothing left: fine */
+	/* del_if: only the owner's port */
+	assert_int_equal(netd_nft_macspoof_del_if("vethB", a, &err), 0);
+	assert_int_equal(msp_has("vethB", MAC2, b), 1);
+	assert_int_equal(netd_nft_macspoof_del_if("vethB", b, &err), 0);
+	assert_int_equal(msp_has("vethB", MAC2, b), 0);
+	n = msp_counts();
+	assert_int_equal(n.ifaces + n.allow, 0);
+	assert_false(netd_err_isset(&err));
+}
+
+static void test_macspoof_reused_port_name(void **state)
+{
+	const char *old = owner("msp", "old"), *new = owner("msp", "new");
+	struct netd_err err = { 0 };
+
+	assert_int_equal(msp_add("vethR", MAC1, old), 0);
+	/* the old container is gone without a DEL and its host veth name reused */
+	assert_int_equal(msp_add("vethR", MAC2, new), 0);
+	assert_int_equal(msp_has("vethR", MAC2, new), 1);
+	assert_int_equal(msp_has("vethR", MAC1, old), 0);
+	assert_int_equal(msp_counts().allow, 1);
+	/* the old owner's late DEL leaves the new owner's guard alone */
+	assert_int_equal(netd_nft_macspoof_del(old, &err), 0);
+	assert_int_equal(netd_nft_macspoof_del_if("vethR", old, &err), 0);
+	assert_int_equal(msp_has("vethR", MAC2, new), 1);
+	/* same MAC, new owner: the allow element changes hands too */
+	assert_int_equal(msp_add("vethR", MAC2, old), 0);
+	assert_int_equal(msp_has("vethR", MAC2, old), 1);
+	assert_int_equal(msp_has("vethR", MAC2, new), 0);
+	assert_int_equal(msp_counts().allow, 1);
+}
+
+static void test_macspoof_gc(void **state)
+{
+	const char *k1 = owner("mgc", "c1"), *g2 = owner("mgc", "c2"), *other = owner("mother", "c3");
+	const char *keep[1] = { k1 };
+	struct netd_err err = { 0 };
+	struct msp_counts n;
+
+	assert_int_equal(msp_add("vg1", MAC1, k1), 0);
+	assert_int_equal(msp_add("vg2", MAC2, g2), 0);
+	assert_int_equal(msp_add("vg3", MAC3, other), 0);
+	/* an allow element of the network with no port (someone edited the set) */
+	sh("nft add element bridge netd_cni macspoof_allow '{ \"vgx\" . 02:00:00:00:00:77 comment \"%s\" }'",
+	   owner("mgc", "lost"));
+	assert_int_equal(msp_counts().allow, 4);
+	assert_int_equal(netd_nft_macspoof_gc("mgc", keep, 1, &err), 0);
+	assert_int_equal(msp_has("vg1", MAC1, k1), 1);
+	assert_int_equal(msp_has("vg2", MAC2, g2), 0);
+	assert_int_equal(msp_has("vg3", MAC3, other), 1);
+	n = msp_counts();
+	assert_int_equal(n.ifaces, 2);
+	assert_int_equal(n.allow, 2);
+	assert_int_equal(netd_nft_macspoof_gc("mgc", NULL, 0, &err), 0);
+	assert_int_equal(msp_has("vg1", MAC1, k1), 0);
+	assert_int_equal(msp_has("vg3", MAC3, other), 1);
+	assert_false(netd_err_isset(&err));
+}
+
+static void test_macspoof_repair(void **state)
+{
+	const char *a = owner("msp", "rep");
+	struct netd_err err = { 0 };
+
+	assert_int_equal(netd_nft_macspoof_del(a, &err), 0);	/* no table: fine */
+	assert_int_equal(netd_nft_macspoof_gc("msp", NULL, 0, &err), 0);
+	assert_int_equal(msp_add("vethP", MAC1, a), 0);
+	sh("nft flush chain bridge netd_cni macspoof");
+	assert_int_equal(msp_has("vethP", MAC1, a), 0);	/* CHECK sees it */
+	assert_int_equal(msp_add("vethP", MAC1, a), 0);	/* ADD puts it back */
+	assert_int_equal(msp_has("vethP", MAC1, a), 1);
+	assert_int_equal(msp_counts().rules, 1);
+	/* a rule edited to accept is drift too */
+	sh("nft flush chain bridge netd_cni macspoof && nft add rule bridge netd_cni macspoof "
+	   "iifname @macspoof_ifaces iifname . ether saddr != @macspoof_allow accept");
+	assert_int_equal(msp_has("vethP", MAC1, a), 0);
+	assert_int_equal(msp_add("vethQ", MAC2, a), 0);
+	assert_int_equal(msp_has("vethP", MAC1, a), 1);
+	assert_int_equal(msp_counts().rules, 1);
+	sh("nft delete table bridge netd_cni");
+	assert_int_equal(msp_add("vethP", MAC1, a), 0);
+	assert_int_equal(msp_has("vethP", MAC1, a), 1);
+	/* the masquerade table is another table: untouched by all this */
+	assert_int_equal(system("nft list table inet netd_cni >/dev/null 2>&1") == 0, 0);
+	assert_false(netd_err_isset(&err));
+}
+
+static void test_macspoof_bad_input(void **state)
+{
+	struct netd_err err = { 0 };
+
+	assert_int_equal(netd_nft_macspoof_add("this-name-is-too-long", MAC1, owner("a", "b"), &err), -EINVAL);
+	assert_true(netd_err_isset(&err));
+	assert_int_equal(netd_nft_macspoof_add("", MAC1, owner("a", "b"), NULL), -EINVAL);
+	assert_int_equal(netd_nft_macspoof_add("veth0", NULL, owner("a", "b"), NULL), -EINVAL);
+	assert_int_equal(netd_nft_macspoof_add("veth0", MAC1, "bad owner", NULL), -EINVAL);
+	assert_int_equal(netd_nft_macspoof_del("", NULL), -EINVAL);
+	assert_int_equal(netd_nft_macspoof_gc("", NULL, 0, NULL), -EINVAL);
+	assert_int_equal(system("nft list table bridge netd_cni >/dev/null 2>&1") == 0, 0);
+}
+
 /* ---- real packets ---------------------------------------------------------- */
 
 /* A socket that lives in netns /run/netns/<ns>. */
@@ -589,6 +804,73 @@ static void test_packets_are_masqueraded(void **state)
 	sh("ip netns del ctr && ip netns del ctr2 && ip netns del out");
 }
 
+/* ---- macspoofchk: real frames ---------------------------------------------- */
+
+static int ping_ns(const char *ns, const char *dst, int tries)
+{
+	char cmd[256];
+	int i;
+
+	for (i = 0; i < tries; i++) {
+		snprintf(cmd, sizeof(cmd), "ip netns exec %s ping -c 2 -i 0.2 -W 1 %s >/dev/null 2>&1", ns, dst);
+		if (system(cmd) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void flush_neigh(void)
+{
+	sh("ip neigh flush dev br0; ip -n m1 neigh flush dev eth0; ip -n m2 neigh flush dev eth0");
+}
+
+static void test_macspoof_packets(void **state)
+{
+	const char *o1 = owner("brnet", "ctr1"), *o2 = owner("brnet", "ctr2"), *o3 = owner("brnet", "ctr3");
+	struct netd_err err = { 0 };
+
+	/* bridge br0 in this (host) netns, containers m1 and m2 on it */
+	sh("ip netns add m1 && ip netns add m2");
+	sh("ip link add br0 type bridge && ip addr add 10.50.0.1/24 dev br0 && ip link set br0 up");
+	sh("ip link add hm1 type veth peer name eth0 netns m1 && ip link set hm1 master br0 up");
+	sh("ip link add hm2 type veth peer name eth0 netns m2 && ip link set hm2 master br0 up");
+	sh("ip -n m1 link set eth0 address 02:00:00:00:01:01 && ip -n m1 addr add 10.50.0.2/24 dev eth0 && "
+	   "ip -n m1 link set eth0 up");
+	sh("ip -n m2 link set eth0 address 02:00:00:00:01:02 && ip -n m2 addr add 10.50.0.3/24 dev eth0 && "
+	   "ip -n m2 link set eth0 up");
+
+	assert_int_equal(msp_add("hm1", MAC1, o1), 0);
+	assert_int_equal(msp_add("hm2", MAC2, o2), 0);
+	/* own MAC: frames pass, to the host and across the bridge */
+	assert_true(ping_ns("m1", "10.50.0.1", 3));
+	assert_true(ping_ns("m1", "10.50.0.3", 3));
+	assert_true(ping_ns("m2", "10.50.0.1", 3));
+
+	/* m1 takes another MAC: everything it sends is dropped at the port */
+	sh("ip -n m1 link set eth0 address 02:00:00:00:01:99");
+	flush_neigh();
+	assert_false(ping_ns("m1", "10.50.0.1", 1));
+	assert_false(ping_ns("m1", "10.50.0.3", 1));
+	/* m2 is unaffected */
+	assert_true(ping_ns("m2", "10.50.0.1", 3));
+
+	/* DEL: the port is no longer guarded, the new MAC passes */
+	assert_int_equal(netd_nft_macspoof_del(o1, &err), 0);
+	flush_neigh();
+	assert_true(ping_ns("m1", "10.50.0.1", 3));
+	/* a new owner of the port guards its own MAC: passes; spoofing drops */
+	assert_int_equal(msp_add("hm1", MAC3, o3), 0);
+	assert_true(ping_ns("m1", "10.50.0.1", 3));
+	assert_true(ping_ns("m1", "10.50.0.3", 3));
+	sh("ip -n m1 link set eth0 address 02:00:00:00:01:01");
+	flush_neigh();
+	assert_false(ping_ns("m1", "10.50.0.1", 1));
+	assert_true(ping_ns("m2", "10.50.0.1", 3));
+	assert_false(netd_err_isset(&err));
+
+	sh("ip netns del m1 && ip netns del m2 && ip link del br0");
+}
+
 /* ---- cost ---------------------------------------------------------------- */
 
 static double now_us(void)
@@ -684,6 +966,12 @@ int main(void)
 		cmocka_unit_test_setup(test_kernel_error_is_reported, setup),
 		cmocka_unit_test_setup(test_concurrent_adds, setup),
 		cmocka_unit_test_setup(test_packets_are_masqueraded, setup),
+		cmocka_unit_test_setup(test_macspoof_add_has_del, setup),
+		cmocka_unit_test_setup(test_macspoof_reused_port_name, setup),
+		cmocka_unit_test_setup(test_macspoof_gc, setup),
+		cmocka_unit_test_setup(test_macspoof_repair, setup),
+		cmocka_unit_test_setup(test_macspoof_bad_input, setup),
+		cmocka_unit_test_setup(test_macspoof_packets, setup),
 		cmocka_unit_test_setup(test_cost_flat_at_1000, setup),
 	};
 
