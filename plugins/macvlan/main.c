@@ -6,8 +6,9 @@
  * create the macvlan in one RTM_NEWLINK straight inside the container's
  * netns under CNI_IFNAME (the kernel resolves the parent in the requesting
  * netns, so there is no temporary name on the host and no move); then
- * addresses, link up, routes, and one gratuitous ARP per IPv4 address so
- * neighbours that cached a previous owner of the address learn the new MAC.
+ * addresses, link up (with arp_notify, so the kernel sends a gratuitous ARP
+ * per IPv4 address and neighbours that cached a previous owner of the
+ * address learn the new MAC), routes.
  * Any failure deletes the link and releases the IPAM reservation.
  * DEL: IPAM DEL and delete the container's macvlan; nothing to remove is
  * success (the kernel deletes a macvlan with its netns).
@@ -21,10 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <net/if_arp.h>
-#include <linux/if_ether.h>
-#include <linux/if_packet.h>
-#include <sys/socket.h>
 
 #include "netd/cni.h"
 #include "netd/log.h"
@@ -143,36 +140,18 @@ static int find_master(struct cni_ctx *ctx, struct netd_nl *nl, const struct mac
 	return rc;
 }
 
-/* A gratuitous ARP: neighbours that cached another MAC for this address
- * (a previous container's) update at once. Best effort, as in the
- * reference plugin: a failure changes nothing the container relies on. */
-static void send_garp(int nsfd, int ifindex, const uint8_t mac[6], const struct netd_addr *a)
+/* Gratuitous ARP, so neighbours that cached another MAC for an address (a
+ * previous container's) update at once: arp_notify makes the kernel send one
+ * per IPv4 address when the link comes up. Sending it ourselves would need
+ * a packet socket, whose close waits for an RCU grace period (synchronize_net:
+ * 10+ ms, more than the whole ADD). Best effort, as in the reference plugin. */
+static void arp_notify_on(int nsfd, const char *ifname)
 {
-	struct sockaddr_ll to = {.sll_family = AF_PACKET,
-				 .sll_protocol = htons(ETH_P_ARP),
-				 .sll_ifindex = ifindex,
-				 .sll_halen = 6};
-	uint8_t pkt[28];
-	struct arphdr *h = (struct arphdr *)pkt;
-	int fd;
+	char key[64];
 
-	memset(to.sll_addr, 0xff, 6);
-	h->ar_hrd = htons(ARPHRD_ETHER);
-	h->ar_pro = htons(ETH_P_IP);
-	h->ar_hln = 6;
-	h->ar_pln = 4;
-	h->ar_op = htons(ARPOP_REQUEST);
-	memcpy(pkt + 8, mac, 6);
-	memcpy(pkt + 14, &a->v4, 4);
-	memset(pkt + 18, 0, 6);
-	memcpy(pkt + 24, &a->v4, 4);
-	/* Protocol 0: the socket only sends, it never queues what arrives. */
-	fd = netns_socket(nsfd, AF_PACKET, SOCK_DGRAM, 0, NULL);
-	if (fd < 0)
-		return;
-	if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
-		log_debug("gratuitous ARP on #%d: %s", ifindex, strerror(errno));
-	close(fd);
+	snprintf(key, sizeof(key), "net/ipv4/conf/%s/arp_notify", ifname);
+	if (netns_sysctl_set(nsfd, key, "1", NULL) < 0)
+		log_debug("%s: cannot set arp_notify", ifname);
 }
 
 /* Addresses, link up, routes: in that order, as routes need an up link with
@@ -183,9 +162,15 @@ static int setup_container(struct cni_ctx *ctx, struct netd_nl *nl, int nsfd, co
 {
 	int rc, idx = l->ifindex;
 
-	for (size_t i = 0; ipam && i < ipam->n_ips; i++)
+	bool v4 = false;
+
+	for (size_t i = 0; ipam && i < ipam->n_ips; i++) {
 		if ((rc = netd_nl_addr_add(nl, idx, &ipam->ips[i].address, true, &ctx->err)) < 0)
 			return rc;
+		v4 |= ipam->ips[i].address.addr.family == AF_INET;
+	}
+	if (v4)
+		arp_notify_on(nsfd, l->name);
 	if ((rc = netd_nl_link_set_up(nl, idx, true, &ctx->err)) < 0)
 		return rc;
 	for (size_t i = 0; ipam && i < ipam->n_routes; i++) {
@@ -202,9 +187,6 @@ static int setup_container(struct cni_ctx *ctx, struct netd_nl *nl, int nsfd, co
 		if ((rc = netd_nl_route_add(nl, &nr, &ctx->err)) < 0)
 			return rc;
 	}
-	for (size_t i = 0; ipam && i < ipam->n_ips; i++)
-		if (ipam->ips[i].address.addr.family == AF_INET)
-			send_garp(nsfd, idx, l->mac, &ipam->ips[i].address.addr);
 	return 0;
 }
 

@@ -63,6 +63,19 @@ teardown() {
 	ns_exec peer ip neigh show 10.50.0.10 dev m1 | grep -q "lladdr $mac1"
 }
 
+@test "ADD announces the address: a gratuitous ARP reaches the outside without any traffic" {
+	ns_add c1
+	ns_exec peer sysctl -qw net.ipv4.conf.m1.arp_accept=1
+	! ns_exec peer ip neigh show 10.50.0.10 dev m1 | grep -q lladdr
+	cni netd-macvlan ADD c1 <<<"$(conf)"; assert_success
+	mac=$(json_field '.interfaces[0].mac')
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		ns_exec peer ip neigh show 10.50.0.10 dev m1 | grep -q "lladdr $mac" && break
+		sleep 0.1
+	done
+	ns_exec peer ip neigh show 10.50.0.10 dev m1 | grep -q "lladdr $mac"
+}
+
 @test "private mode: containers on one master cannot reach each other, the outside they can" {
 	ns_add c1 c2
 	cni netd-macvlan ADD c1 <<<"$(conf '"mode":"private"')"; assert_success
