@@ -1,0 +1,670 @@
+/* netdctl — the operator's CLI: talks to netd's API, manages CNI network
+ * configs, and plays container runtime for tests and demos (container.c). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "netd/addr.h"
+#include "netd/httpc.h"
+
+struct ctl_opts opts;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: netdctl [global options] COMMAND ...\n"
+		"\n"
+		"  status                          netd's state\n"
+		"  endpoints [--network NET]       endpoints registered with netd\n"
+		"  network create [-d DRIVER] [--subnet CIDR] [--gateway IP] [-o KEY=VALUE]... NAME\n"
+		"  network ls | inspect NAME | rm NAME\n"
+		"  container add NAME --net A[,B] [-p HOST:CONTAINER[/PROTO]]... [--alias X]... [--link C[:ALIAS]]...\n"
+		"  container del NAME | check NAME | ls\n"
+		"\n"
+		"global options (also from the environment):\n"
+		"  --socket PATH      netd API socket ($NETD_SOCKET, /run/netd/netd.sock)\n"
+		"  --config-dir DIR   CNI config dir ($NETD_CNI_CONF_DIR, /etc/cni/net.d)\n"
+		"  --cni-path PATH    plugin dirs ($CNI_PATH, /opt/cni/bin)\n"
+		"  --cache-dir DIR    container results ($NETD_CACHE_DIR, /var/lib/netd/cache)\n"
+		"  --json             machine-readable output\n"
+		"exit status: 0 ok, 1 failed, 2 usage error. See docs/netdctl.md.\n");
+}
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("netdctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+void ctl_table(const char *const *cells, size_t nrows, size_t ncols)
+{
+	size_t w[16] = {0};
+
+	for (size_t r = 0; r < nrows; r++)
+		for (size_t c = 0; c < ncols && c < 16; c++)
+			if (strlen(cells[r * ncols + c]) > w[c])
+				w[c] = strlen(cells[r * ncols + c]);
+	for (size_t r = 0; r < nrows; r++) {
+		for (size_t c = 0; c < ncols; c++) {
+			if (c + 1 < ncols)
+				printf("%-*s  ", (int)w[c], cells[r * ncols + c]);
+			else
+				printf("%s", cells[r * ncols + c]);
+		}
+		putchar('\n');
+	}
+}
+
+/* GET/POST/DELETE against netd; on success *out is the parsed body (or NULL
+ * for empty bodies) and the HTTP status is returned; -1 after printing why. */
+static int api(const char *method, const char *target, const char *body, json_t **out)
+{
+	struct netd_http_resp r;
+	struct netd_err err = {0};
+	int rc = netd_http_request(opts.socket, method, target, body, 10000, &r, &err);
+
+	if (out)
+		*out = NULL;
+	if (rc < 0) {
+		if (netd_httpc_unreachable(rc))
+			fail("netd is not running (%s)", err.msg);
+		else
+			fail("%s", err.msg);
+		return -1;
+	}
+	if (r.len && out)
+		*out = json_loads(r.body, JSON_DECODE_ANY, NULL);
+	if (r.status >= 400 && out && *out && json_is_string(json_object_get(*out, "error"))) {
+		fail("%s", json_string_value(json_object_get(*out, "error")));
+		json_decref(*out);
+		*out = NULL;
+		rc = -1;
+	} else {
+		rc = r.status;
+	}
+	netd_http_resp_free(&r);
+	return rc;
+}
+
+static void print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	puts(s ? s : "null");
+	free(s);
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	json_t *j;
+	const char *k;
+	json_t *v;
+
+	if (argc != 1)
+		return usage(stderr), EXIT_USAGE;
+	if (api("GET", "/v1/status", NULL, &j) != 200)
+		return 1;
+	if (opts.json) {
+		print_json(j);
+	} else {
+		json_object_foreach(j, k, v) {
+			char *s = json_is_string(v) ? strdup(json_string_value(v)) : json_dumps(v, JSON_ENCODE_ANY);
+
+			printf("%-10s %s\n", k, s);
+			free(s);
+		}
+	}
+	json_decref(j);
+	return 0;
+}
+
+static char *join_strings(json_t *arr, const char *key)
+{
+	size_t i, len = 1;
+	json_t *e;
+	char *s;
+
+	json_array_foreach(arr, i, e) {
+		const char *v = key ? json_string_value(json_object_get(e, key)) : json_string_value(e);
+
+		len += (v ? strlen(v) : 0) + 1;
+	}
+	s = calloc(1, len);
+	json_array_foreach(arr, i, e) {
+		const char *v = key ? json_string_value(json_object_get(e, key)) : json_string_value(e);
+
+		if (!v)
+			continue;
+		if (*s)
+			strcat(s, ",");
+		strcat(s, v);
+	}
+	return s;
+}
+
+static int cmd_endpoints(int argc, char **argv)
+{
+	char target[256] = "/v1/endpoints";
+	const char **cells;
+	char **frees;
+	size_t i, n, nf = 0;
+	json_t *j, *e;
+
+	for (int a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], "--network") && a + 1 < argc)
+			snprintf(target, sizeof(target), "/v1/endpoints?network=%s", argv[++a]);
+		else
+			return usage(stderr), EXIT_USAGE;
+	}
+	if (api("GET", target, NULL, &j) != 200)
+		return 1;
+	if (opts.json) {
+		print_json(j);
+		json_decref(j);
+		return 0;
+	}
+	n = json_array_size(j);
+	cells = calloc((n + 1) * 6, sizeof(*cells));
+	frees = calloc(n * 2 + 1, sizeof(*frees));
+	const char *hdr[] = {"CONTAINER", "NAME", "NETWORK", "IFNAME", "IPS", "ALIASES"};
+	memcpy(cells, hdr, sizeof(hdr));
+	json_array_foreach(j, i, e) {
+		const char **row = cells + (i + 1) * 6;
+
+		row[0] = json_string_value(json_object_get(e, "containerID"));
+		row[1] = json_string_value(json_object_get(e, "name"));
+		row[2] = json_string_value(json_object_get(e, "network"));
+		row[3] = json_string_value(json_object_get(e, "ifname"));
+		row[4] = frees[nf++] = join_strings(json_object_get(e, "ips"), NULL);
+		row[5] = frees[nf++] = join_strings(json_object_get(e, "aliases"), NULL);
+		for (int c = 0; c < 6; c++)
+			if (!row[c] || !*row[c])
+				row[c] = "-";
+	}
+	ctl_table(cells, n + 1, 6);
+	for (i = 0; i < nf; i++)
+		free(frees[i]);
+	free(frees);
+	free(cells);
+	json_decref(j);
+	return 0;
+}
+
+/* ---- networks: CNI conflists in the config dir --------------------------- */
+
+static bool name_ok(const char *s)
+{
+	size_t n = 0;
+
+	if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+		return false;
+	for (; s[n]; n++)
+		if (n >= 64 || !(strchr("_.-", s[n]) || (s[n] >= 'a' && s[n] <= 'z') ||
+				  (s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= '0' && s[n] <= '9')))
+			return false;
+	return true;
+}
+
+int ctl_conflist_load(const char *name, json_t **out, struct netd_err *err)
+{
+	char path[4096];
+	json_error_t je;
+	json_t *j, *p, *e;
+	size_t i;
+
+	if (!name_ok(name))
+		return netd_err_set(err, -EINVAL, 2, "'%s' is not a valid network name", name);
+	snprintf(path, sizeof(path), "%s/%s.conflist", opts.conf_dir, name);
+	if (!(j = json_load_file(path, 0, &je))) {
+		if (access(path, F_OK) < 0)
+			return netd_err_set(err, -ENOENT, 1, "no network '%s' (%s does not exist)", name, path);
+		return netd_err_set(err, -EINVAL, 1, "%s: %s (line %d)", path, je.text, je.line);
+	}
+	p = json_object_get(j, "plugins");
+	if (!json_is_string(json_object_get(j, "cniVersion")) ||
+	    !json_is_string(json_object_get(j, "name")) || strcmp(json_string_value(json_object_get(j, "name")), name) ||
+	    !json_is_array(p) || !json_array_size(p)) {
+		json_decref(j);
+		return netd_err_set(err, -EINVAL, 1, "%s: not a conflist for network '%s' (cniVersion, name, plugins)",
+				    path, name);
+	}
+	json_array_foreach(p, i, e)
+		if (!json_is_string(json_object_get(e, "type"))) {
+			json_decref(j);
+			return netd_err_set(err, -EINVAL, 1, "%s: plugins[%zu] has no type", path, i);
+		}
+	*out = j;
+	return 0;
+}
+
+static json_t *main_plugin(json_t *conflist)
+{
+	return json_array_get(json_object_get(conflist, "plugins"), 0);
+}
+
+/* Subnets of a conflist's first plugin (ipam.subnet or ipam.ranges). */
+static void subnets_of(json_t *conflist, json_t *into)
+{
+	json_t *ipam = json_object_get(main_plugin(conflist), "ipam"), *rs, *set, *r;
+	size_t i, k;
+
+	if (json_is_string(json_object_get(ipam, "subnet")))
+		json_array_append(into, json_object_get(ipam, "subnet"));
+	rs = json_object_get(ipam, "ranges");
+	json_array_foreach(rs, i, set)
+		json_array_foreach(set, k, r)
+			if (json_is_string(json_object_get(r, "subnet")))
+				json_array_append(into, json_object_get(r, "subnet"));
+}
+
+/* Every conflist's name in the config dir, sorted. */
+static json_t *all_networks(void)
+{
+	json_t *out = json_array();
+	struct dirent **ents;
+	int n = scandir(opts.conf_dir, &ents, NULL, alphasort);
+
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(ents[i]->d_name);
+
+		if (l > 9 && !strcmp(ents[i]->d_name + l - 9, ".conflist")) {
+			ents[i]->d_name[l - 9] = 0;
+			json_array_append_new(out, json_string(ents[i]->d_name));
+		}
+		free(ents[i]);
+	}
+	if (n >= 0)
+		free(ents);
+	return out;
+}
+
+static bool subnet_in_use(const struct netd_prefix *p)
+{
+	json_t *names = all_networks(), *n;
+	bool used = false;
+	size_t i;
+
+	json_array_foreach(names, i, n) {
+		json_t *cl, *subs = json_array(), *s;
+		size_t k;
+
+		if (ctl_conflist_load(json_string_value(n), &cl, NULL) == 0) {
+			subnets_of(cl, subs);
+			json_decref(cl);
+		}
+		json_array_foreach(subs, k, s) {
+			struct netd_prefix q;
+
+			if (netd_prefix_parse(json_string_value(s), &q) == 0 && netd_prefix_overlaps(p, &q))
+				used = true;
+		}
+		json_decref(subs);
+	}
+	json_decref(names);
+	return used;
+}
+
+/* "-o key=value": numbers and booleans stay JSON, everything else is a string */
+static json_t *option_value(const char *v)
+{
+	json_t *j = json_loads(v, JSON_DECODE_ANY, NULL);
+
+	if (j && (json_is_number(j) || json_is_boolean(j)))
+		return j;
+	json_decref(j);
+	return json_string(v);
+}
+
+static int network_create(int argc, char **argv)
+{
+	const char *driver = "bridge", *subnet = NULL, *gateway = NULL, *name = NULL;
+	json_t *main_conf = json_object(), *opts_obj = json_object(), *ipam, *conflist, *body;
+	char path[4096], tmp[4200], subnet_buf[NETD_PREFIX_STRLEN], gw_buf[NETD_ADDR_STRLEN], type[80];
+	struct netd_prefix p;
+	struct netd_addr gw;
+	char *s;
+	int fd;
+
+	for (int a = 2; a < argc; a++) {
+		const char *o = argv[a];
+
+		if ((!strcmp(o, "-d") || !strcmp(o, "--driver")) && a + 1 < argc)
+			driver = argv[++a];
+		else if (!strcmp(o, "--subnet") && a + 1 < argc)
+			subnet = argv[++a];
+		else if (!strcmp(o, "--gateway") && a + 1 < argc)
+			gateway = argv[++a];
+		else if ((!strcmp(o, "-o") || !strcmp(o, "--opt")) && a + 1 < argc) {
+			char *kv = argv[++a], *eq = strchr(kv, '=');
+
+			if (!eq || eq == kv)
+				return fail("-o wants KEY=VALUE, not '%s'", kv), EXIT_USAGE;
+			*eq = 0;
+			json_object_set_new(opts_obj, kv, option_value(eq + 1));
+		} else if (o[0] == '-' || name)
+			return usage(stderr), EXIT_USAGE;
+		else
+			name = o;
+	}
+	if (!name)
+		return usage(stderr), EXIT_USAGE;
+	if (!name_ok(name))
+		return fail("'%s' is not a valid network name ([A-Za-z0-9][A-Za-z0-9_.-]{0,63})", name), EXIT_USAGE;
+	if (strcmp(driver, "bridge") && strcmp(driver, "macvlan") && strcmp(driver, "host") &&
+	    strcmp(driver, "overlay"))
+		return fail("unknown driver '%s' (bridge, macvlan, host, overlay)", driver), EXIT_USAGE;
+	snprintf(path, sizeof(path), "%s/%s.conflist", opts.conf_dir, name);
+	if (access(path, F_OK) == 0)
+		return fail("network '%s' already exists (%s)", name, path);
+
+	if (subnet) {
+		if (netd_prefix_parse(subnet, &p) < 0)
+			return fail("--subnet '%s' is not a subnet like 10.89.1.0/24", subnet), EXIT_USAGE;
+		p = netd_prefix_network(&p);
+	} else if (strcmp(driver, "host")) {
+		/* like Docker: the first free 10.89.X.0/24 */
+		int x;
+
+		for (x = 0; x < 256; x++) {
+			char cand[32];
+
+			snprintf(cand, sizeof(cand), "10.89.%d.0/24", x);
+			netd_prefix_parse(cand, &p);
+			if (!subnet_in_use(&p))
+				break;
+		}
+		if (x == 256)
+			return fail("no free subnet in 10.89.0.0/16; pass --subnet");
+	}
+	if (gateway && (netd_addr_parse(gateway, &gw) < 0 || !netd_prefix_contains(&p, &gw)))
+		return fail("--gateway '%s' is not an address in %s", gateway, netd_prefix_str(&p, subnet_buf)),
+		       EXIT_USAGE;
+
+	snprintf(type, sizeof(type), "netd-%s", driver);
+	json_object_set_new(main_conf, "type", json_string(type));
+	if (!strcmp(driver, "bridge")) {
+		char br[16];
+
+		/* one bridge per network; IFNAMSIZ leaves 12 characters of the name */
+		snprintf(br, sizeof(br), "nd-%.12s", name);
+		json_object_set_new(main_conf, "bridge", json_string(br));
+		json_object_set_new(main_conf, "isGateway", json_true());
+		json_object_set_new(main_conf, "ipMasq", json_true());
+		json_object_set_new(main_conf, "hairpinMode", json_true());
+	}
+	if (strcmp(driver, "host")) {
+		json_t *range = json_pack("{s:s}", "subnet", netd_prefix_str(&p, subnet_buf));
+
+		if (gateway)
+			json_object_set_new(range, "gateway", json_string(netd_addr_str(&gw, gw_buf)));
+		ipam = json_pack("{s:s, s:[[o]], s:[{s:s}]}", "type", "netd-ipam", "ranges", range, "routes", "dst",
+				 p.addr.family == AF_INET ? "0.0.0.0/0" : "::/0");
+		json_object_set_new(main_conf, "ipam", ipam);
+	}
+	json_object_update(main_conf, opts_obj);
+	conflist = json_pack("{s:s, s:s, s:[o, {s:s, s:s, s:{s:b, s:b}}]}", "cniVersion", "1.0.0", "name", name,
+			     "plugins", main_conf, "type", "netd-endpoint", "socket", opts.socket,
+			     "capabilities", "aliases", 1, "portMappings", 1);
+
+	mkdir(opts.conf_dir, 0755);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	s = json_dumps(conflist, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, s, strlen(s)) != (ssize_t)strlen(s) || write(fd, "\n", 1) != 1 || fsync(fd) < 0 ||
+	    close(fd) < 0 || rename(tmp, path) < 0) {
+		int e = errno;
+
+		unlink(tmp);
+		free(s);
+		return fail("write %s: %s", path, strerror(e));
+	}
+	free(s);
+
+	/* Tell netd too if it runs; the conflist alone is enough for CNI. */
+	body = json_pack("{s:s, s:s, s:o, s:o}", "name", name, "driver", driver, "subnets", json_array(),
+			 "options", json_object());
+	subnets_of(conflist, json_object_get(body, "subnets"));
+	{
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(opts_obj, k, v)
+			json_object_set_new(json_object_get(body, "options"), k,
+					    json_is_string(v) ? json_incref(v) : json_string(json_dumps(v, JSON_ENCODE_ANY)));
+	}
+	s = json_dumps(body, JSON_COMPACT);
+	{
+		struct netd_http_resp r;
+
+		if (netd_http_request(opts.socket, "POST", "/v1/networks", s, 5000, &r, NULL) == 0)
+			netd_http_resp_free(&r);
+	}
+	free(s);
+	json_decref(body);
+	json_decref(opts_obj);
+	if (opts.json)
+		print_json(conflist);
+	else
+		printf("%s\n", name);
+	json_decref(conflist);
+	return 0;
+}
+
+static int network_ls(void)
+{
+	json_t *names = all_networks(), *n, *out = json_array();
+	const char **cells;
+	char **frees;
+	size_t i, rows = 1;
+
+	cells = calloc((json_array_size(names) + 1) * 4, sizeof(*cells));
+	frees = calloc(json_array_size(names) + 1, sizeof(*frees));
+	cells[0] = "NAME";
+	cells[1] = "DRIVER";
+	cells[2] = "SUBNETS";
+	cells[3] = "PLUGINS";
+	json_array_foreach(names, i, n) {
+		json_t *cl, *subs = json_array(), *p;
+		char plugins[512] = "";
+		size_t k;
+
+		if (ctl_conflist_load(json_string_value(n), &cl, NULL) < 0) {
+			json_decref(subs);
+			continue;
+		}
+		subnets_of(cl, subs);
+		json_array_foreach(json_object_get(cl, "plugins"), k, p) {
+			if (k)
+				strncat(plugins, ",", sizeof(plugins) - strlen(plugins) - 1);
+			strncat(plugins, json_string_value(json_object_get(p, "type")),
+				sizeof(plugins) - strlen(plugins) - 1);
+		}
+		const char *type = json_string_value(json_object_get(main_plugin(cl), "type"));
+		json_array_append_new(out, json_pack("{s:O, s:s, s:O, s:s}", "name", n, "driver",
+						     strncmp(type, "netd-", 5) ? type : type + 5, "subnets", subs,
+						     "plugins", plugins));
+		cells[rows * 4] = json_string_value(n);
+		cells[rows * 4 + 1] = json_string_value(json_object_get(json_array_get(out, rows - 1), "driver"));
+		cells[rows * 4 + 2] = frees[rows] = join_strings(subs, NULL);
+		if (!*cells[rows * 4 + 2])
+			cells[rows * 4 + 2] = "-";
+		cells[rows * 4 + 3] = json_string_value(json_object_get(json_array_get(out, rows - 1), "plugins"));
+		rows++;
+		json_decref(subs);
+		json_decref(cl);
+	}
+	if (opts.json)
+		print_json(out);
+	else
+		ctl_table(cells, rows, 4);
+	for (i = 0; i < rows; i++)
+		free(frees[i]);
+	free(frees);
+	free(cells);
+	json_decref(out);
+	json_decref(names);
+	return 0;
+}
+
+static int network_inspect(const char *name)
+{
+	struct netd_err err = {0};
+	struct netd_http_resp r;
+	char target[128];
+	json_t *cl, *out;
+
+	if (ctl_conflist_load(name, &cl, &err) < 0)
+		return fail("%s", err.msg), err.code == 2 ? EXIT_USAGE : 1;
+	out = json_pack("{s:s, s:o}", "name", name, "conflist", cl);
+	/* what netd knows about it, when netd runs */
+	snprintf(target, sizeof(target), "/v1/networks/%s", name);
+	if (netd_http_request(opts.socket, "GET", target, NULL, 5000, &r, NULL) == 0) {
+		if (r.status == 200)
+			json_object_set_new(out, "netd", json_loads(r.body, 0, NULL));
+		netd_http_resp_free(&r);
+	}
+	snprintf(target, sizeof(target), "/v1/endpoints?network=%s", name);
+	if (netd_http_request(opts.socket, "GET", target, NULL, 5000, &r, NULL) == 0) {
+		if (r.status == 200)
+			json_object_set_new(out, "endpoints", json_loads(r.body, 0, NULL));
+		netd_http_resp_free(&r);
+	}
+	print_json(out);
+	json_decref(out);
+	return 0;
+}
+
+/* Containers (from the cache) attached to a network. */
+static int attached(const char *net)
+{
+	struct dirent **ents;
+	int n = scandir(opts.cache_dir, &ents, NULL, alphasort), count = 0;
+
+	for (int i = 0; i < n; i++) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/%s/%s.json", opts.cache_dir, ents[i]->d_name, net);
+		if (ents[i]->d_name[0] != '.' && access(path, F_OK) == 0) {
+			fprintf(stderr, "netdctl: container '%s' is still attached to '%s'\n", ents[i]->d_name, net);
+			count++;
+		}
+		free(ents[i]);
+	}
+	if (n >= 0)
+		free(ents);
+	return count;
+}
+
+static int network_rm(const char *name)
+{
+	struct netd_err err = {0};
+	struct netd_http_resp r;
+	char path[4096], target[128];
+	json_t *cl;
+
+	if (ctl_conflist_load(name, &cl, &err) < 0)
+		return fail("%s", err.msg), err.code == 2 ? EXIT_USAGE : 1;
+	json_decref(cl);
+	if (attached(name))
+		return fail("network '%s' is in use; remove its containers first", name);
+	snprintf(target, sizeof(target), "/v1/networks/%s", name);
+	if (netd_http_request(opts.socket, "DELETE", target, NULL, 5000, &r, NULL) == 0) {
+		int st = r.status;
+
+		netd_http_resp_free(&r);
+		if (st == 409)
+			return fail("netd still has endpoints on network '%s'", name);
+	}
+	snprintf(path, sizeof(path), "%s/%s.conflist", opts.conf_dir, name);
+	if (unlink(path) < 0)
+		return fail("remove %s: %s", path, strerror(errno));
+	if (!opts.json)
+		printf("%s\n", name);
+	return 0;
+}
+
+static int cmd_network(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr), EXIT_USAGE;
+	if (!strcmp(argv[1], "create"))
+		return network_create(argc, argv);
+	if ((!strcmp(argv[1], "ls") || !strcmp(argv[1], "list")) && argc == 2)
+		return network_ls();
+	if (!strcmp(argv[1], "inspect") && argc == 3)
+		return network_inspect(argv[2]);
+	if ((!strcmp(argv[1], "rm") || !strcmp(argv[1], "remove")) && argc == 3)
+		return network_rm(argv[2]);
+	return usage(stderr), EXIT_USAGE;
+}
+
+static const char *env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : def;
+}
+
+int main(int argc, char **argv)
+{
+	char **args = calloc(argc + 1, sizeof(*args));
+	int n = 0;
+
+	opts.socket = env_or("NETD_SOCKET", "/run/netd/netd.sock");
+	opts.conf_dir = env_or("NETD_CNI_CONF_DIR", "/etc/cni/net.d");
+	opts.cni_path = env_or("CNI_PATH", "/opt/cni/bin");
+	opts.cache_dir = env_or("NETD_CACHE_DIR", "/var/lib/netd/cache");
+	/* global options may come anywhere on the line */
+	for (int a = 1; a < argc; a++) {
+		const char **dst = NULL;
+
+		if (!strcmp(argv[a], "--socket"))
+			dst = &opts.socket;
+		else if (!strcmp(argv[a], "--config-dir"))
+			dst = &opts.conf_dir;
+		else if (!strcmp(argv[a], "--cni-path"))
+			dst = &opts.cni_path;
+		else if (!strcmp(argv[a], "--cache-dir"))
+			dst = &opts.cache_dir;
+		else if (!strcmp(argv[a], "--json")) {
+			opts.json = true;
+			continue;
+		} else if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help")) {
+			usage(stdout);
+			return 0;
+		}
+		if (dst) {
+			if (a + 1 >= argc)
+				return fail("%s needs a value", argv[a]), EXIT_USAGE;
+			*dst = argv[++a];
+			continue;
+		}
+		args[n++] = argv[a];
+	}
+	if (!n)
+		return usage(stderr), EXIT_USAGE;
+	if (!strcmp(args[0], "status"))
+		return cmd_status(n, args);
+	if (!strcmp(args[0], "endpoints"))
+		return cmd_endpoints(n, args);
+	if (!strcmp(args[0], "network"))
+		return cmd_network(n, args);
+	if (!strcmp(args[0], "container"))
+		return cmd_container(n, args);
+	fail("unknown command '%s'", args[0]);
+	return usage(stderr), EXIT_USAGE;
+}
