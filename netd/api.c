@@ -38,6 +38,10 @@ void netd_api_error(struct api_resp *resp, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* messages echo client input, which need not be UTF-8: keep them ASCII */
+	for (char *c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+			*c = '?';
 	free(resp->body);
 	resp->status = status;
 	resp->content_type = JSON_TYPE;

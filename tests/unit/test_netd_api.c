@@ -227,6 +227,9 @@ static void paths_and_methods(void **state)
 	assert_int_equal(req(d, "GET", "/v1/endpoints/nocolons", NULL), 400);
 	assert_int_equal(req(d, "GET", "/v1/endpoints/n:c:..", NULL), 400);
 	assert_int_equal(req(d, "GET", "/v1/endpoints/n:c:eth0", NULL), 404);
+	/* found by the fuzzer: a path that is not UTF-8 still gets a JSON error */
+	assert_int_equal(req(d, "GET", "/v1/endpoints/n:\xff\x12/../x", NULL), 404);
+	assert_error_mentions("no such resource");
 	assert_int_equal(req(d, "PUT", "/v1/endpoints", "{}"), 405);
 	assert_string_equal(last_allow, "GET, HEAD, POST");
 	assert_int_equal(req(d, "POST", "/v1/status", "{}"), 405);
@@ -237,7 +240,7 @@ static void paths_and_methods(void **state)
 	assert_int_equal(req(d, "GET", "/metrics", NULL), 200);
 	assert_non_null(strstr(last_body, "netd_endpoints 0\n"));
 	assert_non_null(strstr(last_body, "netd_api_requests_total{code=\"405\"} 4\n"));
-	assert_non_null(strstr(last_body, "netd_api_requests_total{code=\"404\"} 4\n"));
+	assert_non_null(strstr(last_body, "netd_api_requests_total{code=\"404\"} 5\n"));
 	free_daemon(d);
 }
 
