@@ -52,7 +52,8 @@
 #define RECV_BUF (64 * 1024)
 #define ELEMS_PER_MSG 200	/* keeps one message far below netlink limits */
 #define DUMP_RETRIES 5
-#define RELEASE_LINGER_US 100000	/* > an RCU grace period, normally */
+#define RELEASE_QUIET_NS 60000000LL	/* > an RCU grace period, normally */
+#define RELEASE_LINGER_MAX_NS 2000000000LL
 #define RELEASE_WINDOW_NS 250000000LL
 
 /* nftables datatype ids (nft's datatype.h); a concatenation's type is the
@@ -319,7 +320,8 @@ static int conn_open(struct conn *c, struct netd_err *err)
  * So after such a batch has been acked (the change is committed), the last
  * reference to the socket goes to a grandchild that holds nothing else
  * (stdout above all: a CNI runtime reads it to EOF), waits until we have
- * dropped our reference, lingers a little and exits: any wait happens there,
+ * dropped our reference, lingers until deletions are quiet (linger_until_quiet)
+ * and exits: any wait happens there,
  * where nobody waits for it. Double fork: the grandchild is re-parented to
  * init, never a zombie of ours; the intermediate child exits at once and we
  * reap it. Cost ~0.4 ms (two forks); if forking fails we pay the wait here.
@@ -338,6 +340,39 @@ static void close_all_but(int a, int b)
 	for (fd = 0; fd < (max > 0 ? max : 1024); fd++)
 		if (fd != a && fd != b)
 			close(fd);
+}
+
+/* The lock file's first 8 bytes: CLOCK_MONOTONIC ns of the last committed
+ * deletion by any of us (see conn_close). Written under the lock; lingering
+ * grandchildren read it without (a torn read only changes how long one waits). */
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Grandchild: wait until nobody has deleted anything for RELEASE_QUIET_NS
+ * (so the kernel's destroy work is done and our release neither waits nor
+ * holds nf_tables' commit mutex, which would stall the next transaction in
+ * this netns), at most RELEASE_LINGER_MAX_NS. The lock file is opened anew:
+ * the inherited descriptor shares the caller's flock and must not live on. */
+static void linger_until_quiet(void)
+{
+	int64_t start = mono_ns(), t, now;
+	int fd = open(NETD_NFT_LOCK, O_RDONLY | O_CLOEXEC);
+
+	for (;;) {
+		now = mono_ns();
+		if (fd < 0 || pread(fd, &t, sizeof(t), 0) != (ssize_t)sizeof(t))
+			t = start;
+		if (now - t >= RELEASE_QUIET_NS || now - start >= RELEASE_LINGER_MAX_NS)
+			break;
+		usleep((useconds_t)((t + RELEASE_QUIET_NS - now) / 1000 + 1));
+	}
+	if (fd >= 0)
+		close(fd);
 }
 
 static void release_detached(struct mnl_socket *nl)
@@ -362,10 +397,7 @@ static void release_detached(struct mnl_socket *nl)
 		/* EOF once every write end is gone: ours, the intermediate's */
 		while (read(p[0], &c, 1) < 0 && errno == EINTR)
 			;
-		/* Normally the kernel's destroy work is done by now, so the
-		 * release below does not even hold nf_tables' commit mutex
-		 * (which would stall the next transaction in this netns). */
-		usleep(RELEASE_LINGER_US);
+		linger_until_quiet();
 		_exit(0);	/* the last reference to the socket goes here */
 	}
 	close(p[0]);
@@ -1204,16 +1236,6 @@ static void lock_drop(int fd)
 		close(fd);
 }
 
-/* The lock file's first 8 bytes: CLOCK_MONOTONIC ns of the last committed
- * deletion by any of us (see conn_close). Read and written under the lock. */
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static bool deleted_recently(int lock)
 {
 	int64_t t;
@@ -1439,11 +1461,6 @@ static int delete_recs(struct conn *c, const struct recs *all, bool (*sel)(const
 	return rc;
 }
 
-static bool sel_owner(const struct rec *r, void *arg)
-{
-	return !strcmp(r->owner, (const char *)arg);
-}
-
 struct del_arg {
 	bool (*sel)(const struct rec *, void *);
 	void *sel_arg;
@@ -1462,14 +1479,62 @@ static int del_sel_op(struct conn *c, void *arg, struct netd_err *err)
 	return rc;
 }
 
+/* Batch the removal of an address element r (as listed from masqX) and the
+ * masqX_local element its comment names; that one is added before it is
+ * deleted, so a missing one (an edited set) does not fail the batch. */
+static int masq_batch_del(struct batch *b, const struct rec *r)
+{
+	struct rec gone[2];
+	int rc;
+
+	b->family = NFPROTO_INET;
+	recs_for(r->f, r->key, r->has_net ? r->net : r->key, r->has_net ? r->plen : r->f->alen * 8, gone);
+	if ((rc = batch_elems(b, NFT_MSG_DELSETELEM, &gone[0], 1, NULL)) < 0 || !r->has_net)
+		return rc;
+	if ((rc = batch_elems(b, NFT_MSG_NEWSETELEM, &gone[1], 1, NULL)) < 0)
+		return rc;
+	return batch_elems(b, NFT_MSG_DELSETELEM, &gone[1], 1, NULL);
+}
+
+/* DEL by owner lists masq4 and masq6 only: each element's comment names its
+ * subnet, which gives the masqX_local element without listing those (larger,
+ * interval) sets. That one is added before it is deleted, so a missing one
+ * does not fail the batch. (GC lists all four, and so also removes local
+ * elements left without their address element.) */
+static int masq_del_owner_op(struct conn *c, void *arg, struct netd_err *err)
+{
+	const char *owner = arg;
+	struct recs all = { 0 };
+	struct batch b;
+	size_t i;
+	int rc;
+
+	if ((rc = dump_all(c, false, &all, err)) < 0)
+		goto out;
+	if ((rc = batch_init(&b, c)) < 0) {
+		rc = netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
+		goto out;
+	}
+	for (i = 0; rc == 0 && i < all.n; i++)
+		if (!strcmp(all.v[i].owner, owner))
+			rc = masq_batch_del(&b, &all.v[i]);
+	if (rc < 0)
+		rc = netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
+	else
+		rc = batch_send(c, &b, err);	/* no-op when nothing was picked */
+	batch_free(&b);
+out:
+	free(all.v);
+	return rc;
+}
+
 int netd_nft_masq_del(const char *owner, struct netd_err *err)
 {
-	struct del_arg a = { sel_owner, (void *)owner };
 	int rc;
 
 	if (!owner_ok(owner))
 		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
-	rc = locked_op(del_sel_op, &a, err);
+	rc = locked_op(masq_del_owner_op, (void *)owner, err);
 	if (rc < 0)
 		netd_err_prefix(err, NETD_ERR_KERNEL, "removing masquerade of %s", owner);
 	return rc;
@@ -1484,22 +1549,16 @@ struct del_addr_arg {
 static int masq_del_addr_op(struct conn *c, void *arg, struct netd_err *err)
 {
 	struct del_addr_arg *a = arg;
-	const struct fam *f = a->f;
-	struct rec old, gone[2];
+	struct rec old;
 	struct batch b;
 	int rc;
 
-	rc = get_elem(c, f, a->addr->b, &old, err);
+	rc = get_elem(c, a->f, a->addr->b, &old, err);
 	if (rc <= 0 || strcmp(old.owner, a->owner))
 		return rc < 0 ? rc : 0;
 	if ((rc = batch_init(&b, c)) < 0)
 		return netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
-	recs_for(f, a->addr->b, old.has_net ? old.net : a->addr->b, old.has_net ? old.plen : f->alen * 8,
-		 gone);
-	/* add-then-delete: the local element may be missing if someone edited the set */
-	if ((rc = batch_elems(&b, NFT_MSG_DELSETELEM, &gone[0], 1, NULL)) == 0 &&
-	    (!old.has_net || ((rc = batch_elems(&b, NFT_MSG_NEWSETELEM, &gone[1], 1, NULL)) == 0 &&
-			      (rc = batch_elems(&b, NFT_MSG_DELSETELEM, &gone[1], 1, NULL)) == 0)))
+	if ((rc = masq_batch_del(&b, &old)) == 0)
 		rc = batch_send(c, &b, err);
 	else
 		rc = netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
@@ -2053,6 +2112,7 @@ static int msp_batch_del_port(struct batch *b, const struct msp_rec *port)
 	struct msp_rec allow = { .allow = true, .klen = ALLOW_KLEN };
 	int rc;
 
+	b->family = NFPROTO_BRIDGE;
 	if ((rc = msp_batch_elems(b, NFT_MSG_DELSETELEM, port, 1, NULL)) < 0 || !port->has_mac)
 		return rc;
 	memcpy(allow.key, port->key, IFNAME_LEN);
@@ -2149,53 +2209,81 @@ static bool msp_sel_gc(const struct msp_rec *r, const struct msp_arg *a)
 	return true;
 }
 
+static int msp_batch_chunks(struct batch *b, uint16_t type, const struct msp_rec *v, size_t n)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < n; i += ELEMS_PER_MSG)
+		rc = msp_batch_elems(b, type, v + i, n - i < ELEMS_PER_MSG ? n - i : ELEMS_PER_MSG, NULL);
+	return rc;
+}
+
 /* Remove what sel() picks. del lists only the ports (their comment names the
  * allow element); gc lists both sets, so allow elements left without a port
- * (an edited set) go too. One batch. */
+ * (an edited set) go too. One batch, elements grouped ELEMS_PER_MSG to a
+ * message (one ack each: thousands would overflow our receive buffer). Allow
+ * elements are added before they are deleted, so a missing one is no error. */
 static int msp_del_sel(struct conn *c, struct msp_arg *a, bool (*sel)(const struct msp_rec *,
 		       const struct msp_arg *), bool both, struct netd_err *err)
 {
 	struct msp_recs ports = { 0 }, allows = { 0 };
+	struct msp_rec *pv = NULL, *av = NULL;
+	size_t i, k, np = 0, na = 0;
 	struct batch b;
-	size_t i, n = 0;
 	int rc;
 
 	if ((rc = msp_read(c, false, NULL, 0, &ports, err)) < 0 ||
 	    (both && (rc = msp_read(c, true, NULL, 0, &allows, err)) < 0))
+		goto out;
+	pv = malloc((ports.n + 1) * sizeof(*pv));
+	av = malloc((ports.n + allows.n + 1) * sizeof(*av));
+	if (!pv || !av) {
+		rc = netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
+		goto out;
+	}
+	for (i = 0; i < ports.n; i++) {
+		const struct msp_rec *p = &ports.v[i];
+
+		if (!sel(p, a))
+			continue;
+		pv[np++] = *p;
+		if (!p->has_mac)
+			continue;
+		memset(&av[na], 0, sizeof(av[na]));
+		av[na].allow = true;
+		av[na].klen = ALLOW_KLEN;
+		memcpy(av[na].key, p->key, IFNAME_LEN);
+		memcpy(av[na].key + IFNAME_LEN, p->mac, 6);
+		na++;
+	}
+	for (i = 0; i < allows.n; i++) {
+		bool dup = false;
+
+		if (!sel(&allows.v[i], a))
+			continue;
+		for (k = 0; k < na && !dup; k++)
+			dup = !memcmp(av[k].key, allows.v[i].key, ALLOW_KLEN);
+		if (!dup)
+			av[na++] = allows.v[i];
+	}
+	if (!np && !na)
 		goto out;
 	if ((rc = batch_init(&b, c)) < 0) {
 		rc = netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
 		goto out;
 	}
 	b.family = NFPROTO_BRIDGE;
-	for (i = 0; rc == 0 && i < ports.n; i++) {
-		if (!sel(&ports.v[i], a))
-			continue;
-		rc = msp_batch_del_port(&b, &ports.v[i]);
-		n++;
-	}
-	for (i = 0; rc == 0 && i < allows.n; i++) {
-		size_t k;
-		bool done = false;
-
-		if (!sel(&allows.v[i], a))
-			continue;
-		/* already removed with its port above? */
-		for (k = 0; k < ports.n && !done; k++)
-			done = sel(&ports.v[k], a) && ports.v[k].has_mac &&
-			       !memcmp(ports.v[k].key, allows.v[i].key, IFNAME_LEN) &&
-			       !memcmp(ports.v[k].mac, allows.v[i].key + IFNAME_LEN, 6);
-		if (!done) {
-			rc = msp_batch_elems(&b, NFT_MSG_DELSETELEM, &allows.v[i], 1, NULL);
-			n++;
-		}
-	}
-	if (rc < 0)
-		rc = netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
-	else if (n)
+	if ((rc = msp_batch_chunks(&b, NFT_MSG_DELSETELEM, pv, np)) == 0 &&
+	    (rc = msp_batch_chunks(&b, NFT_MSG_NEWSETELEM, av, na)) == 0 &&
+	    (rc = msp_batch_chunks(&b, NFT_MSG_DELSETELEM, av, na)) == 0)
 		rc = batch_send(c, &b, err);
+	else
+		rc = netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
 	batch_free(&b);
 out:
+	free(pv);
+	free(av);
 	free(ports.v);
 	free(allows.v);
 	return rc;
@@ -2304,5 +2392,71 @@ int netd_nft_macspoof_gc(const char *network, const char *const *keep, size_t n,
 	rc = locked_op(msp_gc_op, &a, err);
 	if (rc < 0)
 		netd_err_prefix(err, NETD_ERR_KERNEL, "macspoofchk gc of network %s", network);
+	return rc;
+}
+
+/* ---- everything an owner has, in one call --------------------------------- */
+
+static int del_owner_op(struct conn *c, void *arg, struct netd_err *err)
+{
+	const struct netd_nft_del_req *q = arg;
+	struct recs all = { 0 };
+	struct msp_recs ports = { 0 };
+	struct rec old;
+	struct msp_rec port;
+	struct batch b;
+	size_t i;
+	int rc;
+
+	if ((rc = batch_init(&b, c)) < 0)
+		return netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
+	for (i = 0; q->masq && q->addrs && rc == 0 && i < q->naddrs; i++) {
+		const struct fam *f = fam_of(q->addrs[i].family);
+
+		if (!f)
+			continue;
+		rc = get_elem(c, f, q->addrs[i].b, &old, err);
+		rc = rc == 1 && !strcmp(old.owner, q->owner) ? masq_batch_del(&b, &old) : rc < 0 ? rc : 0;
+	}
+	if (q->masq && !q->addrs && rc == 0 && (rc = dump_all(c, false, &all, err)) == 0)
+		for (i = 0; rc == 0 && i < all.n; i++)
+			if (!strcmp(all.v[i].owner, q->owner))
+				rc = masq_batch_del(&b, &all.v[i]);
+	if (q->macspoof && q->host_ifname && rc == 0) {
+		rc = msp_get_if(c, q->host_ifname, &port, err);
+		rc = rc == 1 && !strcmp(port.owner, q->owner) ? msp_batch_del_port(&b, &port) : rc < 0 ? rc : 0;
+	}
+	if (q->macspoof && !q->host_ifname && rc == 0 && (rc = msp_read(c, false, NULL, 0, &ports, err)) == 0)
+		for (i = 0; rc == 0 && i < ports.n; i++)
+			if (!strcmp(ports.v[i].owner, q->owner))
+				rc = msp_batch_del_port(&b, &ports.v[i]);
+	if (rc == -ENOMEM && !netd_err_isset(err))
+		netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: out of memory");
+	if (rc == 0)
+		rc = batch_send(c, &b, err);	/* no-op when nothing was picked */
+	batch_free(&b);
+	free(all.v);
+	free(ports.v);
+	return rc < 0 ? rc : 0;
+}
+
+int netd_nft_del(const struct netd_nft_del_req *req, struct netd_err *err)
+{
+	size_t i;
+	int rc;
+
+	if (!req || !owner_ok(req->owner))
+		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
+	if (req->macspoof && req->host_ifname && !ifname_ok(req->host_ifname))
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: macspoofchk: bad interface name");
+	for (i = 0; req->addrs && i < req->naddrs; i++)
+		if (!fam_of(req->addrs[i].family))
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG,
+					    "nftables: address family not IPv4/IPv6");
+	if (!req->masq && !req->macspoof)
+		return 0;
+	rc = locked_op(del_owner_op, (void *)req, err);
+	if (rc < 0)
+		netd_err_prefix(err, NETD_ERR_KERNEL, "removing nftables elements of %s", req->owner);
 	return rc;
 }

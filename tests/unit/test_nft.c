@@ -679,6 +679,58 @@ static void test_macspoof_repair(void **state)
 	assert_false(netd_err_isset(&err));
 }
 
+/* The one-call DEL: masquerade (by address or by owner) and macspoofchk
+ * (by port or by owner) in one batch; only the owner's elements go. */
+static void test_del_everything_in_one_call(void **state)
+{
+	const char *a = owner("one", "A"), *b = owner("one", "B");
+	struct netd_addr addrs[2] = { P("10.70.0.2/24").addr, P("fd70::2/64").addr };
+	struct netd_addr baddr[1] = { P("10.70.0.3/24").addr };
+	struct netd_nft_del_req q = { .owner = a, .masq = true, .addrs = addrs, .naddrs = 2,
+				      .macspoof = true, .host_ifname = "vethA" };
+	struct netd_err err = { 0 };
+	int round;
+
+	for (round = 0; round < 2; round++) {
+		assert_int_equal(add("10.70.0.2/24", a), 0);
+		assert_int_equal(add("fd70::2/64", a), 0);
+		assert_int_equal(add("10.70.0.3/24", b), 0);
+		assert_int_equal(msp_add("vethA", MAC1, a), 0);
+		assert_int_equal(msp_add("vethB", MAC2, b), 0);
+		/* someone else's address and port named with A's owner: untouched */
+		q.addrs = baddr;
+		q.naddrs = 1;
+		q.host_ifname = "vethB";
+		assert_int_equal(netd_nft_del(&q, &err), 0);
+		assert_string_equal(owner_of("10.70.0.3", NULL), b);
+		assert_int_equal(msp_has("vethB", MAC2, b), 1);
+		assert_string_equal(owner_of("10.70.0.2", NULL), a);
+		/* round 0: by address and port; round 1: by owner (no prevResult) */
+		q.addrs = round ? NULL : addrs;
+		q.naddrs = round ? 0 : 2;
+		q.host_ifname = round ? NULL : "vethA";
+		assert_int_equal(netd_nft_del(&q, &err), 0);
+		assert_null(owner_of("10.70.0.2", NULL));
+		assert_null(owner_of("fd70::2", NULL));
+		assert_int_equal(msp_has("vethA", MAC1, a), 0);
+		assert_string_equal(owner_of("10.70.0.3", NULL), b);
+		assert_int_equal(msp_has("vethB", MAC2, b), 1);
+		assert_int_equal(nft_counts().elems[1], 1);	/* B's local element only */
+		assert_int_equal(nft_counts().elems[3], 0);
+		assert_int_equal(msp_counts().allow, 1);
+		assert_int_equal(netd_nft_del(&q, &err), 0);	/* again: nothing, fine */
+	}
+	assert_false(netd_err_isset(&err));
+	/* no tables at all */
+	drop_table();
+	assert_int_equal(netd_nft_del(&q, &err), 0);
+	q.host_ifname = "vethA";
+	q.addrs = addrs;
+	assert_int_equal(netd_nft_del(&q, &err), 0);
+	q.owner = "bad owner";
+	assert_int_equal(netd_nft_del(&q, NULL), -EINVAL);
+}
+
 static void test_macspoof_bad_input(void **state)
 {
 	struct netd_err err = { 0 };
@@ -898,7 +950,7 @@ static double median(double *v, size_t n)
 
 static void test_cost_flat_at_1000(void **state)
 {
-	static double t[N_BENCH], d[20], da[20], dn[20];
+	static double t[N_BENCH], d[20], da[20], dn[20], ds[20], dsa[20];
 	struct netd_err err = { 0 };
 	char id[32], pfx[32];
 	double t0, first, last, gc;
@@ -937,16 +989,107 @@ static void test_cost_flat_at_1000(void **state)
 		assert_int_equal(netd_nft_masq_del_addr(&a, owner("bench", id), &err), 0);
 		da[i - 20] = now_us() - t0;
 	}
-	assert_int_equal(list_count(), N_BENCH - 40);
+	/* spaced like a plugin's DELs (the veth deletion alone takes ~20 ms) */
+	for (i = 40; i < 60; i++) {
+		usleep(30000);
+		snprintf(id, sizeof(id), "c%d", i);
+		t0 = now_us();
+		assert_int_equal(netd_nft_masq_del(owner("bench", id), &err), 0);
+		ds[i - 40] = now_us() - t0;
+	}
+	for (i = 60; i < 80; i++) {
+		struct netd_addr a;
+
+		usleep(30000);
+		snprintf(pfx, sizeof(pfx), "10.100.%d.%d/16", i / 250, i % 250 + 2);
+		a = P(pfx).addr;
+		snprintf(id, sizeof(id), "c%d", i);
+		t0 = now_us();
+		assert_int_equal(netd_nft_masq_del_addr(&a, owner("bench", id), &err), 0);
+		dsa[i - 60] = now_us() - t0;
+	}
+	assert_int_equal(list_count(), N_BENCH - 80);
 	t0 = now_us();
 	assert_int_equal(netd_nft_masq_gc("bench", NULL, 0, &err), 0);
 	gc = now_us() - t0;
 	assert_int_equal(list_count(), 0);
 	fprintf(stderr, "nft cost: masq_add median first100 %.0f us, last100 %.0f us (of %d); at ~1000: "
 		"masq_del(owner) median %.0f us (nothing to delete: %.0f us); masq_del_addr median %.0f us; "
-		"gc of %d owners %.0f us\n",
-		first, last, N_BENCH, median(d, 20), median(dn, 20), median(da, 20), N_BENCH - 40, gc);
+		"gc of %d owners %.0f us; 30 ms apart: masq_del(owner) %.0f us, masq_del_addr %.0f us\n",
+		first, last, N_BENCH, median(d, 20), median(dn, 20), median(da, 20), N_BENCH - 80, gc,
+		median(ds, 20), median(dsa, 20));
 	/* flat: a per-call full listing would grow with the element count */
+	assert_true(last < 3 * first + 300);
+}
+
+static void test_macspoof_cost_at_1000(void **state)
+{
+	static double t[N_BENCH], d[20], di[20], h[20], d1[20];
+	struct netd_err err = { 0 };
+	char id[32], ifn[16];
+	uint8_t mac[6] = { 0x02, 0x42, 0, 0, 0, 0 };
+	double t0, first, last;
+	int i;
+
+	for (i = 0; i < N_BENCH; i++) {
+		snprintf(id, sizeof(id), "c%d", i);
+		snprintf(ifn, sizeof(ifn), "veth%05d", i);
+		mac[4] = (uint8_t)(i >> 8);
+		mac[5] = (uint8_t)i;
+		t0 = now_us();
+		assert_int_equal(msp_add(ifn, mac, owner("mbench", id)), 0);
+		t[i] = now_us() - t0;
+	}
+	assert_int_equal(msp_counts().allow, N_BENCH);
+	first = median(t, 100);
+	last = median(t + N_BENCH - 100, 100);
+	for (i = 0; i < 20; i++) {
+		snprintf(id, sizeof(id), "c%d", i);
+		snprintf(ifn, sizeof(ifn), "veth%05d", i);
+		mac[4] = (uint8_t)(i >> 8);
+		mac[5] = (uint8_t)i;
+		t0 = now_us();
+		assert_int_equal(netd_nft_macspoof_has(ifn, mac, owner("mbench", id), &err), 1);
+		h[i] = now_us() - t0;
+		usleep(30000);
+		t0 = now_us();
+		assert_int_equal(netd_nft_macspoof_del(owner("mbench", id), &err), 0);
+		d[i] = now_us() - t0;
+	}
+	for (i = 20; i < 40; i++) {
+		snprintf(id, sizeof(id), "c%d", i);
+		snprintf(ifn, sizeof(ifn), "veth%05d", i);
+		usleep(30000);
+		t0 = now_us();
+		assert_int_equal(netd_nft_macspoof_del_if(ifn, owner("mbench", id), &err), 0);
+		di[i - 20] = now_us() - t0;
+	}
+	/* the plugin's DEL: masquerade by address + guard by port, one call */
+	for (i = 40; i < 60; i++) {
+		char pfx[32];
+		struct netd_addr a;
+		struct netd_nft_del_req q = { .owner = NULL, .masq = true, .addrs = &a, .naddrs = 1,
+					      .macspoof = true, .host_ifname = ifn };
+
+		snprintf(id, sizeof(id), "c%d", i);
+		snprintf(ifn, sizeof(ifn), "veth%05d", i);
+		snprintf(pfx, sizeof(pfx), "10.101.%d.%d/16", i / 250, i % 250 + 2);
+		assert_int_equal(add(pfx, owner("mbench", id)), 0);
+		a = P(pfx).addr;
+		q.owner = owner("mbench", id);
+		usleep(30000);
+		t0 = now_us();
+		assert_int_equal(netd_nft_del(&q, &err), 0);
+		d1[i - 40] = now_us() - t0;
+		*strchr(pfx, '/') = 0;
+		assert_null(owner_of(pfx, NULL));
+	}
+	assert_int_equal(msp_counts().allow, N_BENCH - 60);
+	assert_int_equal(netd_nft_macspoof_gc("mbench", NULL, 0, &err), 0);
+	assert_int_equal(msp_counts().allow, 0);
+	fprintf(stderr, "macspoof cost: add median first100 %.0f us, last100 %.0f us (of %d); at ~1000, "
+		"30 ms apart: has %.0f us, del(owner) %.0f us, del_if %.0f us; netd_nft_del(addr + port) %.0f us\n",
+		first, last, N_BENCH, median(h, 20), median(d, 20), median(di, 20), median(d1, 20));
 	assert_true(last < 3 * first + 300);
 }
 
@@ -971,8 +1114,10 @@ int main(void)
 		cmocka_unit_test_setup(test_macspoof_gc, setup),
 		cmocka_unit_test_setup(test_macspoof_repair, setup),
 		cmocka_unit_test_setup(test_macspoof_bad_input, setup),
+		cmocka_unit_test_setup(test_del_everything_in_one_call, setup),
 		cmocka_unit_test_setup(test_macspoof_packets, setup),
 		cmocka_unit_test_setup(test_cost_flat_at_1000, setup),
+		cmocka_unit_test_setup(test_macspoof_cost_at_1000, setup),
 	};
 
 	if (geteuid() != 0) {
