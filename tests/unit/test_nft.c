@@ -30,6 +30,8 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
+static double now_us(void);
+
 static struct netd_prefix P(const char *s)
 {
 	struct netd_prefix p;
@@ -731,6 +733,52 @@ static void test_del_everything_in_one_call(void **state)
 	assert_int_equal(netd_nft_del(&q, NULL), -EINVAL);
 }
 
+/* A DEL's socket release happens in a detached grandchild: the deletion is
+ * committed when the call returns, the caller has no child left to reap, and
+ * the grandchild does not hold the caller's stdout (a CNI runtime reads it
+ * to EOF; the grandchild lingers >= 60 ms after a deletion). */
+static void test_del_release_is_detached(void **state)
+{
+	const char *a = owner("det", "A");
+	struct netd_addr addr = P("10.71.0.2/24").addr;
+	struct netd_err err = { 0 };
+	int pfd[2], status;
+	double t0, eof;
+	pid_t pid;
+	char c;
+
+	assert_int_equal(add("10.71.0.2/24", a), 0);
+	assert_int_equal(netd_nft_masq_del_addr(&addr, a, &err), 0);
+	assert_null(owner_of("10.71.0.2", NULL));	/* committed before return */
+	assert_int_equal(waitpid(-1, &status, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct netd_nft_del_req q = { .owner = a, .masq = true };
+
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		close(pfd[1]);
+		if (add("10.71.0.2/24", a) < 0 || netd_nft_del(&q, NULL) < 0 || owner_of("10.71.0.2", NULL))
+			_exit(1);
+		printf("done\n");
+		fflush(stdout);
+		_exit(0);
+	}
+	close(pfd[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	t0 = now_us();
+	while (read(pfd[0], &c, 1) > 0)
+		;
+	eof = now_us() - t0;
+	close(pfd[0]);
+	assert_true(eof < 40000);
+}
+
 static void test_macspoof_bad_input(void **state)
 {
 	struct netd_err err = { 0 };
@@ -1115,6 +1163,7 @@ int main(void)
 		cmocka_unit_test_setup(test_macspoof_repair, setup),
 		cmocka_unit_test_setup(test_macspoof_bad_input, setup),
 		cmocka_unit_test_setup(test_del_everything_in_one_call, setup),
+		cmocka_unit_test_setup(test_del_release_is_detached, setup),
 		cmocka_unit_test_setup(test_macspoof_packets, setup),
 		cmocka_unit_test_setup(test_cost_flat_at_1000, setup),
 		cmocka_unit_test_setup(test_macspoof_cost_at_1000, setup),
