@@ -1,5 +1,7 @@
-/* nft.h — source NAT (masquerade) for container addresses, in nftables table
- * `inet netd_cni`, through libnftnl + libmnl. No iptables, no `nft` process.
+/* nft.h — the plugins' nftables: source NAT (masquerade) for container
+ * addresses in table `inet netd_cni`, and macspoofchk (drop frames a
+ * container sends with a MAC not its own) in table `bridge netd_cni`, through
+ * libnftnl + libmnl. No iptables, no `nft` process.
  *
  * The table is shared by every plugin run on the host, so nothing in it is
  * ever flushed: each container address is one element of a set, tagged with
@@ -112,16 +114,18 @@ int netd_nft_masq_list(struct netd_nft_masq_entry **out, size_t *n, struct netd_
  * Locking: every call takes an exclusive flock on NETD_NFT_LOCK.
  *
  * Cost (2-core VM, kernel 6.18): masq_add ~0.1-0.25 ms up to 1,000 elements
- * (two reads + one batch); it grows slowly beyond (~0.8 ms at 10,000) because
- * the kernel clones the concatenated interval set per transaction. Anything
- * that deletes (masq_del, del_addr, gc, replace) commits in ~0.2 ms, but the
- * release of a netfilter socket after a deletion waits for the kernel's RCU
- * grace period (10-16 ms; the nft CLI pays it). We hand that release to a
- * detached grandchild (double fork, all other fds closed, never a zombie of
- * the caller), so such a call costs ~1 ms; a call within 250 ms of anyone's
- * deletion does the same (its release would wait too). Callers must not be
- * multi-threaded (fork). The lock file also holds the time of the last
- * deletion. */
+ * (two reads + one batch; macspoof_add ~0.1 ms); masq_add grows slowly beyond
+ * (~0.8 ms at 10,000) because the kernel clones the concatenated interval set
+ * per transaction. Anything that deletes commits in ~0.2 ms, but releasing a
+ * netfilter socket after a deletion waits for the kernel's RCU grace period
+ * (10-16 ms; the nft CLI pays it), holding nf_tables' commit mutex. So that
+ * release is handed to a detached grandchild (double fork; it closes every
+ * other fd, stdout included, and lingers until deletions have been quiet for
+ * 60 ms, at most 2 s; never a zombie of the caller): a DEL costs ~1-2 ms, the
+ * two forks (~0.4 ms, more for a big caller, far more under ASAN) included.
+ * A call within 250 ms of anyone's deletion releases the same way (its release
+ * would wait too). The lock file also holds the time of the last deletion.
+ * Callers must be single-threaded (fork). */
 #define NETD_NFT_LOCK "/run/netd/nft.lock"
 
 #endif
