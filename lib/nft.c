@@ -53,7 +53,7 @@
 #define ELEMS_PER_MSG 200	/* keeps one message far below netlink limits */
 #define DUMP_RETRIES 5
 #define RELEASE_QUIET_NS 60000000LL	/* > an RCU grace period, normally */
-#define RELEASE_LINGER_MAX_NS 2000000000LL
+#define RELEASE_LINGER_MAX_NS 500000000LL
 #define RELEASE_WINDOW_NS 250000000LL
 
 /* nftables datatype ids (nft's datatype.h); a concatenation's type is the
@@ -1254,13 +1254,16 @@ static void note_deletion(int lock)
 
 typedef int (*conn_op)(struct conn *c, void *arg, struct netd_err *err);
 
-/* Under the lock: open a connection, run op on it, close it (see
- * conn_close for why the release may happen in another process). */
+/* Under the lock: open a connection, run op on it; then drop the lock and
+ * close the connection (see conn_close for why the release may happen in
+ * another process). The lock goes first: it is not needed for the release,
+ * and a grandchild must never inherit it (if it were scheduled late, the
+ * flock would outlive our close). */
 static int locked_op(conn_op op, void *arg, struct netd_err *err)
 {
 	struct conn c;
 	int lock, rc;
-	bool detach;
+	bool detach = false;
 
 	if ((lock = lock_take(err)) < 0)
 		return lock;
@@ -1269,9 +1272,10 @@ static int locked_op(conn_op op, void *arg, struct netd_err *err)
 		detach = c.deleted || deleted_recently(lock);
 		if (c.deleted)
 			note_deletion(lock);
-		conn_close(&c, detach);
 	}
 	lock_drop(lock);
+	if (c.nl)
+		conn_close(&c, detach);
 	return rc;
 }
 

@@ -121,7 +121,7 @@ int netd_nft_masq_list(struct netd_nft_masq_entry **out, size_t *n, struct netd_
  * (10-16 ms; the nft CLI pays it), holding nf_tables' commit mutex. So that
  * release is handed to a detached grandchild (double fork; it closes every
  * other fd, stdout included, and lingers until deletions have been quiet for
- * 60 ms, at most 2 s; never a zombie of the caller): a DEL costs ~1-2 ms, the
+ * 60 ms, at most 0.5 s; never a zombie of the caller): a DEL costs ~1-2 ms, the
  * two forks (~0.4 ms, more for a big caller, far more under ASAN) included.
  * A call within 250 ms of anyone's deletion releases the same way (its release
  * would wait too). The lock file also holds the time of the last deletion.
