@@ -391,10 +391,13 @@ static void release_detached(struct mnl_socket *nl)
 	if (pid == 0) {
 		char c;
 
+		/* Closed here, before the second fork: we wait for this
+		 * process, so when we return no descendant holds our stdout
+		 * (however late the grandchild gets scheduled). */
+		close_all_but(sk, p[0]);
 		if (fork() != 0)
 			_exit(0);
-		close_all_but(sk, p[0]);
-		/* EOF once every write end is gone: ours, the intermediate's */
+		/* EOF once our write end is gone */
 		while (read(p[0], &c, 1) < 0 && errno == EINTR)
 			;
 		linger_until_quiet();
