@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "netd/cni.h"
+#include "netd/ifconf.h"
 #include "netd/lock.h"
 #include "netd/log.h"
 #include "netd/netns.h"
@@ -176,101 +177,17 @@ static int ensure_forwarding(struct cni_ctx *ctx, int family)
 	return netns_sysctl_set(-1, key, "1", &ctx->err);
 }
 
-struct ctr_setup {
-	struct cni_ctx *ctx;
-	const struct bridge_conf *conf;
-	const struct cni_result *ipam;
-	struct netd_nl *nl;
-	struct netd_link link;
-};
-
-/* Addresses, link up, routes: in that order, as routes need an up link with
- * an address of their gateway's subnet. IPv6 addresses skip DAD: the address
- * came from IPAM and waiting seconds for DAD is what makes other plugins slow. */
-static int setup_container(struct ctr_setup *s)
-{
-	struct cni_ctx *ctx = s->ctx;
-	const struct cni_result *ipam = s->ipam;
-	int rc, idx = s->link.ifindex;
-
-	for (size_t i = 0; ipam && i < ipam->n_ips; i++)
-		if ((rc = netd_nl_addr_add(s->nl, idx, &ipam->ips[i].address, true, &ctx->err)) < 0)
-			return rc;
-	if ((rc = netd_nl_link_set_up(s->nl, idx, true, &ctx->err)) < 0)
-		return rc;
-	for (size_t i = 0; ipam && i < ipam->n_routes; i++) {
-		const struct cni_route *r = &ipam->routes[i];
-		struct netd_route nr = {.dst = r->dst, .gw = r->gw, .ifindex = idx, .metric = r->priority,
-					.table = r->table, .mtu = r->mtu, .advmss = r->advmss, .scope = r->scope};
-
-		if ((rc = netd_nl_route_add(s->nl, &nr, &ctx->err)) < 0)
-			return rc;
-	}
-	if (!s->conf->is_default_gateway)
-		return 0;
-	for (size_t i = 0; ipam && i < ipam->n_ips; i++) {
-		const struct cni_ip *ip = &ipam->ips[i];
-		struct netd_route nr = {.gw = ip->gateway, .ifindex = idx, .scope = -1};
-
-		if (!ip->gateway.family)
-			continue;
-		nr.dst.addr.family = ip->gateway.family;
-		if ((rc = netd_nl_route_add(s->nl, &nr, &ctx->err)) < 0)
-			return rc;
-	}
-	return 0;
-}
-
-static void add_iface(struct cni_result *r, const char *name, const uint8_t mac[6], const char *sandbox, int *idx)
-{
-	struct cni_iface f = {0};
-
-	snprintf(f.name, sizeof(f.name), "%s", name);
-	netd_mac_str(mac, f.mac);
-	if (sandbox)
-		snprintf(f.sandbox, sizeof(f.sandbox), "%s", sandbox);
-	*idx = cni_result_add_iface(r, &f);
-}
-
-/* The result: prevResult's pieces, then the bridge, host veth, container
- * interface, IPAM's addresses on the container interface, routes and DNS. */
+/* The result: prevResult's pieces, then the bridge, the host veth, the
+ * container interface with IPAM's addresses, routes and DNS. */
 static int build_result(struct cni_ctx *ctx, const struct bridge_conf *c, const struct netd_link *br,
-			const struct netd_link *host, const struct netd_link *ctr, struct cni_result *ipam)
+			const struct netd_link *host, const struct netd_link *ctr, const struct cni_result *ipam)
 {
-	struct cni_result *r = ctx->prev ? cni_result_dup(ctx->prev) : cni_result_new();
-	int bi, hi, ci;
+	int rc;
 
-	if (!r)
-		return -ENOMEM;
-	add_iface(r, br->name, br->mac, NULL, &bi);
-	add_iface(r, host->name, host->mac, NULL, &hi);
-	add_iface(r, ctx->ifname, ctr->mac, ctx->netns, &ci);
-	if (bi < 0 || hi < 0 || ci < 0)
-		goto nomem;
-	for (size_t i = 0; ipam && i < ipam->n_ips; i++) {
-		struct cni_ip ip = ipam->ips[i];
-
-		ip.iface = ci;
-		if (cni_result_add_ip(r, &ip) < 0)
-			goto nomem;
-	}
-	for (size_t i = 0; ipam && i < ipam->n_routes; i++)
-		if (cni_result_add_route(r, &ipam->routes[i]) < 0)
-			goto nomem;
-	for (size_t i = 0; c->is_default_gateway && ipam && i < ipam->n_ips; i++) {
-		struct cni_route rt = {.gw = ipam->ips[i].gateway, .scope = -1};
-
-		rt.dst.addr.family = rt.gw.family;
-		if (rt.gw.family && cni_result_add_route(r, &rt) < 0)
-			goto nomem;
-	}
-	if (ipam && cni_dns_merge(&r->dns, &ipam->dns) < 0)
-		goto nomem;
-	ctx->result = r;
+	if ((rc = netd_ifconf_result_host(ctx, br)) < 0 || (rc = netd_ifconf_result_host(ctx, host)) < 0 ||
+	    (rc = netd_ifconf_result(ctx, ctr, ipam, c->is_default_gateway)) < 0)
+		return rc;
 	return 0;
-nomem:
-	cni_result_free(r);
-	return -ENOMEM;
 }
 
 static void undo_add(struct cni_ctx *ctx, struct netd_nl *host_nl, const struct bridge_conf *c,
@@ -290,15 +207,8 @@ static void undo_add(struct cni_ctx *ctx, struct netd_nl *host_nl, const struct 
 			for (size_t i = 0; i < u->n_gw_added; i++)
 				netd_nl_addr_del(host_nl, l.ifindex, &u->gw_added[i], NULL);
 	}
-	if (u->ipam) {
-		struct netd_err saved = ctx->err;
-
-		/* IPAM DEL reports into ctx->err; keep the ADD's own error. */
-		memset(&ctx->err, 0, sizeof(ctx->err));
-		if (cni_ipam_exec(ctx, CNI_CMD_DEL, NULL) < 0)
-			log_warn("undo: ipam DEL: %s", ctx->err.msg);
-		ctx->err = saved;
-	}
+	if (u->ipam)
+		netd_ifconf_ipam_undo(ctx);
 }
 
 static int cmd_add(struct cni_ctx *ctx)
@@ -307,7 +217,7 @@ static int cmd_add(struct cni_ctx *ctx)
 	struct undo u = {0};
 	struct netd_nl *host_nl = NULL, *ctr_nl = NULL;
 	struct cni_result *ipam = NULL;
-	struct netd_link br, host, existing;
+	struct netd_link br, host, ctr, existing;
 	struct netd_prefix gws[8];
 	char veth[IFNAMSIZ], owner[33];
 	int rc, nsfd = -1, lock = -1;
@@ -381,8 +291,8 @@ static int cmd_add(struct cni_ctx *ctx)
 		goto fail;
 
 	/* 5. inside the container */
-	struct ctr_setup s = {.ctx = ctx, .conf = &c, .ipam = ipam, .nl = ctr_nl};
-	if ((rc = netd_nl_link_get(ctr_nl, ctx->ifname, &s.link, &ctx->err)) < 0 || (rc = setup_container(&s)) < 0)
+	if ((rc = netd_nl_link_get(ctr_nl, ctx->ifname, &ctr, &ctx->err)) < 0 ||
+	    (rc = netd_ifconf_apply(ctr_nl, ctr.ifindex, ipam, c.is_default_gateway, &ctx->err)) < 0)
 		goto fail;
 
 	/* 6. masquerade */
@@ -392,7 +302,7 @@ static int cmd_add(struct cni_ctx *ctx)
 		u.masq = true;
 	}
 
-	if ((rc = build_result(ctx, &c, &br, &host, &s.link, ipam)) < 0)
+	if ((rc = build_result(ctx, &c, &br, &host, &ctr, ipam)) < 0)
 		goto fail;
 	goto out;
 
@@ -465,23 +375,12 @@ static int cmd_del(struct cni_ctx *ctx)
 	return 0;
 }
 
-static bool has_prefix(const struct netd_prefix *list, size_t n, const struct netd_prefix *p)
-{
-	for (size_t i = 0; i < n; i++)
-		if (netd_addr_eq(&list[i].addr, &p->addr) && list[i].len == p->len)
-			return true;
-	return false;
-}
-
 static int check_container(struct cni_ctx *ctx, struct netd_nl *nl, const struct bridge_conf *c,
 			   const struct netd_link *ctr)
 {
 	const struct cni_result *prev = ctx->prev;
-	struct netd_prefix *addrs = NULL;
-	struct netd_route *routes = NULL;
-	size_t na = 0, nr = 0;
-	char buf[NETD_PREFIX_STRLEN], mac[18];
-	int ci = cni_result_find_iface(prev, ctx->ifname, true), rc;
+	char mac[18];
+	int ci = cni_result_find_iface(prev, ctx->ifname, true);
 
 	if (ci < 0)
 		return drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
@@ -491,35 +390,7 @@ static int check_container(struct cni_ctx *ctx, struct netd_nl *nl, const struct
 		return drift(ctx, "interface %s in the container is down", ctx->ifname);
 	if (strcmp(ctr->kind, "veth"))
 		return drift(ctx, "interface %s is a '%s', not a veth", ctx->ifname, ctr->kind);
-	if ((rc = netd_nl_addr_list(nl, ctr->ifindex, 0, &addrs, &na, &ctx->err)) < 0)
-		return rc;
-	for (size_t i = 0; !rc && i < prev->n_ips; i++)
-		if (prev->ips[i].iface == ci && !has_prefix(addrs, na, &prev->ips[i].address))
-			rc = drift(ctx, "address %s is missing from interface %s",
-				   netd_prefix_str(&prev->ips[i].address, buf), ctx->ifname);
-	free(addrs);
-	for (int fam = AF_INET; !rc && fam; fam = fam == AF_INET ? AF_INET6 : 0) {
-		if ((rc = netd_nl_route_list(nl, fam, 0, &routes, &nr, &ctx->err)) < 0)
-			break;
-		for (size_t i = 0; !rc && i < prev->n_routes; i++) {
-			const struct cni_route *want = &prev->routes[i];
-			bool found = false;
-
-			if (want->dst.addr.family != fam || (want->table && want->table != 254))
-				continue;
-			for (size_t k = 0; k < nr && !found; k++)
-				found = netd_addr_eq(&routes[k].dst.addr, &want->dst.addr) &&
-					routes[k].dst.len == want->dst.len &&
-					(!want->gw.family || netd_addr_eq(&routes[k].gw, &want->gw));
-			if (!found)
-				rc = drift(ctx, "route to %s is missing in the container",
-					   netd_prefix_str(&want->dst, buf));
-		}
-		free(routes);
-		routes = NULL;
-	}
-	(void)c;
-	return rc;
+	return netd_ifconf_check(ctx, nl, ci, ctr);
 }
 
 static int cmd_check(struct cni_ctx *ctx)

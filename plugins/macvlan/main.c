@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "netd/cni.h"
+#include "netd/ifconf.h"
 #include "netd/log.h"
 #include "netd/netns.h"
 #include "netd/nl.h"
@@ -157,84 +158,6 @@ static void arp_notify_on(int nsfd, const char *ifname)
 /* Addresses, link up, routes: in that order, as routes need an up link with
  * an address of their gateway's subnet. IPv6 addresses skip DAD: they came
  * from IPAM, and waiting for DAD is what makes other plugins slow. */
-static int setup_container(struct cni_ctx *ctx, struct netd_nl *nl, int nsfd, const struct netd_link *l,
-			   const struct cni_result *ipam)
-{
-	int rc, idx = l->ifindex;
-
-	bool v4 = false;
-
-	for (size_t i = 0; ipam && i < ipam->n_ips; i++) {
-		if ((rc = netd_nl_addr_add(nl, idx, &ipam->ips[i].address, true, &ctx->err)) < 0)
-			return rc;
-		v4 |= ipam->ips[i].address.addr.family == AF_INET;
-	}
-	if (v4)
-		arp_notify_on(nsfd, l->name);
-	if ((rc = netd_nl_link_set_up(nl, idx, true, &ctx->err)) < 0)
-		return rc;
-	for (size_t i = 0; ipam && i < ipam->n_routes; i++) {
-		const struct cni_route *r = &ipam->routes[i];
-		struct netd_route nr = {.dst = r->dst,
-					.gw = r->gw,
-					.ifindex = idx,
-					.metric = r->priority,
-					.table = r->table,
-					.mtu = r->mtu,
-					.advmss = r->advmss,
-					.scope = r->scope};
-
-		if ((rc = netd_nl_route_add(nl, &nr, &ctx->err)) < 0)
-			return rc;
-	}
-	return 0;
-}
-
-/* prevResult's pieces, then the container interface, IPAM's addresses on
- * it, routes and DNS. */
-static int build_result(struct cni_ctx *ctx, const struct netd_link *l, const struct cni_result *ipam)
-{
-	struct cni_result *r = ctx->prev ? cni_result_dup(ctx->prev) : cni_result_new();
-	struct cni_iface f = {.mtu = l->mtu};
-	int ci;
-
-	if (!r)
-		return -ENOMEM;
-	snprintf(f.name, sizeof(f.name), "%s", ctx->ifname);
-	netd_mac_str(l->mac, f.mac);
-	snprintf(f.sandbox, sizeof(f.sandbox), "%s", ctx->netns);
-	if ((ci = cni_result_add_iface(r, &f)) < 0)
-		goto nomem;
-	for (size_t i = 0; ipam && i < ipam->n_ips; i++) {
-		struct cni_ip ip = ipam->ips[i];
-
-		ip.iface = ci;
-		if (cni_result_add_ip(r, &ip) < 0)
-			goto nomem;
-	}
-	for (size_t i = 0; ipam && i < ipam->n_routes; i++)
-		if (cni_result_add_route(r, &ipam->routes[i]) < 0)
-			goto nomem;
-	if (ipam && cni_dns_merge(&r->dns, &ipam->dns) < 0)
-		goto nomem;
-	ctx->result = r;
-	return 0;
-nomem:
-	cni_result_free(r);
-	return -ENOMEM;
-}
-
-static void undo_ipam(struct cni_ctx *ctx)
-{
-	struct netd_err saved = ctx->err;
-
-	/* IPAM DEL reports into ctx->err; keep the ADD's own error. */
-	memset(&ctx->err, 0, sizeof(ctx->err));
-	if (cni_ipam_exec(ctx, CNI_CMD_DEL, NULL) < 0)
-		log_warn("undo: ipam DEL: %s", ctx->err.msg);
-	ctx->err = saved;
-}
-
 static int cmd_add(struct cni_ctx *ctx)
 {
 	struct macvlan_conf c;
@@ -292,10 +215,17 @@ static int cmd_add(struct cni_ctx *ctx)
 	created = true;
 
 	/* 4. inside the container */
-	if ((rc = netd_nl_link_get(ctr_nl, ctx->ifname, &l, &ctx->err)) < 0 ||
-	    (rc = setup_container(ctx, ctr_nl, nsfd, &l, ipam)) < 0)
+	if ((rc = netd_nl_link_get(ctr_nl, ctx->ifname, &l, &ctx->err)) < 0)
 		goto fail;
-	if ((rc = build_result(ctx, &l, ipam)) < 0)
+	/* Announce the MAC with a gratuitous ARP as the link comes up, so the
+	 * outside learns it without traffic; a packet socket would cost 10+ ms. */
+	for (size_t i = 0; ipam && i < ipam->n_ips; i++)
+		if (ipam->ips[i].address.addr.family == AF_INET) {
+			arp_notify_on(nsfd, l.name);
+			break;
+		}
+	if ((rc = netd_ifconf_apply(ctr_nl, l.ifindex, ipam, false, &ctx->err)) < 0 ||
+	    (rc = netd_ifconf_result(ctx, &l, ipam, false)) < 0)
 		goto fail;
 	goto out;
 
@@ -304,7 +234,7 @@ fail:
 	if (created && netd_nl_link_get(ctr_nl, ctx->ifname, &l, NULL) == 0 && !strcmp(l.kind, "macvlan"))
 		netd_nl_link_del(ctr_nl, l.ifindex, NULL);
 	if (ipam_done)
-		undo_ipam(ctx);
+		netd_ifconf_ipam_undo(ctx);
 out:
 	cni_result_free(ipam);
 	netd_nl_free(ctr_nl);
@@ -343,54 +273,6 @@ static int cmd_del(struct cni_ctx *ctx)
 	}
 	memset(&ctx->err, 0, sizeof(ctx->err));
 	return 0;
-}
-
-static bool has_prefix(const struct netd_prefix *list, size_t n, const struct netd_prefix *p)
-{
-	for (size_t i = 0; i < n; i++)
-		if (netd_addr_eq(&list[i].addr, &p->addr) && list[i].len == p->len)
-			return true;
-	return false;
-}
-
-/* prevResult's addresses on the interface, its routes in the main table. */
-static int check_l3(struct cni_ctx *ctx, struct netd_nl *nl, int ci, const struct netd_link *ctr)
-{
-	const struct cni_result *prev = ctx->prev;
-	struct netd_prefix *addrs = NULL;
-	struct netd_route *routes = NULL;
-	size_t na = 0, nr = 0;
-	char buf[NETD_PREFIX_STRLEN];
-	int rc;
-
-	if ((rc = netd_nl_addr_list(nl, ctr->ifindex, 0, &addrs, &na, &ctx->err)) < 0)
-		return rc;
-	for (size_t i = 0; !rc && i < prev->n_ips; i++)
-		if (prev->ips[i].iface == ci && !has_prefix(addrs, na, &prev->ips[i].address))
-			rc = drift(ctx, "address %s is missing from interface %s",
-				   netd_prefix_str(&prev->ips[i].address, buf), ctx->ifname);
-	free(addrs);
-	for (int fam = AF_INET; !rc && fam; fam = fam == AF_INET ? AF_INET6 : 0) {
-		if ((rc = netd_nl_route_list(nl, fam, 0, &routes, &nr, &ctx->err)) < 0)
-			break;
-		for (size_t i = 0; !rc && i < prev->n_routes; i++) {
-			const struct cni_route *want = &prev->routes[i];
-			bool found = false;
-
-			if (want->dst.addr.family != fam || (want->table && want->table != 254))
-				continue;
-			for (size_t k = 0; k < nr && !found; k++)
-				found = netd_addr_eq(&routes[k].dst.addr, &want->dst.addr) &&
-					routes[k].dst.len == want->dst.len &&
-					(!want->gw.family || netd_addr_eq(&routes[k].gw, &want->gw));
-			if (!found)
-				rc = drift(ctx, "route to %s is missing in the container",
-					   netd_prefix_str(&want->dst, buf));
-		}
-		free(routes);
-		routes = NULL;
-	}
-	return rc;
 }
 
 static int cmd_check(struct cni_ctx *ctx)
@@ -434,7 +316,7 @@ static int cmd_check(struct cni_ctx *ctx)
 	else if (c.mtu && ctr.mtu != c.mtu)
 		rc = drift(ctx, "interface %s has MTU %d, not %d", ctx->ifname, ctr.mtu, c.mtu);
 	else
-		rc = check_l3(ctx, ctr_nl, ci, &ctr);
+		rc = netd_ifconf_check(ctx, ctr_nl, ci, &ctr);
 out:
 	netd_nl_free(ctr_nl);
 	netd_nl_free(host_nl);
