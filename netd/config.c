@@ -17,6 +17,7 @@ void netd_config_defaults(struct netd_config *c)
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", NETD_DEFAULT_STATE_DIR);
 	c->log_level = NETD_LOG_INFO;
 	c->max_body = NETD_BODY_MAX_DEFAULT;
+	c->sync_endpoints = true;
 }
 
 /* "1000, 1001" -> ids; numbers only, so that a typo cannot silently allow
@@ -83,6 +84,15 @@ int netd_config_set(struct netd_config *c, const char *key, const char *value, s
 		return parse_ids(value, (unsigned *)c->allow_uids, &c->n_allow_uids, key, err);
 	if (!strcmp(key, "allow_gids"))
 		return parse_ids(value, (unsigned *)c->allow_gids, &c->n_allow_gids, key, err);
+	if (!strcmp(key, "sync_endpoints")) {
+		if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
+			c->sync_endpoints = true;
+		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
+			c->sync_endpoints = false;
+		else
+			return netd_err_set(err, -EINVAL, 400, "sync_endpoints: '%s' is not yes or no", value);
+		return 0;
+	}
 	if (!strcmp(key, "max_body")) {
 		char *end;
 		unsigned long v;

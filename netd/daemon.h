@@ -46,6 +46,7 @@ struct netd_config {
 	gid_t allow_gids[NETD_ALLOW_MAX];
 	size_t n_allow_gids;
 	size_t max_body;		/* request bodies above it get 413 */
+	bool sync_endpoints;		/* fsync endpoint records (default yes) */
 };
 
 void netd_config_defaults(struct netd_config *c);
@@ -91,6 +92,11 @@ struct netd_state {
 	struct netd_ep *first, *last;
 	struct netd_net *nets;
 	size_t n_nets;
+	/* Skip fsync for endpoint records (config sync_endpoints = no): they
+	 * still survive kill -9 (the page cache does), only not a power loss —
+	 * after which every container netns is gone and the records would be
+	 * dropped at load anyway. Network records are always synced. */
+	bool no_sync_eps;
 };
 
 /* Open (creating dirs 0700) and load the state under dir, dropping endpoints

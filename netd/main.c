@@ -159,6 +159,7 @@ static void reload(struct netd_daemon *d)
 		snprintf(c.socket, sizeof(c.socket), "%s", d->cfg.socket);
 		snprintf(c.state_dir, sizeof(c.state_dir), "%s", d->cfg.state_dir);
 		d->cfg = c;
+		d->state->no_sync_eps = !c.sync_endpoints;
 		netd_log_init("netd", c.log_level);
 		apply_socket_group(&c);
 		log_info("configuration reloaded");
@@ -261,6 +262,7 @@ int main(int argc, char **argv)
 		log_err("%s", err.msg);
 		goto out;
 	}
+	d.state->no_sync_eps = !d.cfg.sync_endpoints;
 	if (dropped)
 		log_info("dropped %zu endpoints whose network namespace is gone", dropped);
 	log_info("state: %zu networks, %zu endpoints from %s", d.state->n_nets, d.state->n_eps,
