@@ -841,6 +841,53 @@ static void test_index_built_from_host_local_dir(void **state)
 	netd_ipam_conf_free(c);
 }
 
+/* ---- in-process CNI commands (what a main plugin runs instead of exec) ---- */
+
+static void test_cni_run_in_process(void **state)
+{
+	char cfg[512];
+	json_t *conf;
+	struct cni_result *r = NULL;
+	struct cni_ctx ctx = {.container_id = "ctr1", .ifname = "eth0", .netns = "/proc/self/ns/net"};
+
+	snprintf(cfg, sizeof(cfg), "{\"cniVersion\":\"1.0.0\",\"name\":\"net1\",\"type\":\"netd-bridge\","
+		 "\"ipam\":{\"type\":\"netd-ipam\",\"subnet\":\"10.1.0.0/29\",\"dataDir\":\"%s\","
+		 "\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}}", tmpdir);
+	assert_non_null(conf = json_loads(cfg, 0, NULL));
+	ctx.config = conf;
+	ctx.cmd = CNI_CMD_ADD;	/* the main plugin's own command must not leak into the sub-run */
+	assert_int_equal(netd_ipam_cni_run(&ctx, CNI_CMD_ADD, &r), 0);
+	assert_non_null(r);
+	assert_int_equal(r->n_ips, 1);
+	assert_string_equal(astr(&r->ips[0].address.addr), "10.1.0.2");
+	assert_string_equal(astr(&r->ips[0].gateway), "10.1.0.1");
+	assert_int_equal(r->n_routes, 1);
+	assert_null(ctx.result);
+	assert_false(ctx.err.msg[0]);
+	cni_result_free(r);
+	assert_string_equal(slurp("10.1.0.2"), "ctr1\r\neth0");
+
+	ctx.container_id = "ctr2";
+	assert_int_equal(netd_ipam_cni_run(&ctx, CNI_CMD_ADD, NULL), 0);
+	assert_int_equal(netd_ipam_cni_run(&ctx, CNI_CMD_CHECK, NULL), 0);
+	assert_int_equal(netd_ipam_cni_run(&ctx, CNI_CMD_DEL, NULL), 0);
+	assert_null(slurp("10.1.0.3"));
+	assert_int_equal(netd_ipam_cni_run(&ctx, CNI_CMD_DEL, NULL), 0);	/* idempotent */
+
+	/* errors come back as the binary's error object would: code + message */
+	for (int i = 0; i < 8; i++) {	/* 4 fit beside ctr1 in the /29 */
+		char id[8];
+
+		snprintf(id, sizeof(id), "f%d", i);
+		ctx.container_id = id;
+		if (netd_ipam_cni_run(&ctx, CNI_CMD_ADD, NULL) < 0)
+			break;
+	}
+	assert_int_equal(ctx.err.code, NETD_ERR_IPAM_FULL);
+	assert_string_equal(ctx.err.msg, "netd-ipam ADD: no IP addresses available in range set 10.1.0.0/29");
+	json_decref(conf);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -871,6 +918,7 @@ int main(void)
 		T(test_index_foreign_changes),
 		T(test_index_lost_or_garbled),
 		T(test_index_built_from_host_local_dir),
+		T(test_cni_run_in_process),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

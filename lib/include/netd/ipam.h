@@ -191,4 +191,19 @@ int netd_ipam_resolv_conf(const char *path, struct cni_dns *dns, struct netd_err
 int netd_ipam_result(const struct netd_ipam_conf *c, const struct cni_ip *ips, struct cni_result *r,
 		     struct netd_err *err);
 
+/* ---- the CNI plugin -------------------------------------------------------- */
+
+/* netd-ipam's handlers (lib/ipam_cni.c): the netd-ipam binary is cni_main of
+ * this. */
+extern const struct cni_plugin netd_ipam_plugin;
+
+/* Run netd-ipam's command `cmd` in this process, on ctx's config, container,
+ * ifname and args, as if the binary had been exec'd with them: for a main
+ * plugin whose ipam.type is "netd-ipam", this saves the exec (about 1 ms of
+ * CPU on a small VM, 15-30% of an ADD). Same contract as cni_delegate: for
+ * ADD, *out gets the result (caller frees); an error lands in ctx->err as
+ * "netd-ipam <CMD>: <message>" with the handler's code. ctx is not changed
+ * otherwise. */
+int netd_ipam_cni_run(struct cni_ctx *ctx, enum cni_command cmd, struct cni_result **out);
+
 #endif

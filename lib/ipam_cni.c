@@ -1,0 +1,204 @@
+/* ipam_cni.c — netd-ipam's CNI commands over the allocator in ipam.c: the
+ * handlers behind the netd-ipam binary, and the same handlers run inside a
+ * main plugin (netd_ipam_cni_run) so that it need not exec one. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "netd/cni.h"
+#include "netd/ipam.h"
+
+static int load(struct cni_ctx *ctx, struct netd_ipam_conf **c)
+{
+	return netd_ipam_conf_parse(ctx->config, c, &ctx->err);
+}
+
+static int cmd_add(struct cni_ctx *ctx)
+{
+	struct netd_ipam_store *s = NULL;
+	struct netd_ipam_conf *c;
+	struct cni_ip *ips = NULL;
+	int rc;
+
+	if ((rc = load(ctx, &c)) < 0)
+		return rc;
+	if ((rc = netd_ipam_conf_requests(c, ctx->runtime_config,
+					  ctx->conf_args, cni_arg(ctx, "IP"), &ctx->err)) < 0)
+		goto out;
+	if (!(ips = calloc(c->n_sets, sizeof(*ips))) || !(ctx->result = cni_result_new())) {
+		rc = netd_err_set(&ctx->err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	/* Everything that can fail on input goes before the first reservation. */
+	if (c->resolv_conf && (rc = netd_ipam_resolv_conf(c->resolv_conf, &ctx->result->dns, &ctx->err)) < 0)
+		goto out;
+	if ((rc = netd_ipam_store_open(c->data_dir, c->network, &s, &ctx->err)) < 0)
+		goto out;
+	if ((rc = netd_ipam_allocate(c, s, ctx->container_id, ctx->ifname, ips, &ctx->err)) < 0)
+		goto out;
+	rc = netd_ipam_result(c, ips, ctx->result, &ctx->err);
+out:
+	netd_ipam_store_close(s);
+	free(ips);
+	netd_ipam_conf_free(c);
+	return rc;
+}
+
+/* DEL on a network that never had a directory has nothing to do; do not
+ * create one just to find that out. */
+static bool net_dir_exists(const struct netd_ipam_conf *c)
+{
+	char *path;
+	struct stat st;
+	bool yes;
+
+	if (asprintf(&path, "%s/%s", c->data_dir, c->network) < 0)
+		return true;
+	yes = stat(path, &st) == 0 || errno != ENOENT;
+	free(path);
+	return yes;
+}
+
+static int cmd_del(struct cni_ctx *ctx)
+{
+	struct netd_ipam_store *s = NULL;
+	struct netd_ipam_conf *c;
+	int rc;
+
+	if ((rc = load(ctx, &c)) < 0)
+		return rc;
+	if (net_dir_exists(c) && (rc = netd_ipam_store_open(c->data_dir, c->network, &s, &ctx->err)) == 0)
+		rc = netd_ipam_release(s, ctx->container_id, ctx->ifname, &ctx->err);
+	netd_ipam_store_close(s);
+	netd_ipam_conf_free(c);
+	return rc < 0 ? rc : 0;
+}
+
+static int cmd_check(struct cni_ctx *ctx)
+{
+	struct netd_ipam_store *s = NULL;
+	struct netd_addr *addrs = NULL;
+	struct netd_ipam_conf *c;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = load(ctx, &c)) < 0)
+		return rc;
+	if (ctx->prev && ctx->prev->n_ips && !(addrs = calloc(ctx->prev->n_ips, sizeof(*addrs)))) {
+		rc = netd_err_set(&ctx->err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; ctx->prev && i < ctx->prev->n_ips; i++)
+		addrs[n++] = ctx->prev->ips[i].address.addr;
+	if ((rc = netd_ipam_store_open(c->data_dir, c->network, &s, &ctx->err)) == 0)
+		rc = netd_ipam_check(c, s, ctx->container_id, ctx->ifname, addrs, n, &ctx->err);
+out:
+	netd_ipam_store_close(s);
+	free(addrs);
+	netd_ipam_conf_free(c);
+	return rc;
+}
+
+#define VALID_KEY "cni.dev/valid-attachments"
+
+static int cmd_gc(struct cni_ctx *ctx)
+{
+	json_t *list = json_object_get(ctx->config, VALID_KEY), *o;
+	struct netd_ipam_attachment *valid = NULL;
+	struct netd_ipam_store *s = NULL;
+	struct netd_ipam_conf *c;
+	size_t i;
+	int rc;
+
+	if ((rc = load(ctx, &c)) < 0)
+		return rc;
+	/* Without the list every reservation would look stale: refuse. */
+	if (!json_is_array(list)) {
+		rc = netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG, VALID_KEY ": %s",
+				  list ? "must be a list" : "missing");
+		goto out;
+	}
+	if (json_array_size(list) && !(valid = calloc(json_array_size(list), sizeof(*valid)))) {
+		rc = netd_err_set(&ctx->err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	json_array_foreach(list, i, o) {
+		valid[i].id = json_string_value(json_object_get(o, "containerID"));
+		valid[i].ifname = json_string_value(json_object_get(o, "ifname"));
+		if (!valid[i].id || !valid[i].ifname) {
+			rc = netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG,
+					  VALID_KEY "[%zu]: needs string containerID and ifname", i);
+			goto out;
+		}
+	}
+	if (net_dir_exists(c) && (rc = netd_ipam_store_open(c->data_dir, c->network, &s, &ctx->err)) == 0)
+		rc = netd_ipam_gc(s, valid, json_array_size(list), &ctx->err);
+out:
+	netd_ipam_store_close(s);
+	free(valid);
+	netd_ipam_conf_free(c);
+	return rc < 0 ? rc : 0;
+}
+
+static int cmd_status(struct cni_ctx *ctx)
+{
+	struct netd_ipam_conf *c;
+	int rc;
+
+	if ((rc = netd_ipam_conf_parse(ctx->config, &c, &ctx->err)) < 0)
+		return rc;
+	rc = netd_ipam_status(c, &ctx->err);
+	netd_ipam_conf_free(c);
+	return rc;
+}
+
+const struct cni_plugin netd_ipam_plugin = {
+	.name = "netd-ipam",
+	.add = cmd_add,
+	.del = cmd_del,
+	.check = cmd_check,
+	.gc = cmd_gc,
+	.status = cmd_status,
+};
+
+int netd_ipam_cni_run(struct cni_ctx *ctx, enum cni_command cmd, struct cni_result **out)
+{
+	struct cni_ctx sub = *ctx;
+	int (*handler)(struct cni_ctx *) = NULL;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	switch (cmd) {
+	case CNI_CMD_ADD: handler = cmd_add; break;
+	case CNI_CMD_DEL: handler = cmd_del; break;
+	case CNI_CMD_CHECK: handler = cmd_check; break;
+	case CNI_CMD_GC: handler = cmd_gc; break;
+	case CNI_CMD_STATUS: handler = cmd_status; break;
+	default: break;
+	}
+	if (!handler)
+		return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG, "netd-ipam: unsupported command %s",
+				    cni_command_name(cmd));
+	sub.cmd = cmd;
+	sub.result = NULL;
+	sub.output = NULL;
+	memset(&sub.err, 0, sizeof(sub.err));
+	rc = handler(&sub);
+	json_decref(sub.output);
+	if (rc < 0) {
+		cni_result_free(sub.result);
+		/* As cni_delegate reports a delegate's error object. */
+		netd_err_set(&ctx->err, rc, sub.err.code ? sub.err.code : NETD_ERR_INTERNAL, "netd-ipam %s: %s",
+			     cni_command_name(cmd), sub.err.msg);
+		if (sub.err.details[0])
+			netd_err_details(&ctx->err, "%s", sub.err.details);
+		return rc;
+	}
+	if (out && cmd == CNI_CMD_ADD)
+		*out = sub.result;
+	else
+		cni_result_free(sub.result);
+	return 0;
+}
