@@ -42,7 +42,7 @@ struct bridge_conf {
 
 /* What ADD did, so it can be undone in reverse. */
 struct undo {
-	bool ipam, bridge_created, veth, masq;
+	bool ipam, bridge_created, veth, masq, macspoof;
 	struct netd_prefix gw_added[8];
 	size_t n_gw_added;
 };
@@ -76,8 +76,6 @@ static int parse_conf(struct cni_ctx *ctx, struct bridge_conf *c)
 	c->vlan = (int)vlan;
 	if (c->is_default_gateway)
 		c->is_gateway = true;
-	if (c->macspoofchk)
-		return conf_err(ctx, "%s is not supported yet by netd-bridge", "macspoofchk");
 
 	/* MAC: runtimeConfig capability, then CNI_ARGS, then args.cni. */
 	if ((rc_mac = cni_runtime_cap(ctx, "mac")) && json_is_string(rc_mac))
@@ -196,8 +194,10 @@ static void undo_add(struct cni_ctx *ctx, struct netd_nl *host_nl, const struct 
 	struct netd_link l;
 	struct netd_err e = {0};
 
-	if (u->masq && netd_nft_masq_del(owner, &e) < 0)
-		log_warn("undo: masquerade: %s", e.msg);
+	struct netd_nft_del_req q = {.owner = owner, .masq = u->masq, .macspoof = u->macspoof, .host_ifname = veth};
+
+	if ((u->masq || u->macspoof) && netd_nft_del(&q, &e) < 0)
+		log_warn("undo: nftables: %s", e.msg);
 	if (u->veth && netd_nl_link_get(host_nl, veth, &l, NULL) == 0 && netd_nl_link_del(host_nl, l.ifindex, &e) < 0)
 		log_warn("undo: delete %s: %s", veth, e.msg);
 	if (netd_nl_link_get(host_nl, c->bridge, &l, NULL) == 0) {
@@ -302,6 +302,13 @@ static int cmd_add(struct cni_ctx *ctx)
 		u.masq = true;
 	}
 
+	/* 7. frames from the container must carry its own MAC */
+	if (c.macspoofchk) {
+		if ((rc = netd_nft_macspoof_add(veth, ctr.mac, owner, &ctx->err)) < 0)
+			goto fail;
+		u.macspoof = true;
+	}
+
 	if ((rc = build_result(ctx, &c, &br, &host, &ctr, ipam)) < 0)
 		goto fail;
 	goto out;
@@ -359,8 +366,21 @@ static int cmd_del(struct cni_ctx *ctx)
 		 (rc = netd_nl_link_del(host_nl, l.ifindex, &ctx->err)) < 0 && rc != -ENODEV)
 		keep_first(ctx, &first);
 	memset(&ctx->err, 0, sizeof(ctx->err));
-	if (c.ip_masq && netd_nft_masq_del(owner, &ctx->err) < 0)
-		keep_first(ctx, &first);
+	if (c.ip_masq || c.macspoofchk) {
+		/* prevResult's addresses spare a listing of the whole set */
+		struct netd_addr addrs[16];
+		struct netd_nft_del_req q = {.owner = owner, .masq = c.ip_masq, .macspoof = c.macspoofchk,
+					     .host_ifname = veth};
+
+		for (size_t i = 0; ctx->prev && i < ctx->prev->n_ips && q.naddrs < 16; i++)
+			addrs[q.naddrs++] = ctx->prev->ips[i].address.addr;
+		if (q.naddrs && q.naddrs == (ctx->prev ? ctx->prev->n_ips : 0))
+			q.addrs = addrs;
+		else
+			q.naddrs = 0;
+		if (netd_nft_del(&q, &ctx->err) < 0)
+			keep_first(ctx, &first);
+	}
 
 	netd_lock_release(lock);
 	netd_nl_free(ctr_nl);
@@ -443,6 +463,14 @@ static int cmd_check(struct cni_ctx *ctx)
 		if (rc < 0)
 			goto out;
 	}
+	if (c.macspoofchk) {
+		rc = netd_nft_macspoof_has(veth, ctr.mac, owner, &ctx->err);
+		if (rc == 0)
+			rc = drift(ctx, "macspoofchk guard for %s is missing from table bridge %s", veth,
+				   NETD_NFT_CNI_TABLE);
+		if (rc < 0)
+			goto out;
+	}
 	rc = 0;
 out:
 	netd_nl_free(ctr_nl);
@@ -470,7 +498,7 @@ static int cmd_gc(struct cni_ctx *ctx)
 		return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG, "cni.dev/valid-attachments must be a list");
 	if (c.ipam_type && (rc = cni_ipam_exec(ctx, CNI_CMD_GC, NULL)) < 0)
 		return rc;
-	if (!c.ip_masq)
+	if (!c.ip_masq && !c.macspoofchk)
 		return 0;
 	owners = calloc(n + 1, sizeof(*owners));
 	keep = calloc(n + 1, sizeof(*keep));
@@ -490,7 +518,10 @@ static int cmd_gc(struct cni_ctx *ctx)
 		netd_nft_owner(ctx->network, id, ifn, owners[i]);
 		keep[i] = owners[i];
 	}
-	rc = netd_nft_masq_gc(ctx->network, keep, n, &ctx->err);
+	if (c.ip_masq)
+		rc = netd_nft_masq_gc(ctx->network, keep, n, &ctx->err);
+	if (!rc && c.macspoofchk)
+		rc = netd_nft_macspoof_gc(ctx->network, keep, n, &ctx->err);
 out:
 	free(owners);
 	free(keep);

@@ -305,3 +305,24 @@ bad_input() { # bad_input CODE NEEDLE ENV... <<< stdin
 	assert_success
 	[ "$(ip -o link show master br9 | wc -l)" -eq 0 ]
 }
+
+@test "macspoofchk: a container that changes its MAC is cut off, others are not; DEL removes the guard" {
+	ns_add c1 c2
+	cni netd-bridge ADD c1 <<<"$(conf '"macspoofchk":true')"; assert_success
+	prev=$output
+	host=$(json_field '.interfaces[1].name')
+	cni netd-bridge ADD c2 <<<"$(conf '"macspoofchk":true')"; assert_success
+	ns_exec c1 ping -c1 -W2 10.88.0.3
+	nft list table bridge netd_cni | grep -q "$host"
+	jq -c --argjson p "$prev" '. + {prevResult: $p}' <<<"$(conf '"macspoofchk":true')" > "$BATS_TEST_TMPDIR/check"
+	cni netd-bridge CHECK c1 < "$BATS_TEST_TMPDIR/check"; assert_success
+	ns_exec c1 ip link set eth0 address 02:00:00:00:66:66
+	ns_exec c1 ip neigh flush all
+	! ns_exec c1 ping -c1 -W1 10.88.0.3
+	! ns_exec c1 ping -c1 -W1 10.88.0.1
+	ns_exec c2 ping -c1 -W2 10.88.0.1
+	cni netd-bridge DEL c1 <<<"$(conf '"macspoofchk":true')"; assert_success
+	! nft list table bridge netd_cni | grep -q "$host"
+	# c2's guard stays
+	[ "$(nft -j list set bridge netd_cni macspoof_ifaces | jq '[.nftables[].set.elem // empty | .[]] | length')" -eq 1 ]
+}
