@@ -329,10 +329,10 @@ static json_t *option_value(const char *v)
 	return json_string(v);
 }
 
-static int network_create(int argc, char **argv)
+static int network_create(int argc, char **argv, json_t *opts_obj)
 {
 	const char *driver = "bridge", *subnet = NULL, *gateway = NULL, *name = NULL;
-	json_t *main_conf = json_object(), *opts_obj = json_object(), *ipam, *conflist, *body;
+	json_t *main_conf, *ipam, *conflist, *body;
 	char path[4096], tmp[4200], subnet_buf[NETD_PREFIX_STRLEN], gw_buf[NETD_ADDR_STRLEN], type[80];
 	struct netd_prefix p;
 	struct netd_addr gw;
@@ -395,6 +395,7 @@ static int network_create(int argc, char **argv)
 		       EXIT_USAGE;
 
 	snprintf(type, sizeof(type), "netd-%s", driver);
+	main_conf = json_object();
 	json_object_set_new(main_conf, "type", json_string(type));
 	if (!strcmp(driver, "bridge")) {
 		char br[16];
@@ -430,6 +431,7 @@ static int network_create(int argc, char **argv)
 
 		unlink(tmp);
 		free(s);
+		json_decref(conflist);
 		return fail("write %s: %s", path, strerror(e));
 	}
 	free(s);
@@ -442,9 +444,13 @@ static int network_create(int argc, char **argv)
 		const char *k;
 		json_t *v;
 
-		json_object_foreach(opts_obj, k, v)
+		json_object_foreach(opts_obj, k, v) {
+			char *str = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY);
+
 			json_object_set_new(json_object_get(body, "options"), k,
-					    json_is_string(v) ? json_incref(v) : json_string(json_dumps(v, JSON_ENCODE_ANY)));
+					    str ? json_string(str) : json_incref(v));
+			free(str);
+		}
 	}
 	s = json_dumps(body, JSON_COMPACT);
 	{
@@ -455,7 +461,6 @@ static int network_create(int argc, char **argv)
 	}
 	free(s);
 	json_decref(body);
-	json_decref(opts_obj);
 	if (opts.json)
 		print_json(conflist);
 	else
@@ -601,8 +606,13 @@ static int cmd_network(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage(stderr), EXIT_USAGE;
-	if (!strcmp(argv[1], "create"))
-		return network_create(argc, argv);
+	if (!strcmp(argv[1], "create")) {
+		json_t *o = json_object();
+		int rc = network_create(argc, argv, o);
+
+		json_decref(o);
+		return rc;
+	}
 	if ((!strcmp(argv[1], "ls") || !strcmp(argv[1], "list")) && argc == 2)
 		return network_ls();
 	if (!strcmp(argv[1], "inspect") && argc == 3)
@@ -621,7 +631,7 @@ static const char *env_or(const char *name, const char *def)
 
 int main(int argc, char **argv)
 {
-	char **args = calloc(argc + 1, sizeof(*args));
+	char *args[argc + 1];
 	int n = 0;
 
 	opts.socket = env_or("NETD_SOCKET", "/run/netd/netd.sock");

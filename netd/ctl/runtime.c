@@ -405,10 +405,10 @@ static void print_ips(json_t *result, char *buf, size_t size)
 		snprintf(buf, size, "-");
 }
 
-static int container_add(int argc, char **argv)
+static int container_add(int argc, char **argv, json_t *ports, json_t *aliases)
 {
 	const char *name = NULL, *nets = NULL, *netns_opt = NULL;
-	json_t *ports = json_array(), *aliases = json_array(), *existing, *out = json_object(), *added = json_array();
+	json_t *existing, *out, *added;
 	char links[1024] = "", netns[4096], cni_args[1400], *netlist, *save = NULL;
 	struct stat st;
 	bool created = false;
@@ -460,13 +460,19 @@ static int container_add(int argc, char **argv)
 		 links[0] ? ";NETD_LINKS=" : "", links);
 
 	existing = cache_list(name);
+	out = json_object();
+	added = json_array();
 	if (netns_opt) {
 		snprintf(netns, sizeof(netns), "%s", netns_opt);
 	} else {
 		snprintf(netns, sizeof(netns), "/run/netns/%s", name);
 		if (stat(netns, &st) < 0) {
-			if (run_ip("add", name) < 0)
+			if (run_ip("add", name) < 0) {
+				json_decref(existing);
+				json_decref(out);
+				json_decref(added);
 				return fail("cannot create network namespace %s", name);
+			}
 			created = true;
 		}
 	}
@@ -558,8 +564,6 @@ static int container_add(int argc, char **argv)
 	json_decref(out);
 	json_decref(added);
 	json_decref(existing);
-	json_decref(ports);
-	json_decref(aliases);
 	return rc;
 }
 
@@ -704,8 +708,14 @@ static int container_ls(void)
 
 int cmd_container(int argc, char **argv)
 {
-	if (argc >= 2 && !strcmp(argv[1], "add"))
-		return container_add(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "add")) {
+		json_t *ports = json_array(), *aliases = json_array();
+		int rc = container_add(argc, argv, ports, aliases);
+
+		json_decref(ports);
+		json_decref(aliases);
+		return rc;
+	}
 	if (argc >= 2 && (!strcmp(argv[1], "del") || !strcmp(argv[1], "rm")))
 		return container_del(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "check"))
