@@ -93,6 +93,7 @@ static int nle2errno(int nle)
 }
 
 /* "what: strerror[: kernel ext-ack]", with the ext-ack also in details. */
+__attribute__((format(printf, 4, 0)))
 static int vfail(struct netd_nl *nl, struct netd_err *err, int rc, const char *fmt, va_list ap)
 {
 	char what[512];
@@ -1291,8 +1292,8 @@ int netd_nl_default_route_link(struct netd_nl *nl, int family, struct netd_err *
 {
 	int fams[2] = { AF_INET, AF_INET6 }, nf = 2, i, best = -1, rc;
 	uint32_t best_metric = UINT32_MAX;
-	struct netd_route *r;
-	size_t n, j;
+	struct netd_route *r = NULL;
+	size_t n = 0, j;
 
 	if (family) {
 		fams[0] = family;
