@@ -13,8 +13,8 @@ W=$(mktemp -d "${TMPBASE:-/var/tmp}/netd-bench.XXXXXX")
 STATE=${2:-$W/state}
 SOCK=$W/netd.sock
 N=${N:-2000}
-# SYNC=no: the sync_endpoints = no setting (see packaging/netd.conf)
-printf 'sync_endpoints = %s\n' "${SYNC:-yes}" >"$W/netd.conf"
+# SYNC=always|batch|never: the sync setting (default batch, as netd's; docs/netd.md)
+printf 'sync = %s\n' "${SYNC:-batch}" >"$W/netd.conf"
 NP=${NP:-300}
 "$B/netd/netd" --socket "$SOCK" --state-dir "$STATE" --config "$W/netd.conf" --log-level warn &
 PID=$!
@@ -23,7 +23,7 @@ for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
 rss() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' /proc/$PID/status; }
 
 fs=$(stat -f -c %T "$STATE")
-echo "state dir: $STATE ($fs), sync_endpoints = ${SYNC:-yes}"
+echo "state dir: $STATE ($fs), sync = ${SYNC:-batch}"
 rss0=$(rss)
 set -- $("$B/netd/netd-api-bench" "$SOCK" keepalive "$N")
 echo "raw API, keep-alive        register+unregister: median ${1} us, p99 ${2} us (n=$N)"

@@ -17,7 +17,7 @@ void netd_config_defaults(struct netd_config *c)
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", NETD_DEFAULT_STATE_DIR);
 	c->log_level = NETD_LOG_INFO;
 	c->max_body = NETD_BODY_MAX_DEFAULT;
-	c->sync_endpoints = true;
+	c->sync = NETD_SYNC_BATCH;
 }
 
 /* "1000, 1001" -> ids; numbers only, so that a typo cannot silently allow
@@ -84,11 +84,23 @@ int netd_config_set(struct netd_config *c, const char *key, const char *value, s
 		return parse_ids(value, (unsigned *)c->allow_uids, &c->n_allow_uids, key, err);
 	if (!strcmp(key, "allow_gids"))
 		return parse_ids(value, (unsigned *)c->allow_gids, &c->n_allow_gids, key, err);
+	if (!strcmp(key, "sync")) {
+		if (!strcmp(value, "always"))
+			c->sync = NETD_SYNC_ALWAYS;
+		else if (!strcmp(value, "batch"))
+			c->sync = NETD_SYNC_BATCH;
+		else if (!strcmp(value, "never"))
+			c->sync = NETD_SYNC_NEVER;
+		else
+			return netd_err_set(err, -EINVAL, 400, "sync: '%s' is not always, batch or never", value);
+		return 0;
+	}
+	/* The setting before the journal (fsync each record file or not). */
 	if (!strcmp(key, "sync_endpoints")) {
 		if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
-			c->sync_endpoints = true;
+			c->sync = NETD_SYNC_ALWAYS;
 		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
-			c->sync_endpoints = false;
+			c->sync = NETD_SYNC_NEVER;
 		else
 			return netd_err_set(err, -EINVAL, 400, "sync_endpoints: '%s' is not yes or no", value);
 		return 0;

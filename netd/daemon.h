@@ -3,9 +3,10 @@
  *
  * netd is one thread around one epoll loop (main.c). It keeps the dynamic state
  * of every network — networks and the endpoints containers registered — in
- * memory (state.c) and persists each record as its own small file under the
- * state dir before the API acknowledges a change, so a kill -9 at any moment
- * loses nothing that was answered. The HTTP API (api.c) is a pure function
+ * memory (state.c). Every endpoint change is appended to a journal under the
+ * state dir with one write(2) before the API acknowledges it, so a kill -9 at
+ * any moment loses nothing that was answered (the page cache outlives the
+ * process); how soon it also survives a power loss is the `sync` setting. The HTTP API (api.c) is a pure function
  * from a request to a response, independent of libmicrohttpd (http.c only
  * glues the two), so tests and the fuzzer call it directly.
  *
@@ -46,7 +47,7 @@ struct netd_config {
 	gid_t allow_gids[NETD_ALLOW_MAX];
 	size_t n_allow_gids;
 	size_t max_body;		/* request bodies above it get 413 */
-	bool sync_endpoints;		/* fsync endpoint records (default yes) */
+	int sync;			/* enum netd_sync for the endpoint journal (default batch) */
 };
 
 void netd_config_defaults(struct netd_config *c);
@@ -84,25 +85,78 @@ struct netd_net {
 	struct netd_net *next;
 };
 
+/* When an acknowledged endpoint change reaches the disk itself (not only the
+ * page cache, which is all a kill -9 needs): */
+enum netd_sync {
+	NETD_SYNC_NEVER,	/* when the kernel writes back (~30 s) */
+	NETD_SYNC_BATCH,	/* fdatasync at most 100 ms after the first unsynced change */
+	NETD_SYNC_ALWAYS,	/* fdatasync before every answer */
+};
+#define NETD_SYNC_BATCH_MS 100
+/* Compact when the journal holds more records than this and than live endpoints. */
+#define NETD_COMPACT_MIN_DEFAULT 1024
+
+/* Endpoints on disk (networks stay one fsynced file each, networks/NAME.json):
+ *   endpoints.GEN.snap  every live endpoint at the end of journal GEN; appears
+ *                       by write-temp + fsync + rename + fsync(dir) only
+ *   endpoints.GEN.log   journal: one record per change, appended with one write
+ * Load = the newest snapshot + the journals newer than it, in order. A record
+ * is "OP LEN CRC PAYLOAD\n" (OP 'P' put / 'D' delete / 'H' header, LEN and
+ * CRC 8 hex digits, CRC32 of OP and PAYLOAD), so a torn or corrupt tail is
+ * detected, dropped with a warning, and never followed by new appends.
+ * Compaction starts a new journal, then a forked child writes the snapshot of
+ * the state at that instant from its copy-on-write memory, so the loop never
+ * waits for the disk; when it exits 0 the older files are removed. */
 struct netd_state {
 	char *dir;		/* NULL = memory only (tests, fuzzing) */
-	int dirfd_eps, dirfd_nets;
+	int dirfd, dirfd_nets;
 	struct netd_ep **tab;	/* hash table of endpoints by id */
 	size_t tab_size, n_eps;
 	struct netd_ep *first, *last;
 	struct netd_net *nets;
 	size_t n_nets;
-	/* Skip fsync for endpoint records (config sync_endpoints = no): they
-	 * still survive kill -9 (the page cache does), only not a power loss —
-	 * after which every container netns is gone and the records would be
-	 * dropped at load anyway. Network records are always synced. */
-	bool no_sync_eps;
+	int sync;		/* enum netd_sync; the caller may change it at any time */
+	size_t compact_min;	/* NETD_COMPACT_MIN_DEFAULT; tests lower it */
+	/* the journal being appended to */
+	int jfd;
+	unsigned long long jgen;
+	size_t j_records;	/* in journals newer than the last snapshot */
+	off_t j_size;
+	bool j_broken;		/* a failed append could not be undone: rotate first */
+	bool dirty;		/* appended since the last fdatasync */
+	uint64_t dirty_since_ms;
+	bool want_compact;	/* a torn journal to retire, or a failed compaction */
+	uint64_t compact_after_ms; /* no attempt before (backoff after a failure) */
+	pid_t child;		/* compaction in progress, or 0 */
+	unsigned long long child_gen;
+	uint64_t child_started_ms;
+	/* Problems that did not stop anything (torn journal tail, a record that
+	 * no longer validates, a failed compaction): counted, the last one kept
+	 * for the daemon to log. */
+	unsigned long n_warnings;
+	char warning[NETD_ERR_MSG_MAX];
+	unsigned long n_compactions;
+	double last_compact_ms;	/* fork to the child's exit, as seen by the loop */
 };
 
+/* Called with every warning as it happens (NULL: none), e.g. to log it. */
+extern void (*netd_state_warn)(const char *msg);
+
 /* Open (creating dirs 0700) and load the state under dir, dropping endpoints
- * whose netns path is gone (*dropped counts them). dir NULL: empty, memory only. */
+ * whose netns path is gone (*dropped counts them). dir NULL: empty, memory only.
+ * An old one-file-per-endpoint layout (endpoints/ID.json) is loaded and
+ * converted (snapshot first, then its files removed). */
 int netd_state_open(const char *dir, struct netd_state **out, size_t *dropped, struct netd_err *err);
+/* Waits for a running compaction and syncs the journal, then frees. */
 void netd_state_free(struct netd_state *s);
+/* Housekeeping for the loop, cheap when there is nothing to do: the batch
+ * fdatasync when due, reaping a finished compaction, starting one when due.
+ * netd_state_timeout_ms: when to call it next at the latest (-1: no need). */
+int netd_state_tick(struct netd_state *s, struct netd_err *err);
+int netd_state_timeout_ms(const struct netd_state *s);
+/* Compact now and wait for it (tests, tools); -EBUSY can't happen, it waits
+ * for a running one first. */
+int netd_state_compact(struct netd_state *s, struct netd_err *err);
 
 /* Validate a register body and build the endpoint (not stored); err->code 400. */
 int netd_ep_from_json(const json_t *body, struct netd_ep **out, struct netd_err *err);

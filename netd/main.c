@@ -145,6 +145,11 @@ static int listen_unix(const char *path, struct stat *st)
 	return fd;
 }
 
+static void state_warn(const char *msg)
+{
+	log_warn("state: %s", msg);
+}
+
 static void reload(struct netd_daemon *d)
 {
 	struct netd_config c;
@@ -159,7 +164,7 @@ static void reload(struct netd_daemon *d)
 		snprintf(c.socket, sizeof(c.socket), "%s", d->cfg.socket);
 		snprintf(c.state_dir, sizeof(c.state_dir), "%s", d->cfg.state_dir);
 		d->cfg = c;
-		d->state->no_sync_eps = !c.sync_endpoints;
+		d->state->sync = c.sync;
 		netd_log_init("netd", c.log_level);
 		apply_socket_group(&c);
 		log_info("configuration reloaded");
@@ -258,11 +263,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	netd_state_warn = state_warn;
 	if (netd_state_open(d.cfg.state_dir, &d.state, &dropped, &err) < 0) {
 		log_err("%s", err.msg);
 		goto out;
 	}
-	d.state->no_sync_eps = !d.cfg.sync_endpoints;
+	d.state->sync = d.cfg.sync;
 	if (dropped)
 		log_info("dropped %zu endpoints whose network namespace is gone", dropped);
 	log_info("state: %zu networks, %zu endpoints from %s", d.state->n_nets, d.state->n_eps,
@@ -295,7 +301,8 @@ int main(int argc, char **argv)
 	while (!stop) {
 		struct epoll_event evs[8];
 		bool run_http = false;
-		int n = epoll_wait(efd, evs, 8, -1);
+		unsigned long compactions = d.state->n_compactions;
+		int n = epoll_wait(efd, evs, 8, netd_state_timeout_ms(d.state));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -330,6 +337,12 @@ int main(int argc, char **argv)
 			MHD_run(mhd);
 			arm_timer(tfd, mhd);
 		}
+		/* the batch fdatasync and journal compaction; problems are logged
+		 * through state_warn and never stop the loop */
+		netd_state_tick(d.state, &(struct netd_err){0});
+		if (d.state->n_compactions != compactions)
+			log_debug("state: compacted, snapshot of %zu endpoints in %.0f ms", d.state->n_eps,
+				  d.state->last_compact_ms);
 	}
 	status = 0;
 out:

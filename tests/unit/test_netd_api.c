@@ -1,5 +1,5 @@
 /* netd's API as a function: every answer a client can see, and the state it
- * leaves on disk (one file per record, reloaded on restart). */
+ * leaves on disk (reloaded on restart; test_netd_state.c has the journal). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -266,19 +266,19 @@ static void persisted_and_reloaded(void **state)
 	assert_int_equal(req(d, "POST", "/v1/endpoints", "{\"containerID\":\"deleted\",\"network\":\"n2\","
 			     "\"netns\":\"/proc/self/ns/net\"}"), 201);
 	assert_int_equal(req(d, "DELETE", "/v1/endpoints/n2:deleted:eth0", NULL), 204);
-	snprintf(path, sizeof(path), "%s/endpoints/n1:live:eth0.json", dir);
+	snprintf(path, sizeof(path), "%s/endpoints.0000000001.log", dir);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	snprintf(path, sizeof(path), "%s/endpoints/n2:deleted:eth0.json", dir);
-	assert_int_not_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/networks/n1.json", dir);
+	assert_int_equal(stat(path, &st), 0);
 	free_daemon(d);
 
 	/* junk a crash or a person may leave behind must not stop the load */
-	snprintf(path, sizeof(path), "%s/endpoints/.x.json.tmp", dir);
+	snprintf(path, sizeof(path), "%s/.endpoints.0000000001.snap.tmp", dir);
 	f = fopen(path, "w");
 	fputs("{\"containerID\":", f);
 	fclose(f);
-	snprintf(path, sizeof(path), "%s/endpoints/garbage.json", dir);
+	snprintf(path, sizeof(path), "%s/networks/garbage.json", dir);
 	f = fopen(path, "w");
 	fputs("not json", f);
 	fclose(f);
@@ -293,7 +293,9 @@ static void persisted_and_reloaded(void **state)
 	assert_int_equal(req(d, "GET", "/v1/networks/n1", NULL), 200);
 	assert_non_null(strstr(last_body, "10.9.0.0/16"));
 	assert_int_equal(req(d, "GET", "/v1/networks/n2", NULL), 200); /* implicit, kept */
-	snprintf(path, sizeof(path), "%s/endpoints/.x.json.tmp", dir);
+	assert_int_equal(req(d, "GET", "/v1/endpoints/n2:deleted:eth0", NULL), 404);
+	assert_int_equal(d->state->n_warnings, 1); /* networks/garbage.json */
+	snprintf(path, sizeof(path), "%s/.endpoints.0000000001.snap.tmp", dir);
 	assert_int_not_equal(stat(path, &st), 0);
 	free_daemon(d);
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
