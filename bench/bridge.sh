@@ -11,8 +11,9 @@
 #  2. ipMasq off: the same.
 #  3. SCALE endpoints on one bridge per side (ipMasq on): median of the last
 #     100 ADDs over the first 100. Interleaved with them, /bin/true as the
-#     floor: what any process costs here, which itself grows as the netns
-#     fills (softirq work of 2,000 bridge ports lands on whoever runs).
+#     floor: what any process costs here; and the kernel's own work for an
+#     endpoint, done by `ip` on a third bridge: veth into a netns + master +
+#     up in one request, then the container end up (two process runs).
 #  4. peak RSS of one run (ru_maxrss of the plugin, including the IPAM
 #     plugin it execs), and of each IPAM plugin alone.
 #
@@ -49,11 +50,12 @@ conf() { # conf FILE TYPE IPAM BRIDGE SUBNET MASQ DATADIR
 ours_conf() { conf "$out/$1.json" netd-bridge netd-ipam "$1" "$2" "$3" "/var/lib/cni/$1"; }
 ref_conf() { conf "$out/$1.json" bridge host-local "$1" "$2" "$3" "/var/lib/cni/$1"; }
 
-echo "creating $((2 * scale + n)) netns (not timed)" >&2
+echo "creating $((3 * scale + n)) netns (not timed)" >&2
 max=$((scale > n ? scale : n))
 {
 	for i in $(seq 1 "$max"); do echo "netns add o$i"; echo "netns add t$i"; done
 	for i in $(seq 1 "$n"); do echo "netns add k$i"; done
+	for i in $(seq 1 "$scale"); do echo "netns add f$i"; done
 } | ip -batch -
 sysctl -qw net.ipv4.ip_forward=1 # both sides would set it on the first ADD
 
@@ -80,12 +82,15 @@ echo "phase 2: ipMasq off, $n containers" >&2
 phase nomasq false 10.20.0.0/16 10.21.0.0/16
 
 echo "phase 3: $scale endpoints per bridge, ipMasq on" >&2
+ip link add bkf type bridge && ip link set bkf up
 ours_conf bos 10.30.0.0/16 true
 ref_conf bts 10.31.0.0/16 true
 for i in $(seq 1 "$scale"); do
 	echo "cni scale.$i.ours ADD $ours_br $out/bos.json $out/path s$i /run/netns/o$i eth0"
 	echo "cni scale.$i.ref ADD $ref/bridge $out/bts.json $ref s$i /run/netns/t$i eth0"
 	echo "exec scale.$i.floor /bin/true"
+	echo "exec scale.$i.kadd /usr/sbin/ip link add kf$i master bkf up type veth peer name eth0 netns f$i"
+	echo "exec scale.$i.kup /usr/sbin/ip -n f$i link set eth0 up"
 done | run
 
 echo "phase 4: RSS" >&2
@@ -131,7 +136,10 @@ print()
 print(f"| {scale} endpoints (ipMasq on) | first 100 median | last 100 median | last / first |")
 print("| --- | ---: | ---: | ---: |")
 last = {}
-for side, name in (("ours", "netd ADD"), ("ref", "reference ADD"), ("floor", "floor: `/bin/true` exec")):
+k = dict(t["scale.kadd"])
+t["scale.kernel"] = [(i, us + k[i]) for i, us in t["scale.kup"]]
+for side, name in (("ours", "netd ADD"), ("ref", "reference ADD"), ("floor", "floor: `/bin/true` exec"),
+                   ("kernel", "kernel: `ip link add` + `ip -n link set up`")):
     v = [us for _, us in sorted(t["scale." + side])]
     a, b = med(v[:100]), med(v[-100:])
     last[side] = b
