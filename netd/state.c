@@ -1497,7 +1497,8 @@ static int load_endpoints(struct netd_state *s, size_t *dropped, struct netd_err
 		logs[n_logs++] = g;
 	}
 	closedir(d);
-	qsort(logs, n_logs, sizeof(*logs), cmp_gen);
+	if (n_logs)
+		qsort(logs, n_logs, sizeof(*logs), cmp_gen);
 	if (snap) {
 		gen_name(name, sizeof(name), snap, "snap");
 		load_file(s, name, &torn);

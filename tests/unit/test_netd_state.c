@@ -211,6 +211,7 @@ static void compaction_keeps_everything(void **state)
 	assert_int_equal(count_files(".log"), 1);
 	netd_state_free(s);
 	s = open_state(NULL);
+	free(after);
 	after = dump(s);
 	assert_string_equal(before, after);
 	free(before);
