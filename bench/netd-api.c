@@ -1,10 +1,12 @@
 /* netd-api-bench — endpoint register + unregister round trips against a
  * running netd, and bulk registration for memory measurements.
  *
- *   netd-api-bench SOCKET keepalive N     POST+DELETE on one connection
- *   netd-api-bench SOCKET connect N       a new connection per request (as plugins do)
- *   netd-api-bench SOCKET plugin N PATH   exec netd-endpoint ADD then DEL
- *   netd-api-bench SOCKET fill N          register N endpoints and leave them
+ *   netd-api-bench SOCKET keepalive N [FIRST]  POST+DELETE on one connection
+ *   netd-api-bench SOCKET connect N [FIRST]    a new connection per request (as plugins do)
+ *   netd-api-bench SOCKET plugin N PATH        exec netd-endpoint ADD then DEL
+ *   netd-api-bench SOCKET fill N [FIRST]       register N endpoints and leave them
+ *
+ * Endpoint i is benchnet:bench<i>:eth0, i from FIRST (default 0).
  *
  * Prints "median_us p99_us" for the round trip modes. bench/netd-api.sh
  * drives it. */
@@ -98,13 +100,15 @@ int main(int argc, char **argv)
 	struct netd_err e = {0};
 	char b[1024], target[128];
 	double *t;
-	int n;
+	int n, first = 0;
 
 	if (argc < 4)
 		return fprintf(stderr, "usage: see bench/netd-api.c\n"), 2;
 	sock = argv[1];
 	mode = argv[2];
 	n = atoi(argv[3]);
+	if (argc > 4 && strcmp(mode, "plugin"))
+		first = atoi(argv[4]);
 	t = calloc(n > 0 ? n : 1, sizeof(*t));
 	if (!strcmp(mode, "keepalive") || !strcmp(mode, "fill")) {
 		if (netd_httpc_open(sock, 10000, &c, &e) < 0)
@@ -113,8 +117,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		double t0 = now_us();
 
-		body(b, sizeof(b), i);
-		snprintf(target, sizeof(target), "/v1/endpoints/benchnet:bench%07d:eth0", i);
+		body(b, sizeof(b), first + i);
+		snprintf(target, sizeof(target), "/v1/endpoints/benchnet:bench%07d:eth0", first + i);
 		if (!strcmp(mode, "fill")) {
 			check(netd_httpc_do(c, "POST", "/v1/endpoints", b, &r, &e), &r, 201, 200, &e);
 			netd_http_resp_free(&r);

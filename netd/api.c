@@ -181,6 +181,18 @@ static void metrics(struct netd_daemon *d, struct api_resp *resp)
 	for (int c = 100; c < 600; c++)
 		if (d->stats.by_code[c])
 			buf_fmt(&b, "netd_api_requests_total{code=\"%d\"} %llu\n", c, d->stats.by_code[c]);
+	buf_str(&b, "# HELP netd_state_journal_records Endpoint changes journalled since the last snapshot.\n"
+		    "# TYPE netd_state_journal_records gauge\n");
+	buf_fmt(&b, "netd_state_journal_records %zu\n", d->state->j_records);
+	buf_str(&b, "# HELP netd_state_compactions_total Snapshots written (journal compactions).\n"
+		    "# TYPE netd_state_compactions_total counter\n");
+	buf_fmt(&b, "netd_state_compactions_total %lu\n", d->state->n_compactions);
+	buf_str(&b, "# HELP netd_state_last_compaction_seconds Duration of the last compaction (in a child).\n"
+		    "# TYPE netd_state_last_compaction_seconds gauge\n");
+	buf_fmt(&b, "netd_state_last_compaction_seconds %.3f\n", d->state->last_compact_ms / 1000);
+	buf_str(&b, "# HELP netd_state_warnings_total State problems logged (torn journal tail, failed compaction).\n"
+		    "# TYPE netd_state_warnings_total counter\n");
+	buf_fmt(&b, "netd_state_warnings_total %lu\n", d->state->n_warnings);
 	buf_str(&b, "# HELP netd_uptime_seconds Seconds since netd started.\n# TYPE netd_uptime_seconds gauge\n");
 	buf_fmt(&b, "netd_uptime_seconds %lld\n", (long long)(time(NULL) - d->stats.started));
 	ok(resp, 200, &b);

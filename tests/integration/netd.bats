@@ -108,6 +108,8 @@ reg() { # reg DIR CID NETWORK NETNS
 	done
 	run netd_curl "$D" http://netd/v1/endpoints/n:t6:eth0
 	[ "${lines[-1]}" = 404 ]
+	run netd_curl "$D" http://netd/metrics
+	echo "$output" | grep -q '^netd_state_warnings_total 1$'
 	# new changes are not appended behind the garbage
 	run reg "$D" t7 n /run/netns/keep
 	[ "${lines[-1]}" = 201 ]
@@ -135,6 +137,9 @@ reg() { # reg DIR CID NETWORK NETNS
 	ls "$D/state"
 	ls "$D/state" | grep -q '^endpoints\.[0-9]*\.snap$'
 	[ "$(ls "$D/state" | grep -c '^endpoints\.[0-9]*\.log$')" -le 2 ]
+	run netd_curl "$D" http://netd/metrics
+	echo "$output" | grep -q '^netd_state_compactions_total [1-9]'
+	echo "$output" | grep -q '^netd_state_warnings_total 0$'
 	run reg "$D" after n /run/netns/keep
 	[ "${lines[-1]}" = 201 ]
 	netd_stop "$D" KILL
