@@ -154,8 +154,8 @@ void netd_state_free(struct netd_state *s);
  * netd_state_timeout_ms: when to call it next at the latest (-1: no need). */
 int netd_state_tick(struct netd_state *s, struct netd_err *err);
 int netd_state_timeout_ms(const struct netd_state *s);
-/* Compact now and wait for it (tests, tools); -EBUSY can't happen, it waits
- * for a running one first. */
+/* Compact now and wait for it (tests, tools); a compaction already running
+ * is waited for first. */
 int netd_state_compact(struct netd_state *s, struct netd_err *err);
 
 /* Validate a register body and build the endpoint (not stored); err->code 400. */
