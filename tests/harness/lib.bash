@@ -81,3 +81,7 @@ host_state() {
 		find /var/lib/cni -type f 2>/dev/null | grep -v -e '/lock$' -e 'last_reserved_ip' | sort
 	} 2>/dev/null
 }
+
+# Note for test authors: bats ignores a failing `! cmd` unless it is the last
+# line of a test (bash's errexit does not apply to negated pipelines); write
+# `! cmd || false` so the assertion can fail.

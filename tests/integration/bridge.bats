@@ -73,10 +73,10 @@ teardown() {
 	ls /var/lib/cni/networks/net1/10.88.0.2
 	cni netd-bridge DEL c1 <<<"$(conf '"ipMasq":true')"; assert_success
 	[ -z "$output" ]
-	! ip link show "$host" 2>/dev/null
-	! ns_exec c1 ip link show eth0 2>/dev/null
+	! ip link show "$host" 2>/dev/null || false
+	! ns_exec c1 ip link show eth0 2>/dev/null || false
 	[ ! -e /var/lib/cni/networks/net1/10.88.0.2 ]
-	! nft list table inet netd_cni | grep -q 10.88.0.2
+	! nft list table inet netd_cni | grep -q 10.88.0.2 || false
 	cni netd-bridge DEL c1 <<<"$(conf '"ipMasq":true')"; assert_success
 	# never added
 	cni netd-bridge DEL nosuch <<<"$(conf)"; assert_success
@@ -114,7 +114,7 @@ teardown() {
 	wait
 	for i in $(seq 1 20); do jq -r '.ips[0].address' "$BATS_TEST_TMPDIR/add$i.json"; done | sort -u > "$BATS_TEST_TMPDIR/ips"
 	[ "$(wc -l < "$BATS_TEST_TMPDIR/ips")" -eq 20 ]
-	! grep -q null "$BATS_TEST_TMPDIR/ips"
+	! grep -q null "$BATS_TEST_TMPDIR/ips" || false
 	[ "$(ip -o link show master br0 | wc -l)" -eq 20 ]
 	for i in $(seq 1 20); do
 		(CNI_COMMAND=DEL CNI_CONTAINERID=p$i CNI_NETNS=/run/netns/p$i CNI_IFNAME=eth0 \
@@ -158,7 +158,7 @@ teardown() {
 	cni netd-bridge ADD c1 <<<"$(conf '"ipMasq":true')"; assert_success
 	cni netd-bridge ADD c2 <<<"$(conf '"ipMasq":false')"; assert_success
 	ns_exec c1 ping -c1 -W2 192.0.2.2
-	! ns_exec c2 ping -c1 -W1 192.0.2.2
+	! ns_exec c2 ping -c1 -W1 192.0.2.2 || false
 	# containers on the same subnet see each other's real address
 	ns_exec c1 ping -c1 -W2 10.88.0.3
 }
@@ -239,7 +239,7 @@ teardown() {
 	assert_success
 	[ ! -e /var/lib/cni/networks/net1/10.88.0.2 ]
 	[ -e /var/lib/cni/networks/net1/10.88.0.3 ]
-	! nft list table inet netd_cni | grep -q '10.88.0.2 '
+	! nft list table inet netd_cni | grep -q '10.88.0.2 ' || false
 	nft list table inet netd_cni | grep -q '10.88.0.3'
 	cni netd-bridge STATUS "" <<<"$c"; assert_success
 }
@@ -318,11 +318,11 @@ bad_input() { # bad_input CODE NEEDLE ENV... <<< stdin
 	cni netd-bridge CHECK c1 < "$BATS_TEST_TMPDIR/check"; assert_success
 	ns_exec c1 ip link set eth0 address 02:00:00:00:66:66
 	ns_exec c1 ip neigh flush all
-	! ns_exec c1 ping -c1 -W1 10.88.0.3
-	! ns_exec c1 ping -c1 -W1 10.88.0.1
+	! ns_exec c1 ping -c1 -W1 10.88.0.3 || false
+	! ns_exec c1 ping -c1 -W1 10.88.0.1 || false
 	ns_exec c2 ping -c1 -W2 10.88.0.1
 	cni netd-bridge DEL c1 <<<"$(conf '"macspoofchk":true')"; assert_success
-	! nft list table bridge netd_cni | grep -q "$host"
+	! nft list table bridge netd_cni | grep -q "$host" || false
 	# c2's guard stays
 	[ "$(nft -j list set bridge netd_cni macspoof_ifaces | jq '[.nftables[].set.elem // empty | .[]] | length')" -eq 1 ]
 }

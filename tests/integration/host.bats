@@ -47,7 +47,7 @@ teardown() {
 	[ "$(json_field '.interfaces[0].mac')" = 02:aa:00:00:00:01 ]
 	[ "$(json_field '.interfaces[0].sandbox')" = /run/netns/c1 ]
 	[ "$(json_field '.ips[0].address')" = 10.70.0.10/24 ]
-	! ip link show h0 2>/dev/null
+	! ip link show h0 2>/dev/null || false
 	ns_exec c1 ip -o link show eth0 | grep -q "02:aa:00:00:00:01"
 	ns_exec c1 ip -o link show eth0 | grep -q "mtu 1400"
 	ns_exec c1 ip -o addr show dev eth0 | grep -q "inet 10.70.0.10/24"
@@ -56,7 +56,7 @@ teardown() {
 	assert_success
 	[ -z "$output" ]
 	[ "$(dev_state h0)" = "$before" ]
-	! ns_exec c1 ip link show eth0 2>/dev/null
+	! ns_exec c1 ip link show eth0 2>/dev/null || false
 	[ ! -e /var/lib/cni/networks/hd/10.70.0.10 ]
 	[ -z "$(ls -A /var/lib/netd/host)" ]
 	cni netd-host DEL c1 <<<"$(conf)"; assert_success
@@ -72,7 +72,7 @@ teardown() {
 	ns_exec c1 ip link set eth0 name foo0 address 02:bb:00:00:00:09 mtu 1300 alias "mine now"
 	cni netd-host DEL c1 <<<"$(conf)"; assert_success
 	[ "$(dev_state h0)" = "$before" ]
-	! ns_exec c1 ip link show foo0 2>/dev/null
+	! ns_exec c1 ip link show foo0 2>/dev/null || false
 }
 
 @test "DEL after the netns was deleted first: the device handed back under the container's name or devN" {
@@ -84,7 +84,7 @@ teardown() {
 	ip link show eth0
 	cni netd-host DEL c1 <<<"$(conf)"; assert_success
 	[ "$(dev_state h0)" = "$before" ]
-	! ip link show eth0 2>/dev/null
+	! ip link show eth0 2>/dev/null || false
 	# name taken on the host: the kernel calls it devN; DEL without CNI_NETNS
 	cni netd-host ADD c2 <<<"$(conf)"; assert_success
 	ns_exec c2 ip link set eth0 netns host name dev7
@@ -228,7 +228,7 @@ bad_input() { # bad_input CODE NEEDLE CONFIG
 	cni netd-host GC "" <<<"$(jq -c '. + {"cni.dev/valid-attachments":[{"containerID":"c2","ifname":"eth0"}]}' <<<"$c")"
 	assert_success
 	[ "$(dev_state h0)" = "$before" ]
-	! ns_exec c1 ip link show eth0 2>/dev/null
+	! ns_exec c1 ip link show eth0 2>/dev/null || false
 	ns_exec c2 ip link show eth0
 	[ ! -e /var/lib/cni/networks/hd/10.70.0.10 ]
 	[ -e /var/lib/cni/networks/hd/10.70.0.11 ]

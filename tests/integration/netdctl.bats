@@ -107,7 +107,7 @@ ctl() { "$NETDCTL_BIN" "$@"; }
 	[ "$status" -eq 0 ]
 	run ctl endpoints --json
 	[ "$output" = "[]" ]
-	! ip netns list | grep -q web
+	! ip netns list | grep -q web || false
 	[ ! -d "$NETD_CACHE_DIR/web" ]
 	run ctl container del web
 	[ "$status" -eq 1 ]
@@ -140,7 +140,7 @@ ctl() { "$NETDCTL_BIN" "$@"; }
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"netd is not running"*"(code 11)"* ]]
-	! ip netns list | grep -q c2
+	! ip netns list | grep -q c2 || false
 	run netd_curl "$D" http://netd/v1/endpoints/ref:c2:eth0
 	[ "${lines[-1]}" = 404 ]
 	[ ! -e /var/lib/cni/networks/broken/10.56.0.2 ]
