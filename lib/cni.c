@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "netd/cni.h"
+#include "netd/ipam.h"
 #include "netd/log.h"
 
 extern char **environ;
@@ -730,7 +731,13 @@ int cni_ipam_exec(struct cni_ctx *ctx, enum cni_command cmd, struct cni_result *
 
 	if (rc < 0)
 		return rc;
-	rc = cni_delegate(ctx, type, cmd, ctx->config, out, 0, &ctx->err);
+	/* netd-ipam's own code runs in-process: the same handlers on the same
+	 * store as the binary (lib/ipam_cni.c), without an exec per call.
+	 * NETD_IPAM_EXEC=1 in the environment forces the exec. */
+	if (!strcmp(type, "netd-ipam") && !cni_getenv(ctx->envp, "NETD_IPAM_EXEC"))
+		rc = netd_ipam_cni_run(ctx, cmd, out);
+	else
+		rc = cni_delegate(ctx, type, cmd, ctx->config, out, 0, &ctx->err);
 	if (rc < 0)
 		netd_err_prefix(&ctx->err, NETD_ERR_INTERNAL, "ipam");
 	return rc;

@@ -763,10 +763,10 @@ bad:
 	return NULL;
 }
 
-int netd_nl_bridge_ensure(struct netd_nl *nl, const char *name, const struct netd_bridge_opts *o,
+int netd_nl_bridge_ensure(struct netd_nl *nl, const char *name, struct netd_bridge_opts *o,
 			  struct netd_link *out, struct netd_err *err)
 {
-	static const struct netd_bridge_opts defaults;
+	struct netd_bridge_opts defaults = {0};
 	struct netd_link l;
 	int rc, tries;
 
@@ -775,6 +775,7 @@ int netd_nl_bridge_ensure(struct netd_nl *nl, const char *name, const struct net
 				    name ? name : "");
 	if (!o)
 		o = &defaults;
+	o->created = false;
 	/* Look first: in steady state the bridge exists and one get is all. */
 	for (tries = 0; tries < 2; tries++) {
 		rc = link_get(nl, name, 0, &l);
@@ -787,6 +788,7 @@ int netd_nl_bridge_ensure(struct netd_nl *nl, const char *name, const struct net
 			continue;	/* someone else just made it: look again */
 		if (rc < 0)
 			return fail(nl, err, rc, "create bridge %s", name);
+		o->created = true;
 	}
 	if (rc < 0)
 		return fail(nl, err, rc, "get bridge %s", name);

@@ -175,6 +175,18 @@ static int ensure_forwarding(struct cni_ctx *ctx, int family)
 	return netns_sysctl_set(-1, key, "1", &ctx->err);
 }
 
+/* The host end is a bridge port: it needs no IPv6 of its own. Without this
+ * each port gets a link-local address, routes (whose insertion walks every
+ * other port's) and DAD, router and MLD traffic flooded over the bridge. Best
+ * effort: a kernel without IPv6 has nothing to turn off. */
+static void host_port_no_ipv6(const char *veth)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "net/ipv6/conf/%s/disable_ipv6", veth);
+	netns_sysctl_set(-1, key, "1", NULL);
+}
+
 /* The result: prevResult's pieces, then the bridge, the host veth, the
  * container interface with IPAM's addresses, routes and DNS. */
 static int build_result(struct cni_ctx *ctx, const struct bridge_conf *c, const struct netd_link *br,
@@ -253,9 +265,10 @@ static int cmd_add(struct cni_ctx *ctx)
 	}
 
 	/* 3. bridge, gateway, forwarding */
-	u.bridge_created = netd_nl_link_get(host_nl, c.bridge, &br, NULL) == -ENODEV;
 	struct netd_bridge_opts bo = {.mtu = c.mtu, .vlan_filtering = c.vlan > 0};
-	if ((rc = netd_nl_bridge_ensure(host_nl, c.bridge, &bo, &br, &ctx->err)) < 0) {
+	rc = netd_nl_bridge_ensure(host_nl, c.bridge, &bo, &br, &ctx->err);
+	u.bridge_created = bo.created;
+	if (rc < 0) {
 		if (rc == -EOPNOTSUPP && c.vlan) {
 			memset(&ctx->err, 0, sizeof(ctx->err));
 			netd_err_set(&ctx->err, rc, NETD_ERR_KERNEL,
@@ -284,15 +297,20 @@ static int cmd_add(struct cni_ctx *ctx)
 	if ((rc = netd_nl_veth_create(host_nl, &vo, &ctx->err)) < 0)
 		goto fail;
 	u.veth = true;
-	if ((rc = netd_nl_link_get(host_nl, veth, &host, &ctx->err)) < 0 ||
-	    (c.hairpin && (rc = netd_nl_brport_set_hairpin(host_nl, host.ifindex, true, &ctx->err)) < 0) ||
-	    (c.vlan && (rc = netd_nl_bridge_vlan_add(host_nl, host.ifindex, (uint16_t)c.vlan, true, true, false,
-						     &ctx->err)) < 0))
-		goto fail;
+	host_port_no_ipv6(veth);
 
 	/* 5. inside the container */
 	if ((rc = netd_nl_link_get(ctr_nl, ctx->ifname, &ctr, &ctx->err)) < 0 ||
 	    (rc = netd_ifconf_apply(ctr_nl, ctr.ifindex, ipam, c.is_default_gateway, &ctx->err)) < 0)
+		goto fail;
+
+	/* The host end is looked at only now: a request on it right after its
+	 * creation makes the kernel handle its carrier event on the spot, which
+	 * walks the whole FDB and IPv6 FIB — the main cost at 1,000 ports. */
+	if ((rc = netd_nl_link_get(host_nl, veth, &host, &ctx->err)) < 0 ||
+	    (c.hairpin && (rc = netd_nl_brport_set_hairpin(host_nl, host.ifindex, true, &ctx->err)) < 0) ||
+	    (c.vlan && (rc = netd_nl_bridge_vlan_add(host_nl, host.ifindex, (uint16_t)c.vlan, true, true, false,
+						     &ctx->err)) < 0))
 		goto fail;
 
 	/* 6. masquerade */

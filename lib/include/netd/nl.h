@@ -93,8 +93,9 @@ struct netd_bridge_opts {
 	int mtu;
 	bool vlan_filtering;
 	const uint8_t *mac;	/* NULL = kernel's */
+	bool created;		/* out: this call created the bridge */
 };
-int netd_nl_bridge_ensure(struct netd_nl *nl, const char *name, const struct netd_bridge_opts *o,
+int netd_nl_bridge_ensure(struct netd_nl *nl, const char *name, struct netd_bridge_opts *o,
 			  struct netd_link *out, struct netd_err *err);
 
 /* veth pair: `host_name` stays in nl's netns, `peer_name` is created straight
