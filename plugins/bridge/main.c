@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "netd/cni.h"
 #include "netd/ifconf.h"
@@ -352,16 +353,50 @@ static void keep_first(struct cni_ctx *ctx, struct netd_err *first)
 	memset(&ctx->err, 0, sizeof(ctx->err));
 }
 
+/* Deleting a veth costs the kernel about 20 ms (RCU grace periods), most of
+ * a DEL. A child makes that request while this process releases the address
+ * and the nftables elements; DEL returns only when both are done. Returns the
+ * child's pid, or 0 when the deletion was done here (fork failed). */
+static pid_t link_del_start(struct cni_ctx *ctx, struct netd_nl *nl, int ifindex, struct netd_err *first)
+{
+	pid_t pid = fork();
+	int rc;
+
+	if (pid == 0) {
+		rc = netd_nl_link_del(nl, ifindex, NULL);
+		_exit(rc < 0 && rc != -ENODEV ? (-rc & 0x7f) : 0);
+	}
+	if (pid > 0)
+		return pid;
+	if ((rc = netd_nl_link_del(nl, ifindex, &ctx->err)) < 0 && rc != -ENODEV)
+		keep_first(ctx, first);
+	return 0;
+}
+
+static void link_del_wait(struct cni_ctx *ctx, pid_t pid, const char *name, struct netd_err *first)
+{
+	int status = 0;
+
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return;
+	netd_err_set(&ctx->err, -EIO, NETD_ERR_KERNEL, "delete interface %s: %s", name,
+		     WIFEXITED(status) ? strerror(WEXITSTATUS(status)) : "deleting process died");
+	keep_first(ctx, first);
+}
+
 /* DEL keeps going after an error and reports the first; nothing left to
  * remove is success (no prior ADD, netns gone, second DEL). */
 static int cmd_del(struct cni_ctx *ctx)
 {
 	struct bridge_conf c;
-	struct netd_nl *host_nl = NULL, *ctr_nl = NULL;
+	struct netd_nl *host_nl = NULL, *ctr_nl = NULL, *del_nl = NULL;
 	struct netd_link l;
 	char veth[IFNAMSIZ], owner[33];
 	struct netd_err first = {0};
 	int rc, lock = -1, nsfd = -1;
+	pid_t child = 0;
 
 	if ((rc = parse_conf(ctx, &c)) < 0)
 		return rc;
@@ -370,20 +405,21 @@ static int cmd_del(struct cni_ctx *ctx)
 	if ((lock = rc = netd_lock_acquire(c.bridge, LOCK_TIMEOUT_MS, &ctx->err)) < 0)
 		return rc;
 
+	/* Either end removes the pair. The container's, when its netns is
+	 * still there; else the host end, if the kernel has not removed it
+	 * with the netns already. */
+	if (ctx->netns && (nsfd = netns_open(ctx->netns, NULL)) >= 0 && netd_nl_open(nsfd, &ctr_nl, NULL) == 0 &&
+	    netd_nl_link_get(ctr_nl, ctx->ifname, &l, NULL) == 0 && !strcmp(l.kind, "veth"))
+		del_nl = ctr_nl;
+	else if (netd_nl_open(-1, &host_nl, &ctx->err) < 0)
+		keep_first(ctx, &first);
+	else if (netd_nl_link_get(host_nl, veth, &l, NULL) == 0)
+		del_nl = host_nl;
+	if (del_nl)
+		child = link_del_start(ctx, del_nl, l.ifindex, &first);
+
 	if (c.ipam_type && cni_ipam_exec(ctx, CNI_CMD_DEL, NULL) < 0)
 		keep_first(ctx, &first);
-	if (ctx->netns && (nsfd = netns_open(ctx->netns, NULL)) >= 0 && netd_nl_open(nsfd, &ctr_nl, NULL) == 0 &&
-	    netd_nl_link_get(ctr_nl, ctx->ifname, &l, NULL) == 0 && !strcmp(l.kind, "veth") &&
-	    (rc = netd_nl_link_del(ctr_nl, l.ifindex, &ctx->err)) < 0 && rc != -ENODEV)
-		keep_first(ctx, &first);
-	/* Deleting either end removes the pair; the host end is still there
-	 * only when the container end could not be reached. */
-	if (netd_nl_open(-1, &host_nl, &ctx->err) < 0)
-		keep_first(ctx, &first);
-	else if (netd_nl_link_get(host_nl, veth, &l, NULL) == 0 &&
-		 (rc = netd_nl_link_del(host_nl, l.ifindex, &ctx->err)) < 0 && rc != -ENODEV)
-		keep_first(ctx, &first);
-	memset(&ctx->err, 0, sizeof(ctx->err));
 	if (c.ip_masq || c.macspoofchk) {
 		/* prevResult's addresses spare a listing of the whole set */
 		struct netd_addr addrs[16];
@@ -399,6 +435,8 @@ static int cmd_del(struct cni_ctx *ctx)
 		if (netd_nft_del(&q, &ctx->err) < 0)
 			keep_first(ctx, &first);
 	}
+	if (child > 0)
+		link_del_wait(ctx, child, l.name, &first);
 
 	netd_lock_release(lock);
 	netd_nl_free(ctr_nl);
