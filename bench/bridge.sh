@@ -6,8 +6,9 @@
 # and tmpfs mounts, never the machine's real network.
 #
 #  1. ipMasq on:  N ADDs, then N DELs; between the DELs, the kernel's own
-#                 veth deletion (`ip link del` of a pair whose peer is in a
-#                 netns) as the floor for DEL.
+#                 veth deletion (`ip link del` of a pair whose host end is an
+#                 up port of a bridge with as many ports as ours, its peer up
+#                 in a netns) as the floor for DEL.
 #  2. ipMasq off: the same.
 #  3. SCALE endpoints on one bridge per side (ipMasq on): median of the last
 #     100 ADDs over the first 100. Interleaved with them, /bin/true as the
@@ -70,7 +71,12 @@ phase() { # phase TAG MASQ OURS_SUBNET REF_SUBNET
 		echo "cni $tag.add.ours ADD $ours_br $out/bo$tag.json $out/path c$tag$i /run/netns/o$i eth0"
 		echo "cni $tag.add.ref ADD $ref/bridge $out/bt$tag.json $ref c$tag$i /run/netns/t$i eth0"
 	done | run
-	for i in $(seq 1 "$n"); do echo "link add kv$i type veth peer name eth0 netns k$i"; done | ip -batch -
+	# The floor is the same kernel object as our DEL removes: a veth whose
+	# host end is an up port of a bridge with as many ports as ours at that
+	# moment, its peer up in a netns.
+	ip link add "bk$tag" up type bridge
+	for i in $(seq 1 "$n"); do echo "link add kv$i master bk$tag up type veth peer name eth0 netns k$i"; done | ip -batch -
+	for i in $(seq 1 "$n"); do nsenter --net="/run/netns/k$i" ip link set eth0 up; done
 	for i in $(seq 1 "$n"); do
 		echo "cni $tag.del.ours DEL $ours_br $out/bo$tag.json $out/path c$tag$i /run/netns/o$i eth0"
 		echo "cni $tag.del.ref DEL $ref/bridge $out/bt$tag.json $ref c$tag$i /run/netns/t$i eth0"
