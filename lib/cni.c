@@ -120,6 +120,7 @@ static void ctx_clear(struct cni_ctx *ctx)
 		free(ctx->args[i].value);
 	}
 	free(ctx->args);
+	free(ctx->valid);
 	json_decref(ctx->config);
 	json_decref(ctx->output);
 	cni_result_free(ctx->prev);
@@ -280,6 +281,37 @@ static int check_env(struct cni_ctx *ctx, struct netd_err *err)
 	return 0;
 }
 
+#define VALID_KEY "cni.dev/valid-attachments"
+
+static int parse_valid_attachments(struct cni_ctx *ctx, struct netd_err *err)
+{
+	json_t *list = json_object_get(ctx->config, VALID_KEY), *o;
+	size_t i;
+
+	if (!json_is_array(list))
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "GC: %s %s", VALID_KEY,
+				    list ? "must be a list" : "is missing (without it every attachment would look stale)");
+	ctx->n_valid = json_array_size(list);
+	if (ctx->n_valid && !(ctx->valid = calloc(ctx->n_valid, sizeof(*ctx->valid))))
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
+	json_array_foreach(list, i, o) {
+		ctx->valid[i].container_id = json_string_value(json_object_get(o, "containerID"));
+		ctx->valid[i].ifname = json_string_value(json_object_get(o, "ifname"));
+		if (!ctx->valid[i].container_id || !ctx->valid[i].ifname)
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG,
+					    "GC: %s[%zu] needs string containerID and ifname", VALID_KEY, i);
+	}
+	return 0;
+}
+
+bool cni_attachment_valid(const struct cni_ctx *ctx, const char *container_id, const char *ifname)
+{
+	for (size_t i = 0; i < ctx->n_valid; i++)
+		if (!strcmp(ctx->valid[i].container_id, container_id) && !strcmp(ctx->valid[i].ifname, ifname))
+			return true;
+	return false;
+}
+
 static int check_config(struct cni_ctx *ctx, struct netd_err *err)
 {
 	json_t *c = ctx->config, *prev;
@@ -322,6 +354,12 @@ static int check_config(struct cni_ctx *ctx, struct netd_err *err)
 	ctx->conf_args = json_object_get(c, "args");
 	if (ctx->conf_args && !json_is_object(ctx->conf_args))
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "network config: args must be an object");
+	if (ctx->cmd == CNI_CMD_GC) {
+		int rc = parse_valid_attachments(ctx, err);
+
+		if (rc < 0)
+			return rc;
+	}
 	prev = json_object_get(c, "prevResult");
 	if (prev && !json_is_null(prev)) {
 		int rc = cni_result_from_json(prev, ctx->version, &ctx->prev, err);

@@ -100,40 +100,26 @@ out:
 	return rc;
 }
 
-#define VALID_KEY "cni.dev/valid-attachments"
-
 static int cmd_gc(struct cni_ctx *ctx)
 {
-	json_t *list = json_object_get(ctx->config, VALID_KEY), *o;
 	struct netd_ipam_attachment *valid = NULL;
 	struct netd_ipam_store *s = NULL;
 	struct netd_ipam_conf *c;
-	size_t i;
 	int rc;
 
 	if ((rc = load(ctx, &c)) < 0)
 		return rc;
-	/* Without the list every reservation would look stale: refuse. */
-	if (!json_is_array(list)) {
-		rc = netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG, VALID_KEY ": %s",
-				  list ? "must be a list" : "missing");
-		goto out;
-	}
-	if (json_array_size(list) && !(valid = calloc(json_array_size(list), sizeof(*valid)))) {
+	/* the skeleton checked the list; an empty one releases everything */
+	if (ctx->n_valid && !(valid = calloc(ctx->n_valid, sizeof(*valid)))) {
 		rc = netd_err_set(&ctx->err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
 		goto out;
 	}
-	json_array_foreach(list, i, o) {
-		valid[i].id = json_string_value(json_object_get(o, "containerID"));
-		valid[i].ifname = json_string_value(json_object_get(o, "ifname"));
-		if (!valid[i].id || !valid[i].ifname) {
-			rc = netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG,
-					  VALID_KEY "[%zu]: needs string containerID and ifname", i);
-			goto out;
-		}
+	for (size_t i = 0; i < ctx->n_valid; i++) {
+		valid[i].id = ctx->valid[i].container_id;
+		valid[i].ifname = ctx->valid[i].ifname;
 	}
 	if (net_dir_exists(c) && (rc = netd_ipam_store_open(c->data_dir, c->network, &s, &ctx->err)) == 0)
-		rc = netd_ipam_gc(s, valid, json_array_size(list), &ctx->err);
+		rc = netd_ipam_gc(s, valid, ctx->n_valid, &ctx->err);
 out:
 	netd_ipam_store_close(s);
 	free(valid);

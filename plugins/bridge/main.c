@@ -542,16 +542,13 @@ out:
 static int cmd_gc(struct cni_ctx *ctx)
 {
 	struct bridge_conf c;
-	json_t *valid = json_object_get(ctx->config, "cni.dev/valid-attachments"), *a;
 	char (*owners)[33] = NULL;
 	const char **keep = NULL;
-	size_t i, n = json_array_size(valid);
+	size_t n = ctx->n_valid;
 	int rc;
 
 	if ((rc = parse_conf(ctx, &c)) < 0)
 		return rc;
-	if (valid && !json_is_array(valid))
-		return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG, "cni.dev/valid-attachments must be a list");
 	if (c.ipam_type && (rc = cni_ipam_exec(ctx, CNI_CMD_GC, NULL)) < 0)
 		return rc;
 	if (!c.ip_masq && !c.macspoofchk)
@@ -562,16 +559,8 @@ static int cmd_gc(struct cni_ctx *ctx)
 		rc = -ENOMEM;
 		goto out;
 	}
-	json_array_foreach(valid, i, a) {
-		const char *id = json_string_value(json_object_get(a, "containerID"));
-		const char *ifn = json_string_value(json_object_get(a, "ifname"));
-
-		if (!id || !ifn) {
-			rc = netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG,
-					  "cni.dev/valid-attachments[%zu] needs containerID and ifname", i);
-			goto out;
-		}
-		netd_nft_owner(ctx->network, id, ifn, owners[i]);
+	for (size_t i = 0; i < n; i++) {
+		netd_nft_owner(ctx->network, ctx->valid[i].container_id, ctx->valid[i].ifname, owners[i]);
 		keep[i] = owners[i];
 	}
 	if (c.ip_masq)

@@ -268,24 +268,9 @@ static int cmd_check(struct cni_ctx *ctx)
 
 /* ---- GC / STATUS -------------------------------------------------------- */
 
-static bool attachment_valid(json_t *valid, const char *cid, const char *ifname)
-{
-	json_t *a;
-	size_t i;
-
-	json_array_foreach(valid, i, a) {
-		const char *c = json_string_value(json_object_get(a, "containerID"));
-		const char *f = json_string_value(json_object_get(a, "ifname"));
-
-		if (c && !strcmp(c, cid) && (!f || !strcmp(f, ifname)))
-			return true;
-	}
-	return false;
-}
-
 static int cmd_gc(struct cni_ctx *ctx)
 {
-	json_t *valid = json_object_get(ctx->config, "cni.dev/valid-attachments"), *list, *ep;
+	json_t *list, *ep;
 	struct netd_httpc *c;
 	struct netd_http_resp r;
 	struct netd_err e = {0};
@@ -296,9 +281,6 @@ static int cmd_gc(struct cni_ctx *ctx)
 
 	if ((rc = get_socket(ctx, &sock)) < 0)
 		return rc;
-	if (valid && !json_is_array(valid))
-		return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG,
-				    "cni.dev/valid-attachments must be an array");
 	if ((rc = netd_httpc_open(sock, TIMEOUT_MS, &c, &e)) < 0) {
 		if (netd_httpc_unreachable(rc)) {
 			log_warn("GC: netd is not running (%s); nothing to collect", e.msg);
@@ -319,7 +301,7 @@ static int cmd_gc(struct cni_ctx *ctx)
 		const char *cid = json_string_value(json_object_get(ep, "containerID"));
 		const char *ifname = json_string_value(json_object_get(ep, "ifname"));
 
-		if (!cid || !ifname || attachment_valid(valid, cid, ifname))
+		if (!cid || !ifname || cni_attachment_valid(ctx, cid, ifname))
 			continue;
 		/* keep going after an error, report them together */
 		if (ep_target(ctx, cid, ifname, target, sizeof(target)) < 0 ||

@@ -676,28 +676,12 @@ out:
 	return rc;
 }
 
-static bool attachment_valid(const json_t *valid, const char *cid, const char *ifname)
-{
-	size_t i;
-	json_t *a;
-
-	json_array_foreach(valid, i, a)
-	{
-		const char *id = json_string_value(json_object_get(a, "containerID"));
-		const char *ifn = json_string_value(json_object_get(a, "ifname"));
-
-		if (id && ifn && !strcmp(id, cid) && !strcmp(ifn, ifname))
-			return true;
-	}
-	return false;
-}
 
 /* GC: IPAM frees reservations; devices this network moved into containers
  * that are no longer valid attachments go back to the host. */
 static int cmd_gc(struct cni_ctx *ctx)
 {
 	struct host_conf c;
-	const json_t *valid = json_object_get(ctx->config, "cni.dev/valid-attachments");
 	struct netd_nl *host_nl = NULL;
 	struct netd_err first = {0};
 	struct dirent *d;
@@ -709,8 +693,6 @@ static int cmd_gc(struct cni_ctx *ctx)
 		return rc;
 	memset(&ctx->err, 0, sizeof(ctx->err));
 	c.ipam_type = json_string_value(json_object_get(json_object_get(ctx->config, "ipam"), "type"));
-	if (valid && !json_is_array(valid))
-		return conf_err(ctx, "cni.dev/valid-attachments must be a list");
 	if (c.ipam_type && cni_ipam_exec(ctx, CNI_CMD_GC, NULL) < 0) {
 		first = ctx->err;
 		memset(&ctx->err, 0, sizeof(ctx->err));
@@ -731,7 +713,7 @@ static int cmd_gc(struct cni_ctx *ctx)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", state_dir(ctx), d->d_name);
 		if (state_load_path(path, &r) < 0 || strcmp(r.network, ctx->network) ||
-		    attachment_valid(valid, r.cid, r.ifname))
+		    cni_attachment_valid(ctx, r.cid, r.ifname))
 			continue;
 		if (give_back(ctx, host_nl, r.cid, r.ifname, r.netns) < 0 && !first.msg[0])
 			first = ctx->err;

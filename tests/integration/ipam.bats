@@ -220,7 +220,7 @@ ipam_files() { ls "$DATA/$NET" 2>/dev/null | grep -v -e '^lock$' -e '^last_reser
 	assert_success
 	[ "$(ipam_files | tr '\n' ' ')" = "10.10.0.100 10.10.0.2 " ]
 	ipam_run "$IPAM" GC "" "" <<<"$c"
-	assert_cni_error 7 "cni.dev/valid-attachments: missing"
+	assert_cni_error 7 "cni.dev/valid-attachments is missing"
 	ipam_run "$IPAM" GC "" "" <<<"$(ipam_conf '"subnet":"10.10.0.0/24"' 1.1.0 '"cni.dev/valid-attachments":[]')"
 	assert_success
 	[ -z "$(ipam_files)" ]

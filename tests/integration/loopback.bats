@@ -68,7 +68,9 @@ teardown() {
 
 @test "GC, STATUS and VERSION answer; versions are honoured" {
 	ns_add c1
-	cni netd-loopback GC "" <<<"$(conf 1.1.0)"; assert_success
+	cni netd-loopback GC "" <<<"$(jq -c '. + {"cni.dev/valid-attachments":[]}' <<<"$(conf 1.1.0)")"; assert_success
+	cni netd-loopback GC "" <<<"$(conf 1.1.0)"
+	assert_cni_error 7 "valid-attachments is missing"
 	cni netd-loopback STATUS "" <<<"$(conf 1.1.0)"; assert_success
 	[ -z "$output" ]
 	cni netd-loopback ADD c1 lo <<<"$(conf 0.3.1)"; assert_success

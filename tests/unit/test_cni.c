@@ -325,8 +325,33 @@ static void test_check_gc_versions(void **state)
 	assert_error(j, NETD_ERR_DRIFT, "0.4.0", "drift found");
 	assert_int_equal(run_str(gc, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\"}", &j), 1);
 	assert_error(j, CNI_ERR_INCOMPATIBLE_VERSION, "1.0.0", "GC");
-	assert_int_equal(run_str(gc, "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"x\"}", &j), 0);
+	assert_int_equal(run_str(gc, "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"x\","
+				     "\"cni.dev/valid-attachments\":[]}", &j), 0);
 	assert_null(j);
+}
+
+/* GC without the list would read as "nothing is valid": refused before the plugin runs. */
+static void test_gc_valid_attachments(void **state)
+{
+	const char *gc[] = {"CNI_COMMAND=GC", NULL};
+	struct cni_ctx ctx = {0};
+	struct cni_attachment a[] = {{"c1", "eth0"}, {"c2", "eth1"}};
+	json_t *j;
+
+	assert_int_equal(run_str(gc, "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"x\"}", &j), 1);
+	assert_error(j, CNI_ERR_INVALID_CONFIG, "1.1.0", "valid-attachments is missing");
+	assert_int_equal(run_str(gc, "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"x\","
+				     "\"cni.dev/valid-attachments\":{}}", &j), 1);
+	assert_error(j, CNI_ERR_INVALID_CONFIG, "1.1.0", "must be a list");
+	assert_int_equal(run_str(gc, "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"x\","
+				     "\"cni.dev/valid-attachments\":[{\"containerID\":\"c1\"}]}", &j), 1);
+	assert_error(j, CNI_ERR_INVALID_CONFIG, "1.1.0", "[0] needs string containerID and ifname");
+
+	ctx.valid = a;
+	ctx.n_valid = 2;
+	assert_true(cni_attachment_valid(&ctx, "c2", "eth1"));
+	assert_false(cni_attachment_valid(&ctx, "c2", "eth0"));
+	assert_false(cni_attachment_valid(&ctx, "c3", "eth0"));
 }
 
 static void test_version_cmd(void **state)
@@ -398,7 +423,8 @@ int main(void)
 		cmocka_unit_test(test_unknown_command),	 cmocka_unit_test(test_missing_env),
 		cmocka_unit_test(test_bad_env_values),	 cmocka_unit_test(test_del_without_netns),
 		cmocka_unit_test(test_bad_stdin),	 cmocka_unit_test(test_bad_config),
-		cmocka_unit_test(test_check_gc_versions), cmocka_unit_test(test_version_cmd),
+		cmocka_unit_test(test_check_gc_versions), cmocka_unit_test(test_gc_valid_attachments),
+		cmocka_unit_test(test_version_cmd),
 		cmocka_unit_test(test_args_and_caps),	 cmocka_unit_test(test_conf_helpers),
 		cmocka_unit_test(test_delegate_not_found),
 	};

@@ -118,6 +118,9 @@ int cni_result_find_iface(const struct cni_result *r, const char *ifname, bool i
 
 struct cni_kv { char *key; char *value; };
 
+/* One entry of GC's cni.dev/valid-attachments (strings borrowed from config). */
+struct cni_attachment { const char *container_id; const char *ifname; };
+
 struct cni_ctx {
 	enum cni_command cmd;
 	const char *container_id;	/* CNI_CONTAINERID */
@@ -134,11 +137,17 @@ struct cni_ctx {
 	struct cni_result *prev;	/* prevResult converted, or NULL */
 	json_t *runtime_config;		/* config's runtimeConfig or NULL (borrowed) */
 	json_t *conf_args;		/* config's args or NULL (borrowed) */
+	/* GC only: cni.dev/valid-attachments, checked by the skeleton (a GC
+	 * without the list is refused, code 7: it would look like "free all"). */
+	struct cni_attachment *valid; size_t n_valid;
 
 	struct cni_result *result;	/* ADD fills it; printed on success */
 	json_t *output;			/* or any other JSON object to print (STATUS/GC none) */
 	struct netd_err err;		/* set on failure */
 };
+
+/* GC: is (container_id, ifname) among the valid attachments? */
+bool cni_attachment_valid(const struct cni_ctx *ctx, const char *container_id, const char *ifname);
 
 /* Value of CNI_ARGS key, or NULL. */
 const char *cni_arg(const struct cni_ctx *ctx, const char *key);
