@@ -792,91 +792,119 @@ static struct nftnl_set *build_set(const struct fam *f, bool local)
 	return s;
 }
 
-/* Table, chain and sets are created without EXCL (a no-op when present);
- * the chain's rules are replaced as a whole so they exist exactly once. All
- * in the same batch as the element change, so it is atomic. */
-static int batch_skeleton(struct batch *b)
+/* The skeleton pieces, each one message appended to the batch. Table, chain
+ * and sets are created without EXCL (a no-op when present); a chain's rules
+ * are flushed and re-added as a whole so they exist exactly once. */
+struct base_chain {
+	int family;		/* NFPROTO_INET, NFPROTO_BRIDGE */
+	const char *name, *type;
+	int hook, prio;
+};
+
+static int batch_table_chain(struct batch *b, const struct base_chain *bc)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nftnl_chain *ch = nftnl_chain_alloc();
-	struct nftnl_rule *flush = nftnl_rule_alloc();
 	struct nlmsghdr *nlh;
 	int rc = -ENOMEM;
-	size_t i, k;
 
-	if (!t || !ch || !flush)
+	if (!t || !ch)
 		goto out;
-	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, (uint32_t)bc->family);
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NETD_NFT_CNI_TABLE);
-	if (!(nlh = batch_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, 256, "create table inet %s",
-			      NETD_NFT_CNI_TABLE)))
+	if (!(nlh = batch_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, 256, "create table %s %s",
+			      bc->family == NFPROTO_BRIDGE ? "bridge" : "inet", NETD_NFT_CNI_TABLE)))
 		goto out;
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	batch_msg_done(b, nlh);
 
-	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, (uint32_t)bc->family);
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, NETD_NFT_CNI_TABLE);
-	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, CHAIN);
-	nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "nat");
-	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, NF_INET_POST_ROUTING);
-	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, NAT_PRIO);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, bc->name);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, bc->type);
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, (uint32_t)bc->hook);
+	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, bc->prio);
 	nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-	if (!(nlh = batch_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, 512, "create chain %s", CHAIN)))
+	if (!(nlh = batch_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, 512, "create chain %s", bc->name)))
 		goto out;
 	nftnl_chain_nlmsg_build_payload(nlh, ch);
 	batch_msg_done(b, nlh);
-
-	for (i = 0; i < 2; i++) {
-		for (k = 0; k < 2; k++) {
-			struct nftnl_set *s = build_set(&fams[i], k);
-
-			if (!s)
-				goto out;
-			nlh = batch_msg(b, NFT_MSG_NEWSET, NLM_F_CREATE, 512, "create set %s",
-					k ? fams[i].local : fams[i].set);
-			if (!nlh) {
-				nftnl_set_free(s);
-				goto out;
-			}
-			nftnl_set_nlmsg_build_payload(nlh, s);
-			batch_msg_done(b, nlh);
-			nftnl_set_free(s);
-		}
-	}
-
-	nftnl_rule_set_u32(flush, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, NETD_NFT_CNI_TABLE);
-	nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, CHAIN);
-	if (!(nlh = batch_msg(b, NFT_MSG_DELRULE, 0, 256, "replace rules of chain %s", CHAIN)))
-		goto out;
-	nftnl_rule_nlmsg_build_payload(nlh, flush);
-	batch_msg_done(b, nlh);
-
-	for (i = 0; i < 2; i++) {
-		for (k = R_MCAST; k <= R_MASQ; k++) {
-			struct nftnl_rule *r = build_rule(&fams[i], (enum rule_kind)k);
-
-			if (!r)
-				goto out;
-			nlh = batch_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, 1024,
-					"add rule to chain %s", CHAIN);
-			if (!nlh) {
-				nftnl_rule_free(r);
-				goto out;
-			}
-			nftnl_rule_nlmsg_build_payload(nlh, r);
-			batch_msg_done(b, nlh);
-			nftnl_rule_free(r);
-		}
-	}
 	rc = 0;
 out:
 	if (t)
 		nftnl_table_free(t);
 	if (ch)
 		nftnl_chain_free(ch);
-	if (flush)
+	return rc;
+}
+
+/* Takes s (freed here). */
+static int batch_set(struct batch *b, struct nftnl_set *s, const char *name)
+{
+	struct nlmsghdr *nlh;
+
+	if (!s)
+		return -ENOMEM;
+	nlh = batch_msg(b, NFT_MSG_NEWSET, NLM_F_CREATE, 512, "create set %s", name);
+	if (nlh) {
+		nftnl_set_nlmsg_build_payload(nlh, s);
+		batch_msg_done(b, nlh);
+	}
+	nftnl_set_free(s);
+	return nlh ? 0 : -ENOMEM;
+}
+
+static int batch_flush_chain(struct batch *b, const struct base_chain *bc)
+{
+	struct nftnl_rule *flush = nftnl_rule_alloc();
+	struct nlmsghdr *nlh = NULL;
+
+	if (flush) {
+		nftnl_rule_set_u32(flush, NFTNL_RULE_FAMILY, (uint32_t)bc->family);
+		nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, NETD_NFT_CNI_TABLE);
+		nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, bc->name);
+		nlh = batch_msg(b, NFT_MSG_DELRULE, 0, 256, "replace rules of chain %s", bc->name);
+		if (nlh) {
+			nftnl_rule_nlmsg_build_payload(nlh, flush);
+			batch_msg_done(b, nlh);
+		}
 		nftnl_rule_free(flush);
+	}
+	return nlh ? 0 : -ENOMEM;
+}
+
+/* Takes r (freed here). */
+static int batch_rule(struct batch *b, struct nftnl_rule *r, const char *chain)
+{
+	struct nlmsghdr *nlh;
+
+	if (!r)
+		return -ENOMEM;
+	nlh = batch_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, 1024, "add rule to chain %s", chain);
+	if (nlh) {
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		batch_msg_done(b, nlh);
+	}
+	nftnl_rule_free(r);
+	return nlh ? 0 : -ENOMEM;
+}
+
+static const struct base_chain masq_chain = {
+	.family = NFPROTO_INET, .name = CHAIN, .type = "nat", .hook = NF_INET_POST_ROUTING, .prio = NAT_PRIO,
+};
+
+static int batch_skeleton(struct batch *b)
+{
+	int rc = batch_table_chain(b, &masq_chain);
+
+	for (size_t i = 0; !rc && i < 2; i++)
+		for (size_t k = 0; !rc && k < 2; k++)
+			rc = batch_set(b, build_set(&fams[i], k), k ? fams[i].local : fams[i].set);
+	if (!rc)
+		rc = batch_flush_chain(b, &masq_chain);
+	for (size_t i = 0; !rc && i < 2; i++)
+		for (int k = R_MCAST; !rc && k <= R_MASQ; k++)
+			rc = batch_rule(b, build_rule(&fams[i], (enum rule_kind)k), CHAIN);
 	return rc;
 }
 
@@ -1853,76 +1881,20 @@ static int msp_rules_ok(struct conn *c, struct netd_err *err)
 }
 
 /* Table, chain, sets (no EXCL: no-ops when present) and the rule, replaced. */
+static const struct base_chain msp_chain = {
+	.family = NFPROTO_BRIDGE, .name = MSP_CHAIN, .type = "filter", .hook = NF_BR_PRE_ROUTING, .prio = MSP_PRIO,
+};
+
 static int msp_skeleton(struct batch *b)
 {
-	struct nftnl_table *t = nftnl_table_alloc();
-	struct nftnl_chain *ch = nftnl_chain_alloc();
-	struct nftnl_rule *flush = nftnl_rule_alloc(), *r = NULL;
-	struct nlmsghdr *nlh;
-	int rc = -ENOMEM, k;
+	int rc = batch_table_chain(b, &msp_chain);
 
-	if (!t || !ch || !flush)
-		goto out;
-	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_BRIDGE);
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NETD_NFT_CNI_TABLE);
-	if (!(nlh = batch_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, 256, "create table bridge %s",
-			      NETD_NFT_CNI_TABLE)))
-		goto out;
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	batch_msg_done(b, nlh);
-
-	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_BRIDGE);
-	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, NETD_NFT_CNI_TABLE);
-	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, MSP_CHAIN);
-	nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
-	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, NF_BR_PRE_ROUTING);
-	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, MSP_PRIO);
-	nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-	if (!(nlh = batch_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, 512, "create chain bridge %s", MSP_CHAIN)))
-		goto out;
-	nftnl_chain_nlmsg_build_payload(nlh, ch);
-	batch_msg_done(b, nlh);
-
-	for (k = 0; k < 2; k++) {
-		struct nftnl_set *s = msp_build_set(k);
-
-		if (!s)
-			goto out;
-		nlh = batch_msg(b, NFT_MSG_NEWSET, NLM_F_CREATE, 512, "create set %s", k ? MSP_ALLOW : MSP_IFACES);
-		if (!nlh) {
-			nftnl_set_free(s);
-			goto out;
-		}
-		nftnl_set_nlmsg_build_payload(nlh, s);
-		batch_msg_done(b, nlh);
-		nftnl_set_free(s);
-	}
-
-	nftnl_rule_set_u32(flush, NFTNL_RULE_FAMILY, NFPROTO_BRIDGE);
-	nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, NETD_NFT_CNI_TABLE);
-	nftnl_rule_set_str(flush, NFTNL_RULE_CHAIN, MSP_CHAIN);
-	if (!(nlh = batch_msg(b, NFT_MSG_DELRULE, 0, 256, "replace rules of chain %s", MSP_CHAIN)))
-		goto out;
-	nftnl_rule_nlmsg_build_payload(nlh, flush);
-	batch_msg_done(b, nlh);
-
-	if (!(r = msp_build_rule()))
-		goto out;
-	if (!(nlh = batch_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, 1024, "add rule to chain %s",
-			      MSP_CHAIN)))
-		goto out;
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	batch_msg_done(b, nlh);
-	rc = 0;
-out:
-	if (t)
-		nftnl_table_free(t);
-	if (ch)
-		nftnl_chain_free(ch);
-	if (flush)
-		nftnl_rule_free(flush);
-	if (r)
-		nftnl_rule_free(r);
+	for (int k = 0; !rc && k < 2; k++)
+		rc = batch_set(b, msp_build_set(k), k ? MSP_ALLOW : MSP_IFACES);
+	if (!rc)
+		rc = batch_flush_chain(b, &msp_chain);
+	if (!rc)
+		rc = batch_rule(b, msp_build_rule(), MSP_CHAIN);
 	return rc;
 }
 
