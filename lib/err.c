@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,4 +42,21 @@ void netd_err_details(struct netd_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->details, sizeof(err->details), fmt, ap);
 	va_end(ap);
+}
+
+void netd_err_collect(struct netd_err *first, struct netd_err *err)
+{
+	if (!first->msg[0])
+		*first = *err;
+	memset(err, 0, sizeof(*err));
+}
+
+int netd_err_collected(const struct netd_err *first, struct netd_err *err)
+{
+	if (first->msg[0]) {
+		*err = *first;
+		return -EIO;
+	}
+	memset(err, 0, sizeof(*err));
+	return 0;
 }

@@ -48,8 +48,6 @@ struct undo {
 	size_t n_gw_added;
 };
 
-#define conf_err(ctx, ...) netd_err_set(&(ctx)->err, -EINVAL, CNI_ERR_INVALID_CONFIG, __VA_ARGS__)
-#define drift(ctx, ...) netd_err_set(&(ctx)->err, -EINVAL, NETD_ERR_DRIFT, __VA_ARGS__)
 
 static int parse_conf(struct cni_ctx *ctx, struct bridge_conf *c)
 {
@@ -69,7 +67,7 @@ static int parse_conf(struct cni_ctx *ctx, struct bridge_conf *c)
 	    cni_conf_int(j, "vlan", 0, 4094, &vlan, err))
 		return -EINVAL;
 	if (!*c->bridge || strlen(c->bridge) >= IFNAMSIZ || strchr(c->bridge, '/') || strchr(c->bridge, ' '))
-		return conf_err(ctx, "bridge name '%s' is not a valid interface name (1-15 bytes, no '/' or spaces)",
+		return cni_conf_err(ctx, "bridge name '%s' is not a valid interface name (1-15 bytes, no '/' or spaces)",
 				c->bridge);
 	if (mtu && mtu < 68)
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "mtu %lld is below the minimum of 68", mtu);
@@ -87,9 +85,9 @@ static int parse_conf(struct cni_ctx *ctx, struct bridge_conf *c)
 		mac = json_string_value(json_object_get(json_object_get(ctx->conf_args, "cni"), "mac"));
 	if (mac) {
 		if (netd_mac_parse(mac, c->mac) < 0)
-			return conf_err(ctx, "MAC address '%s' does not parse (want aa:bb:cc:dd:ee:ff)", mac);
+			return cni_conf_err(ctx, "MAC address '%s' does not parse (want aa:bb:cc:dd:ee:ff)", mac);
 		if (c->mac[0] & 1)
-			return conf_err(ctx, "MAC address '%s' is a multicast address", mac);
+			return cni_conf_err(ctx, "MAC address '%s' is a multicast address", mac);
 		c->has_mac = true;
 	}
 
@@ -345,13 +343,6 @@ out:
 	return rc;
 }
 
-/* Remember the first error and clear ctx->err for the next step. */
-static void keep_first(struct cni_ctx *ctx, struct netd_err *first)
-{
-	if (!first->msg[0])
-		*first = ctx->err;
-	memset(&ctx->err, 0, sizeof(ctx->err));
-}
 
 /* Deleting a veth costs the kernel about 20 ms (RCU grace periods), most of
  * a DEL. A child makes that request while this process releases the address
@@ -369,7 +360,7 @@ static pid_t link_del_start(struct cni_ctx *ctx, struct netd_nl *nl, int ifindex
 	if (pid > 0)
 		return pid;
 	if ((rc = netd_nl_link_del(nl, ifindex, &ctx->err)) < 0 && rc != -ENODEV)
-		keep_first(ctx, first);
+		netd_err_collect(first, &ctx->err);
 	return 0;
 }
 
@@ -383,7 +374,7 @@ static void link_del_wait(struct cni_ctx *ctx, pid_t pid, const char *name, stru
 		return;
 	netd_err_set(&ctx->err, -EIO, NETD_ERR_KERNEL, "delete interface %s: %s", name,
 		     WIFEXITED(status) ? strerror(WEXITSTATUS(status)) : "deleting process died");
-	keep_first(ctx, first);
+	netd_err_collect(first, &ctx->err);
 }
 
 /* DEL keeps going after an error and reports the first; nothing left to
@@ -412,14 +403,14 @@ static int cmd_del(struct cni_ctx *ctx)
 	    netd_nl_link_get(ctr_nl, ctx->ifname, &l, NULL) == 0 && !strcmp(l.kind, "veth"))
 		del_nl = ctr_nl;
 	else if (netd_nl_open(-1, &host_nl, &ctx->err) < 0)
-		keep_first(ctx, &first);
+		netd_err_collect(&first, &ctx->err);
 	else if (netd_nl_link_get(host_nl, veth, &l, NULL) == 0)
 		del_nl = host_nl;
 	if (del_nl)
 		child = link_del_start(ctx, del_nl, l.ifindex, &first);
 
 	if (c.ipam_type && cni_ipam_exec(ctx, CNI_CMD_DEL, NULL) < 0)
-		keep_first(ctx, &first);
+		netd_err_collect(&first, &ctx->err);
 	if (c.ip_masq || c.macspoofchk) {
 		/* prevResult's addresses spare a listing of the whole set */
 		struct netd_addr addrs[16];
@@ -433,7 +424,7 @@ static int cmd_del(struct cni_ctx *ctx)
 		else
 			q.naddrs = 0;
 		if (netd_nft_del(&q, &ctx->err) < 0)
-			keep_first(ctx, &first);
+			netd_err_collect(&first, &ctx->err);
 	}
 	if (child > 0)
 		link_del_wait(ctx, child, l.name, &first);
@@ -443,12 +434,7 @@ static int cmd_del(struct cni_ctx *ctx)
 	netd_nl_free(host_nl);
 	if (nsfd >= 0)
 		close(nsfd);
-	if (first.msg[0]) {
-		ctx->err = first;
-		return -EIO;
-	}
-	memset(&ctx->err, 0, sizeof(ctx->err));
-	return 0;
+	return netd_err_collected(&first, &ctx->err);
 }
 
 static int check_container(struct cni_ctx *ctx, struct netd_nl *nl, const struct bridge_conf *c,
@@ -459,13 +445,13 @@ static int check_container(struct cni_ctx *ctx, struct netd_nl *nl, const struct
 	int ci = cni_result_find_iface(prev, ctx->ifname, true);
 
 	if (ci < 0)
-		return drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
+		return cni_drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
 	if (prev->ifaces[ci].mac[0] && strcasecmp(prev->ifaces[ci].mac, netd_mac_str(ctr->mac, mac)))
-		return drift(ctx, "interface %s has MAC %s, not the one in prevResult", ctx->ifname, mac);
+		return cni_drift(ctx, "interface %s has MAC %s, not the one in prevResult", ctx->ifname, mac);
 	if (!ctr->up)
-		return drift(ctx, "interface %s in the container is down", ctx->ifname);
+		return cni_drift(ctx, "interface %s in the container is down", ctx->ifname);
 	if (strcmp(ctr->kind, "veth"))
-		return drift(ctx, "interface %s is a '%s', not a veth", ctx->ifname, ctr->kind);
+		return cni_drift(ctx, "interface %s is a '%s', not a veth", ctx->ifname, ctr->kind);
 	return netd_ifconf_check(ctx, nl, ci, ctr);
 }
 
@@ -490,23 +476,23 @@ static int cmd_check(struct cni_ctx *ctx)
 	if ((rc = netd_nl_open(-1, &host_nl, &ctx->err)) < 0 || (rc = netd_nl_open(nsfd, &ctr_nl, &ctx->err)) < 0)
 		goto out;
 	if (netd_nl_link_get(host_nl, c.bridge, &br, NULL) < 0) {
-		rc = drift(ctx, "bridge %s does not exist", c.bridge);
+		rc = cni_drift(ctx, "bridge %s does not exist", c.bridge);
 		goto out;
 	}
 	if (strcmp(br.kind, "bridge")) {
-		rc = drift(ctx, "%s is a '%s', not a bridge", c.bridge, br.kind);
+		rc = cni_drift(ctx, "%s is a '%s', not a bridge", c.bridge, br.kind);
 		goto out;
 	}
 	if (netd_nl_link_get(host_nl, veth, &host, NULL) < 0) {
-		rc = drift(ctx, "host end %s of %s's veth does not exist", veth, ctx->ifname);
+		rc = cni_drift(ctx, "host end %s of %s's veth does not exist", veth, ctx->ifname);
 		goto out;
 	}
 	if (host.master != br.ifindex) {
-		rc = drift(ctx, "host end %s is not attached to bridge %s", veth, c.bridge);
+		rc = cni_drift(ctx, "host end %s is not attached to bridge %s", veth, c.bridge);
 		goto out;
 	}
 	if (netd_nl_link_get(ctr_nl, ctx->ifname, &ctr, NULL) < 0) {
-		rc = drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
+		rc = cni_drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
 		goto out;
 	}
 	if ((rc = check_container(ctx, ctr_nl, &c, &ctr)) < 0)
@@ -514,7 +500,7 @@ static int cmd_check(struct cni_ctx *ctx)
 	for (size_t i = 0; c.ip_masq && i < ctx->prev->n_ips; i++) {
 		rc = netd_nft_masq_has(&ctx->prev->ips[i].address, owner, &ctx->err);
 		if (rc == 0)
-			rc = drift(ctx, "masquerade for %s is missing from table inet %s",
+			rc = cni_drift(ctx, "masquerade for %s is missing from table inet %s",
 				   netd_prefix_str(&ctx->prev->ips[i].address, buf), NETD_NFT_CNI_TABLE);
 		if (rc < 0)
 			goto out;
@@ -522,7 +508,7 @@ static int cmd_check(struct cni_ctx *ctx)
 	if (c.macspoofchk) {
 		rc = netd_nft_macspoof_has(veth, ctr.mac, owner, &ctx->err);
 		if (rc == 0)
-			rc = drift(ctx, "macspoofchk guard for %s is missing from table bridge %s", veth,
+			rc = cni_drift(ctx, "macspoofchk guard for %s is missing from table bridge %s", veth,
 				   NETD_NFT_CNI_TABLE);
 		if (rc < 0)
 			goto out;

@@ -63,8 +63,6 @@ struct rec {
 	bool from_file;
 };
 
-#define conf_err(ctx, ...) netd_err_set(&(ctx)->err, -EINVAL, CNI_ERR_INVALID_CONFIG, __VA_ARGS__)
-#define drift(ctx, ...) netd_err_set(&(ctx)->err, -EINVAL, NETD_ERR_DRIFT, __VA_ARGS__)
 #define in_use(ctx, ...) netd_err_set(&(ctx)->err, -EBUSY, NETD_ERR_IN_USE, __VA_ARGS__)
 
 static bool ifname_ok(const char *s)
@@ -91,20 +89,20 @@ static int parse_conf(struct cni_ctx *ctx, struct host_conf *c)
 	if (c->pci && !*c->pci)
 		c->pci = NULL;
 	if (!c->device && !c->hwaddr && !c->kernelpath && !c->pci)
-		return conf_err(ctx,
+		return cni_conf_err(ctx,
 				"no device given: set one of 'device', 'hwaddr', 'kernelpath' or 'pciBusID'");
 	if (c->device && !ifname_ok(c->device))
-		return conf_err(
+		return cni_conf_err(
 			ctx, "device '%s' is not a valid interface name (1-15 bytes, no '/', ':' or spaces)",
 			c->device);
 	if (c->hwaddr && netd_mac_parse(c->hwaddr, c->mac) < 0)
-		return conf_err(ctx, "hwaddr '%s' does not parse (want aa:bb:cc:dd:ee:ff)", c->hwaddr);
+		return cni_conf_err(ctx, "hwaddr '%s' does not parse (want aa:bb:cc:dd:ee:ff)", c->hwaddr);
 	if (c->kernelpath && (strncmp(c->kernelpath, "/sys/", 5) || strstr(c->kernelpath, "..")))
-		return conf_err(
+		return cni_conf_err(
 			ctx, "kernelpath '%s' must be a path under /sys/ (e.g. /sys/devices/pci0000:00/...)",
 			c->kernelpath);
 	if (c->pci && (strchr(c->pci, '/') || strstr(c->pci, "..")))
-		return conf_err(ctx, "pciBusID '%s' is not a PCI address (e.g. 0000:00:1f.6)", c->pci);
+		return cni_conf_err(ctx, "pciBusID '%s' is not a PCI address (e.g. 0000:00:1f.6)", c->pci);
 	rc = cni_ipam_validate(ctx, &c->ipam_type);
 	if (rc == -ENOENT) {
 		c->ipam_type = NULL;
@@ -321,7 +319,7 @@ static int find_device(struct cni_ctx *ctx, struct netd_nl *nl, const struct hos
 	if (c->hwaddr) {
 		what = c->hwaddr;
 		if ((rc = by_mac(ctx, nl, c->mac, &l)) == -ENOTUNIQ)
-			return conf_err(
+			return cni_conf_err(
 				ctx, "several interfaces on the host have hwaddr %s; name one with 'device'",
 				c->hwaddr);
 		if (rc < 0)
@@ -341,7 +339,7 @@ static int find_device(struct cni_ctx *ctx, struct netd_nl *nl, const struct hos
 		else
 			snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s", c->pci);
 		if ((idx = sysfs_ifindex(dir)) == -ENOTUNIQ)
-			return conf_err(ctx, "%s has several network interfaces; name one with 'device'",
+			return cni_conf_err(ctx, "%s has several network interfaces; name one with 'device'",
 					dir);
 		if (idx < 0 || (rc = netd_nl_link_get_index(nl, idx, &l, &ctx->err)) == -ENODEV) {
 			rc = -ENODEV;
@@ -360,7 +358,7 @@ notfound:
 	return in_use(ctx, "device %s is not on the host: it does not exist, or a container already has it",
 		      what);
 disagree:
-	return conf_err(
+	return cni_conf_err(
 		ctx, "'device', 'hwaddr', 'kernelpath' and 'pciBusID' name different interfaces (%s and %s)",
 		out->name, l.name);
 }
@@ -499,7 +497,7 @@ static int cmd_add(struct cni_ctx *ctx)
 	if ((rc = find_device(ctx, host_nl, &c, &dev)) < 0)
 		goto out;
 	if (dev.ifindex == 1 || !strcmp(dev.name, "lo")) {
-		rc = conf_err(ctx, "device '%s' is the loopback device", dev.name);
+		rc = cni_conf_err(ctx, "device '%s' is the loopback device", dev.name);
 		goto out;
 	}
 	if (rec_from_alias(dev.alias, &other)) {
@@ -517,7 +515,7 @@ static int cmd_add(struct cni_ctx *ctx)
 			goto fail;
 		ipam_done = true;
 		if (!ipam->n_ips) {
-			rc = conf_err(ctx, "IPAM plugin %s returned no IP address", c.ipam_type);
+			rc = cni_conf_err(ctx, "IPAM plugin %s returned no IP address", c.ipam_type);
 			goto fail;
 		}
 	}
@@ -616,21 +614,14 @@ static int cmd_del(struct cni_ctx *ctx)
 
 	if ((rc = parse_conf(ctx, &c)) < 0)
 		return rc;
-	if (c.ipam_type && cni_ipam_exec(ctx, CNI_CMD_DEL, NULL) < 0) {
-		first = ctx->err;
-		memset(&ctx->err, 0, sizeof(ctx->err));
-	}
+	if (c.ipam_type && cni_ipam_exec(ctx, CNI_CMD_DEL, NULL) < 0)
+		netd_err_collect(&first, &ctx->err);
 	if ((rc = netd_nl_open(-1, &host_nl, &ctx->err)) == 0)
 		rc = give_back(ctx, host_nl, ctx->container_id, ctx->ifname, ctx->netns);
-	if (rc < 0 && !first.msg[0])
-		first = ctx->err;
+	if (rc < 0)
+		netd_err_collect(&first, &ctx->err);
 	netd_nl_free(host_nl);
-	if (first.msg[0]) {
-		ctx->err = first;
-		return -EIO;
-	}
-	memset(&ctx->err, 0, sizeof(ctx->err));
-	return 0;
+	return netd_err_collected(&first, &ctx->err);
 }
 
 static int cmd_check(struct cni_ctx *ctx)
@@ -646,7 +637,7 @@ static int cmd_check(struct cni_ctx *ctx)
 	if ((rc = parse_conf(ctx, &c)) < 0)
 		return rc;
 	if (!ctx->prev)
-		return conf_err(ctx, "CHECK needs prevResult");
+		return cni_conf_err(ctx, "CHECK needs prevResult");
 	if (c.ipam_type && (rc = cni_ipam_exec(ctx, CNI_CMD_CHECK, NULL)) < 0)
 		return rc;
 	if ((nsfd = rc = netns_open(ctx->netns, &ctx->err)) < 0)
@@ -656,18 +647,18 @@ static int cmd_check(struct cni_ctx *ctx)
 	have = state_load(ctx, ctx->container_id, ctx->ifname, &r) == 0;
 	ci = cni_result_find_iface(ctx->prev, ctx->ifname, true);
 	if (ci < 0)
-		rc = drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
+		rc = cni_drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
 	else if (netd_nl_link_get(ctr_nl, ctx->ifname, &l, NULL) < 0)
-		rc = drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
+		rc = cni_drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
 	else if (!alias_is_ours(l.alias, ctx->container_id, ctx->ifname) && !(have && l.ifindex == r.ifindex))
-		rc = drift(ctx, "interface %s is not the device netd-host moved in", ctx->ifname);
+		rc = cni_drift(ctx, "interface %s is not the device netd-host moved in", ctx->ifname);
 	else if (have && c.device && strcmp(r.orig, c.device))
-		rc = drift(ctx, "interface %s is host device %s, not %s", ctx->ifname, r.orig, c.device);
+		rc = cni_drift(ctx, "interface %s is host device %s, not %s", ctx->ifname, r.orig, c.device);
 	else if (ctx->prev->ifaces[ci].mac[0] &&
 		 strcasecmp(ctx->prev->ifaces[ci].mac, netd_mac_str(l.mac, mac)))
-		rc = drift(ctx, "interface %s has MAC %s, not the one in prevResult", ctx->ifname, mac);
+		rc = cni_drift(ctx, "interface %s has MAC %s, not the one in prevResult", ctx->ifname, mac);
 	else if (!l.up)
-		rc = drift(ctx, "interface %s in the container is down", ctx->ifname);
+		rc = cni_drift(ctx, "interface %s in the container is down", ctx->ifname);
 	else
 		rc = netd_ifconf_check(ctx, ctr_nl, ci, &l);
 out:
@@ -693,16 +684,13 @@ static int cmd_gc(struct cni_ctx *ctx)
 		return rc;
 	memset(&ctx->err, 0, sizeof(ctx->err));
 	c.ipam_type = json_string_value(json_object_get(json_object_get(ctx->config, "ipam"), "type"));
-	if (c.ipam_type && cni_ipam_exec(ctx, CNI_CMD_GC, NULL) < 0) {
-		first = ctx->err;
-		memset(&ctx->err, 0, sizeof(ctx->err));
-	}
+	if (c.ipam_type && cni_ipam_exec(ctx, CNI_CMD_GC, NULL) < 0)
+		netd_err_collect(&first, &ctx->err);
 	if (!(dp = opendir(state_dir(ctx))))
 		goto out;
 	if (netd_nl_open(-1, &host_nl, &ctx->err) < 0) {
 		closedir(dp);
-		if (!first.msg[0])
-			first = ctx->err;
+		netd_err_collect(&first, &ctx->err);
 		goto out;
 	}
 	while ((d = readdir(dp))) {
@@ -715,18 +703,13 @@ static int cmd_gc(struct cni_ctx *ctx)
 		if (state_load_path(path, &r) < 0 || strcmp(r.network, ctx->network) ||
 		    cni_attachment_valid(ctx, r.cid, r.ifname))
 			continue;
-		if (give_back(ctx, host_nl, r.cid, r.ifname, r.netns) < 0 && !first.msg[0])
-			first = ctx->err;
-		memset(&ctx->err, 0, sizeof(ctx->err));
+		if (give_back(ctx, host_nl, r.cid, r.ifname, r.netns) < 0)
+			netd_err_collect(&first, &ctx->err);
 	}
 	closedir(dp);
 	netd_nl_free(host_nl);
 out:
-	if (first.msg[0]) {
-		ctx->err = first;
-		return -EIO;
-	}
-	return 0;
+	return netd_err_collected(&first, &ctx->err);
 }
 
 static int cmd_status(struct cni_ctx *ctx)

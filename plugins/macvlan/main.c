@@ -40,8 +40,6 @@ struct macvlan_conf {
 	const char *ipam_type; /* NULL = no IPAM (L2 only) */
 };
 
-#define conf_err(ctx, ...) netd_err_set(&(ctx)->err, -EINVAL, CNI_ERR_INVALID_CONFIG, __VA_ARGS__)
-#define drift(ctx, ...) netd_err_set(&(ctx)->err, -EINVAL, NETD_ERR_DRIFT, __VA_ARGS__)
 
 static const char *const mode_names[] = {
 	[NETD_MACVLAN_BRIDGE] = "bridge",
@@ -76,20 +74,20 @@ static int parse_conf(struct cni_ctx *ctx, struct macvlan_conf *c)
 	if (c->master && !*c->master)
 		c->master = NULL;
 	if (c->master && !ifname_ok(c->master))
-		return conf_err(ctx,
+		return cni_conf_err(ctx,
 				"master '%s' is not a valid interface name (1-15 bytes, no '/' or spaces)",
 				c->master);
 	if (c->link_in_container && !c->master)
-		return conf_err(ctx, "linkInContainer needs 'master' (the default route is the host's)");
+		return cni_conf_err(ctx, "linkInContainer needs 'master' (the default route is the host's)");
 	for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
 		if (!strcmp(c->mode_name, mode_names[i]))
 			break;
 	if (i == sizeof(mode_names) / sizeof(mode_names[0]))
-		return conf_err(ctx, "invalid macvlan mode '%s' (want bridge, private, vepa or passthru)",
+		return cni_conf_err(ctx, "invalid macvlan mode '%s' (want bridge, private, vepa or passthru)",
 				c->mode_name);
 	c->mode = (enum netd_macvlan_mode)i;
 	if (mtu && mtu < 68)
-		return conf_err(ctx, "mtu %lld is below the minimum of 68", mtu);
+		return cni_conf_err(ctx, "mtu %lld is below the minimum of 68", mtu);
 	c->mtu = (int)mtu;
 
 	/* MAC: runtimeConfig capability, then CNI_ARGS, then args.cni. */
@@ -101,11 +99,11 @@ static int parse_conf(struct cni_ctx *ctx, struct macvlan_conf *c)
 		mac = json_string_value(json_object_get(json_object_get(ctx->conf_args, "cni"), "mac"));
 	if (mac) {
 		if (netd_mac_parse(mac, c->mac) < 0)
-			return conf_err(ctx, "MAC address '%s' does not parse (want aa:bb:cc:dd:ee:ff)", mac);
+			return cni_conf_err(ctx, "MAC address '%s' does not parse (want aa:bb:cc:dd:ee:ff)", mac);
 		if (c->mac[0] & 1)
-			return conf_err(ctx, "MAC address '%s' is a multicast address", mac);
+			return cni_conf_err(ctx, "MAC address '%s' is a multicast address", mac);
 		if (!memcmp(c->mac, "\0\0\0\0\0\0", 6))
-			return conf_err(ctx, "MAC address '%s' is all zeros", mac);
+			return cni_conf_err(ctx, "MAC address '%s' is all zeros", mac);
 		c->has_mac = true;
 	}
 
@@ -127,7 +125,7 @@ static int find_master(struct cni_ctx *ctx, struct netd_nl *nl, const struct mac
 	if (c->master) {
 		rc = netd_nl_link_get(nl, c->master, out, &ctx->err);
 		if (rc == -ENODEV)
-			return conf_err(ctx, "master interface '%s' does not exist %s", c->master,
+			return cni_conf_err(ctx, "master interface '%s' does not exist %s", c->master,
 					c->link_in_container ? "in the container's netns" : "on the host");
 		return rc;
 	}
@@ -137,7 +135,7 @@ static int find_master(struct cni_ctx *ctx, struct netd_nl *nl, const struct mac
 		return idx;
 	}
 	if ((rc = netd_nl_link_get_index(nl, idx, out, &ctx->err)) == -ENODEV)
-		return conf_err(ctx, "the default route's link #%d has gone", idx);
+		return cni_conf_err(ctx, "the default route's link #%d has gone", idx);
 	return rc;
 }
 
@@ -183,11 +181,11 @@ static int cmd_add(struct cni_ctx *ctx)
 	if ((rc = find_master(ctx, c.link_in_container ? ctr_nl : host_nl, &c, &master)) < 0)
 		goto out;
 	if (master.ifindex == 1 || !strcmp(master.name, "lo")) {
-		rc = conf_err(ctx, "master '%s' is the loopback device", master.name);
+		rc = cni_conf_err(ctx, "master '%s' is the loopback device", master.name);
 		goto out;
 	}
 	if (c.mtu > master.mtu) {
-		rc = conf_err(ctx, "mtu %d is larger than master %s's MTU %d", c.mtu, master.name,
+		rc = cni_conf_err(ctx, "mtu %d is larger than master %s's MTU %d", c.mtu, master.name,
 			      master.mtu);
 		goto out;
 	}
@@ -198,7 +196,7 @@ static int cmd_add(struct cni_ctx *ctx)
 			goto fail;
 		ipam_done = true;
 		if (!ipam->n_ips) {
-			rc = conf_err(ctx, "IPAM plugin %s returned no IP address", c.ipam_type);
+			rc = cni_conf_err(ctx, "IPAM plugin %s returned no IP address", c.ipam_type);
 			goto fail;
 		}
 	}
@@ -255,24 +253,17 @@ static int cmd_del(struct cni_ctx *ctx)
 
 	if ((rc = parse_conf(ctx, &c)) < 0)
 		return rc;
-	if (c.ipam_type && cni_ipam_exec(ctx, CNI_CMD_DEL, NULL) < 0) {
-		first = ctx->err;
-		memset(&ctx->err, 0, sizeof(ctx->err));
-	}
+	if (c.ipam_type && cni_ipam_exec(ctx, CNI_CMD_DEL, NULL) < 0)
+		netd_err_collect(&first, &ctx->err);
 	/* Only a macvlan: a link of another kind under this name is not ours. */
 	if (ctx->netns && (nsfd = netns_open(ctx->netns, NULL)) >= 0 && netd_nl_open(nsfd, &nl, NULL) == 0 &&
 	    netd_nl_link_get(nl, ctx->ifname, &l, NULL) == 0 && !strcmp(l.kind, "macvlan") &&
-	    (rc = netd_nl_link_del(nl, l.ifindex, &ctx->err)) < 0 && rc != -ENODEV && !first.msg[0])
-		first = ctx->err;
+	    (rc = netd_nl_link_del(nl, l.ifindex, &ctx->err)) < 0 && rc != -ENODEV)
+		netd_err_collect(&first, &ctx->err);
 	netd_nl_free(nl);
 	if (nsfd >= 0)
 		close(nsfd);
-	if (first.msg[0]) {
-		ctx->err = first;
-		return -EIO;
-	}
-	memset(&ctx->err, 0, sizeof(ctx->err));
-	return 0;
+	return netd_err_collected(&first, &ctx->err);
 }
 
 static int cmd_check(struct cni_ctx *ctx)
@@ -286,7 +277,7 @@ static int cmd_check(struct cni_ctx *ctx)
 	if ((rc = parse_conf(ctx, &c)) < 0)
 		return rc;
 	if (!ctx->prev)
-		return conf_err(ctx, "CHECK needs prevResult");
+		return cni_conf_err(ctx, "CHECK needs prevResult");
 	if (c.ipam_type && (rc = cni_ipam_exec(ctx, CNI_CMD_CHECK, NULL)) < 0)
 		return rc;
 	if ((nsfd = rc = netns_open(ctx->netns, &ctx->err)) < 0)
@@ -300,21 +291,21 @@ static int cmd_check(struct cni_ctx *ctx)
 	}
 	ci = cni_result_find_iface(ctx->prev, ctx->ifname, true);
 	if (ci < 0)
-		rc = drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
+		rc = cni_drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
 	else if (netd_nl_link_get(ctr_nl, ctx->ifname, &ctr, NULL) < 0)
-		rc = drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
+		rc = cni_drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
 	else if (strcmp(ctr.kind, "macvlan"))
-		rc = drift(ctx, "interface %s is a '%s', not a macvlan", ctx->ifname, ctr.kind);
+		rc = cni_drift(ctx, "interface %s is a '%s', not a macvlan", ctx->ifname, ctr.kind);
 	/* A parent in another netns is reported by index there: the host's. */
 	else if (ctr.link != master.ifindex || (ctr.link_netnsid >= 0) == c.link_in_container)
-		rc = drift(ctx, "interface %s is not a macvlan of %s", ctx->ifname, master.name);
+		rc = cni_drift(ctx, "interface %s is not a macvlan of %s", ctx->ifname, master.name);
 	else if (ctx->prev->ifaces[ci].mac[0] &&
 		 strcasecmp(ctx->prev->ifaces[ci].mac, netd_mac_str(ctr.mac, mac)))
-		rc = drift(ctx, "interface %s has MAC %s, not the one in prevResult", ctx->ifname, mac);
+		rc = cni_drift(ctx, "interface %s has MAC %s, not the one in prevResult", ctx->ifname, mac);
 	else if (!ctr.up)
-		rc = drift(ctx, "interface %s in the container is down", ctx->ifname);
+		rc = cni_drift(ctx, "interface %s in the container is down", ctx->ifname);
 	else if (c.mtu && ctr.mtu != c.mtu)
-		rc = drift(ctx, "interface %s has MTU %d, not %d", ctx->ifname, ctr.mtu, c.mtu);
+		rc = cni_drift(ctx, "interface %s has MTU %d, not %d", ctx->ifname, ctr.mtu, c.mtu);
 	else
 		rc = netd_ifconf_check(ctx, ctr_nl, ci, &ctr);
 out:

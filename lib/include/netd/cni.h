@@ -174,6 +174,11 @@ int cni_plugin_run(const struct cni_plugin *p, char *const *envp, FILE *in, FILE
 /* cni_plugin_run(p, environ, stdin, stdout) */
 int cni_main(const struct cni_plugin *p);
 
+/* Shorthands for handlers: a config problem (code 7), CHECK finding drift
+ * (NETD_ERR_DRIFT). printf-style, return -EINVAL. */
+#define cni_conf_err(ctx, ...) netd_err_set(&(ctx)->err, -EINVAL, CNI_ERR_INVALID_CONFIG, __VA_ARGS__)
+#define cni_drift(ctx, ...) netd_err_set(&(ctx)->err, -EINVAL, NETD_ERR_DRIFT, __VA_ARGS__)
+
 /* Limit on stdin, larger configs are refused with code 6. */
 #define CNI_STDIN_MAX (1024 * 1024)
 

@@ -55,6 +55,14 @@ void netd_err_prefix(struct netd_err *err, int code, const char *fmt, ...)
 void netd_err_details(struct netd_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* DEL and GC keep going after an error and report the first. After each
+ * failed step, netd_err_collect(&first, err) keeps err in first (if first is
+ * still empty) and clears err for the next step; at the end
+ * netd_err_collected(&first, err) puts the first error back into err and
+ * returns -EIO, or clears err and returns 0. */
+void netd_err_collect(struct netd_err *first, struct netd_err *err);
+int netd_err_collected(const struct netd_err *first, struct netd_err *err);
+
 /* True once a message was set. */
 static inline int netd_err_isset(const struct netd_err *err) { return err && err->msg[0]; }
 
