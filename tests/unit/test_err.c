@@ -1,0 +1,52 @@
+/* Errors: first wins, context prefixes, DEL/GC collection. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "netd/err.h"
+
+static void test_first_wins_and_prefix(void **state)
+{
+	struct netd_err e = {0};
+
+	assert_int_equal(netd_err_set(&e, -ENODEV, NETD_ERR_KERNEL, "link %s missing", "eth0"), -ENODEV);
+	assert_int_equal(netd_err_set(&e, -EIO, CNI_ERR_IO, "vaguer"), -EIO);
+	assert_string_equal(e.msg, "link eth0 missing");
+	assert_int_equal(e.code, NETD_ERR_KERNEL);
+	netd_err_prefix(&e, CNI_ERR_IO, "bridge %s", "br0");
+	assert_string_equal(e.msg, "bridge br0: link eth0 missing");
+	assert_int_equal(e.code, NETD_ERR_KERNEL); /* code kept */
+	netd_err_details(&e, "ext-ack: %d", 7);
+	assert_string_equal(e.details, "ext-ack: 7");
+	assert_int_equal(netd_err_set(NULL, -EINVAL, 7, "x"), -EINVAL);
+	netd_err_prefix(NULL, 7, "x");
+}
+
+static void test_collect(void **state)
+{
+	struct netd_err first = {0}, e = {0};
+
+	/* nothing failed */
+	assert_int_equal(netd_err_collected(&first, &e), 0);
+	netd_err_set(&e, -EIO, CNI_ERR_IO, "step 1");
+	netd_err_collect(&first, &e);
+	assert_false(netd_err_isset(&e)); /* cleared for step 2 */
+	netd_err_set(&e, -EIO, NETD_ERR_KERNEL, "step 2");
+	netd_err_collect(&first, &e);
+	assert_int_equal(netd_err_collected(&first, &e), -EIO);
+	assert_string_equal(e.msg, "step 1");
+	assert_int_equal(e.code, CNI_ERR_IO);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_first_wins_and_prefix),
+		cmocka_unit_test(test_collect),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
