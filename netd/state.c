@@ -101,6 +101,20 @@ static int want_string(const json_t *v, const char *field, struct netd_err *err)
 	return 0;
 }
 
+/* A required string field of body. */
+static int need_string(const json_t *body, const char *field, const char **out, struct netd_err *err)
+{
+	const json_t *v = json_object_get(body, field);
+	int rc;
+
+	if (!v)
+		return bad(err, "field '%s' is required", field);
+	if ((rc = want_string(v, field, err)) < 0)
+		return rc;
+	*out = json_string_value(v);
+	return 0;
+}
+
 static int check_name_list(const json_t *v, const char *field, struct netd_err *err)
 {
 	size_t i;
@@ -276,28 +290,16 @@ static int ep_parse(const json_t *body, bool stored, struct netd_ep **out, struc
 	if (!stored && (json_object_get(body, "id") || json_object_get(body, "created")))
 		return netd_err_set(err, -EINVAL, 400, "fields 'id' and 'created' are set by netd");
 
-	v = json_object_get(body, "containerID");
-	if (!v)
-		return bad(err, "field '%s' is required", "containerID");
-	if ((rc = want_string(v, "containerID", err)) < 0)
+	if ((rc = need_string(body, "containerID", &cid, err)) < 0)
 		return rc;
-	if (!netd_cid_valid(cid = json_string_value(v)))
+	if (!netd_cid_valid(cid))
 		return bad(err, "field '%s' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}", "containerID");
-
-	v = json_object_get(body, "network");
-	if (!v)
-		return bad(err, "field '%s' is required", "network");
-	if ((rc = want_string(v, "network", err)) < 0)
+	if ((rc = need_string(body, "network", &net, err)) < 0)
 		return rc;
-	if (!netd_name_valid(net = json_string_value(v)))
+	if (!netd_name_valid(net))
 		return bad(err, "field '%s' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}", "network");
-
-	v = json_object_get(body, "netns");
-	if (!v)
-		return bad(err, "field '%s' is required", "netns");
-	if ((rc = want_string(v, "netns", err)) < 0)
+	if ((rc = need_string(body, "netns", &netns, err)) < 0)
 		return rc;
-	netns = json_string_value(v);
 	if (netns[0] != '/' || strlen(netns) >= PATH_MAX || strstr(netns, "/../") ||
 	    (strlen(netns) >= 3 && !strcmp(netns + strlen(netns) - 3, "/..")))
 		return bad(err, "field '%s' must be an absolute path without '..'", "netns");
@@ -408,12 +410,9 @@ static int net_parse(const json_t *body, bool stored, struct netd_net **out, str
 		return rc;
 	if (!stored && (json_object_get(body, "created") || json_object_get(body, "implicit")))
 		return netd_err_set(err, -EINVAL, 400, "fields 'created' and 'implicit' are set by netd");
-	v = json_object_get(body, "name");
-	if (!v)
-		return bad(err, "field '%s' is required", "name");
-	if ((rc = want_string(v, "name", err)) < 0)
+	if ((rc = need_string(body, "name", &name, err)) < 0)
 		return rc;
-	if (!netd_name_valid(name = json_string_value(v)))
+	if (!netd_name_valid(name))
 		return bad(err, "field '%s' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}", "name");
 	if ((v = json_object_get(body, "driver"))) {
 		if ((rc = want_string(v, "driver", err)) < 0)
