@@ -997,9 +997,10 @@ struct collect {
 	struct recs *out;
 };
 
-static int collect_cb(const struct nlmsghdr *nlh, void *data)
+/* Run fn on every element of a set-element message; other messages are
+ * ignored. fn returns <0 to stop (an allocation failed). */
+static int for_each_elem(const struct nlmsghdr *nlh, int (*fn)(struct nftnl_set_elem *e, void *arg), void *arg)
 {
-	struct collect *c = data;
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nftnl_set_elems_iter *it;
 	struct nftnl_set_elem *e;
@@ -1017,21 +1018,30 @@ static int collect_cb(const struct nlmsghdr *nlh, void *data)
 		return -1;
 	}
 	/* iter_next returns the current element, then advances */
-	while ((e = nftnl_set_elems_iter_next(it))) {
-		struct rec *r = recs_push(c->out);
-
-		if (!r) {
-			rc = -1;
-			break;
-		}
-		r->f = c->f;
-		r->local = c->local;
-		if (rec_from_elem(r, e) < 0)
-			c->out->n--;
-	}
+	while (!rc && (e = nftnl_set_elems_iter_next(it)))
+		rc = fn(e, arg) < 0 ? -1 : 0;
 	nftnl_set_elems_iter_destroy(it);
 	nftnl_set_free(s);
 	return rc;
+}
+
+static int collect_elem(struct nftnl_set_elem *e, void *data)
+{
+	struct collect *c = data;
+	struct rec *r = recs_push(c->out);
+
+	if (!r)
+		return -1;
+	r->f = c->f;
+	r->local = c->local;
+	if (rec_from_elem(r, e) < 0)
+		c->out->n--;
+	return 0;
+}
+
+static int collect_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return for_each_elem(nlh, collect_elem, data);
 }
 
 /* Dump all elements of one set into out; a missing table or set is empty. */
@@ -1952,64 +1962,48 @@ struct msp_collect {
 	struct msp_recs *out;
 };
 
-static int msp_collect_cb(const struct nlmsghdr *nlh, void *data)
+static int msp_collect_elem(struct nftnl_set_elem *e, void *data)
 {
 	struct msp_collect *col = data;
-	struct nftnl_set *s = nftnl_set_alloc();
-	struct nftnl_set_elems_iter *it;
-	struct nftnl_set_elem *e;
-	int rc = 0;
+	const char *comment = NULL, *sp;
+	struct msp_rec *r;
+	const void *p;
+	uint32_t len;
 
-	if (!s)
-		return -1;
-	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
-		nftnl_set_free(s);
+	p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	if (!p || len > ALLOW_KLEN)
 		return 0;
-	}
-	if (!(it = nftnl_set_elems_iter_create(s))) {
-		nftnl_set_free(s);
-		return -1;
-	}
-	while ((e = nftnl_set_elems_iter_next(it))) {
-		const char *comment = NULL, *sp;
-		struct msp_rec *r;
-		const void *p;
-		uint32_t len;
+	if (col->out->n == col->out->cap) {
+		size_t cap = col->out->cap ? col->out->cap * 2 : 32;
+		struct msp_rec *v = realloc(col->out->v, cap * sizeof(*v));
 
-		p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
-		if (!p || len > ALLOW_KLEN)
-			continue;
-		if (col->out->n == col->out->cap) {
-			size_t cap = col->out->cap ? col->out->cap * 2 : 32;
-			struct msp_rec *v = realloc(col->out->v, cap * sizeof(*v));
-
-			if (!v) {
-				rc = -1;
-				break;
-			}
-			col->out->v = v;
-			col->out->cap = cap;
-		}
-		r = &col->out->v[col->out->n++];
-		memset(r, 0, sizeof(*r));
-		r->allow = col->allow;
-		memcpy(r->key, p, len);
-		r->klen = len;
-		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_USERDATA)) {
-			p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len);
-			if (p && len)
-				nftnl_udata_parse(p, len, udata_cb, &comment);
-		}
-		if (!comment)
-			continue;
-		sp = strchr(comment, ' ');
-		snprintf(r->owner, sizeof(r->owner), "%.*s", sp ? (int)(sp - comment) : 64, comment);
-		if (sp)
-			r->has_mac = mac_parse(sp + 1, r->mac);
+		if (!v)
+			return -1;
+		col->out->v = v;
+		col->out->cap = cap;
 	}
-	nftnl_set_elems_iter_destroy(it);
-	nftnl_set_free(s);
-	return rc;
+	r = &col->out->v[col->out->n++];
+	memset(r, 0, sizeof(*r));
+	r->allow = col->allow;
+	memcpy(r->key, p, len);
+	r->klen = len;
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_USERDATA)) {
+		p = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len);
+		if (p && len)
+			nftnl_udata_parse(p, len, udata_cb, &comment);
+	}
+	if (!comment)
+		return 0;
+	sp = strchr(comment, ' ');
+	snprintf(r->owner, sizeof(r->owner), "%.*s", sp ? (int)(sp - comment) : 64, comment);
+	if (sp)
+		r->has_mac = mac_parse(sp + 1, r->mac);
+	return 0;
+}
+
+static int msp_collect_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return for_each_elem(nlh, msp_collect_elem, data);
 }
 
 /* GET one element by key (exact) when key is set, else dump the whole set.
