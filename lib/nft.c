@@ -638,13 +638,14 @@ static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
 	return 0;
 }
 
-static struct nftnl_expr *e_meta_nfproto(void)
+/* meta KEY into register dreg (nfproto, iifname, ...) */
+static struct nftnl_expr *e_meta(uint32_t key, uint32_t dreg)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("meta");
 
 	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_NFPROTO);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
 	}
 	return e;
 }
@@ -724,7 +725,7 @@ static struct nftnl_rule *build_rule(const struct fam *f, enum rule_kind k)
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NETD_NFT_CNI_TABLE);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, CHAIN);
-	rc |= add_expr(r, e_meta_nfproto());
+	rc |= add_expr(r, e_meta(NFT_META_NFPROTO, NFT_REG_1));
 	rc |= add_expr(r, e_cmp(NFT_REG_1, &f->nfproto, 1));
 	switch (k) {
 	case R_MCAST:
@@ -1814,17 +1815,6 @@ static struct nftnl_set *msp_build_set(bool allow)
 	return s;
 }
 
-static struct nftnl_expr *e_meta_iifname(uint32_t dreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("meta");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_IIFNAME);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
-	}
-	return e;
-}
-
 static struct nftnl_expr *e_lookup_flags(uint32_t sreg, const char *set, uint32_t flags)
 {
 	struct nftnl_expr *e = e_lookup(sreg, set);
@@ -1857,9 +1847,9 @@ static struct nftnl_rule *msp_build_rule(void)
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_BRIDGE);
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NETD_NFT_CNI_TABLE);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, MSP_CHAIN);
-	rc |= add_expr(r, e_meta_iifname(NFT_REG_1));
+	rc |= add_expr(r, e_meta(NFT_META_IIFNAME, NFT_REG_1));
 	rc |= add_expr(r, e_lookup(NFT_REG_1, MSP_IFACES));
-	rc |= add_expr(r, e_meta_iifname(NFT_REG_1));
+	rc |= add_expr(r, e_meta(NFT_META_IIFNAME, NFT_REG_1));
 	/* the MAC goes right after the 16-byte name: 32-bit register 4, which
 	 * the kernel reports as NFT_REG_2 (see build_rule) */
 	if ((pl = nftnl_expr_alloc("payload"))) {
