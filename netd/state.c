@@ -101,6 +101,8 @@ static int want_string(const json_t *v, const char *field, struct netd_err *err)
 	return 0;
 }
 
+#define NAME_RULE "[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+
 /* A required string field of body. */
 static int need_string(const json_t *body, const char *field, const char **out, struct netd_err *err)
 {
@@ -113,6 +115,16 @@ static int need_string(const json_t *body, const char *field, const char **out, 
 		return rc;
 	*out = json_string_value(v);
 	return 0;
+}
+
+/* A required field holding a network (or endpoint) name. */
+static int need_name(const json_t *body, const char *field, const char **out, struct netd_err *err)
+{
+	int rc = need_string(body, field, out, err);
+
+	if (rc == 0 && !netd_name_valid(*out))
+		return bad(err, "field '%s' must match " NAME_RULE, field);
+	return rc;
 }
 
 static int check_name_list(const json_t *v, const char *field, struct netd_err *err)
@@ -294,10 +306,8 @@ static int ep_parse(const json_t *body, bool stored, struct netd_ep **out, struc
 		return rc;
 	if (!netd_cid_valid(cid))
 		return bad(err, "field '%s' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}", "containerID");
-	if ((rc = need_string(body, "network", &net, err)) < 0)
+	if ((rc = need_name(body, "network", &net, err)) < 0)
 		return rc;
-	if (!netd_name_valid(net))
-		return bad(err, "field '%s' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}", "network");
 	if ((rc = need_string(body, "netns", &netns, err)) < 0)
 		return rc;
 	if (netns[0] != '/' || strlen(netns) >= PATH_MAX || strstr(netns, "/../") ||
@@ -315,7 +325,7 @@ static int ep_parse(const json_t *body, bool stored, struct netd_ep **out, struc
 			return rc;
 		name = json_string_value(v);
 		if (*name && !netd_name_valid(name))
-			return bad(err, "field '%s' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}", "name");
+			return bad(err, "field '%s' must match " NAME_RULE, "name");
 	}
 	if ((v = json_object_get(body, "mac"))) {
 		if ((rc = want_string(v, "mac", err)) < 0)
@@ -410,10 +420,8 @@ static int net_parse(const json_t *body, bool stored, struct netd_net **out, str
 		return rc;
 	if (!stored && (json_object_get(body, "created") || json_object_get(body, "implicit")))
 		return netd_err_set(err, -EINVAL, 400, "fields 'created' and 'implicit' are set by netd");
-	if ((rc = need_string(body, "name", &name, err)) < 0)
+	if ((rc = need_name(body, "name", &name, err)) < 0)
 		return rc;
-	if (!netd_name_valid(name))
-		return bad(err, "field '%s' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}", "name");
 	if ((v = json_object_get(body, "driver"))) {
 		if ((rc = want_string(v, "driver", err)) < 0)
 			return rc;
