@@ -31,7 +31,10 @@
 #define NETD_VERSION "0.1.0"
 #define NETD_DEFAULT_SOCKET "/run/netd/netd.sock"
 #define NETD_DEFAULT_STATE_DIR "/var/lib/netd"
-#define NETD_DEFAULT_CONFIG "/etc/netd/netd.conf"
+#ifndef NETD_SYSCONFDIR
+#define NETD_SYSCONFDIR "/etc"
+#endif
+#define NETD_DEFAULT_CONFIG NETD_SYSCONFDIR "/netd/netd.conf"
 #define NETD_BODY_MAX_DEFAULT (64 * 1024)
 #define NETD_ALLOW_MAX 32
 

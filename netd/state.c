@@ -109,6 +109,7 @@ static int need_string(const json_t *body, const char *field, const char **out, 
 	const json_t *v = json_object_get(body, field);
 	int rc;
 
+	*out = NULL; /* set on every path: gcc -O3 cannot tell that bad() is negative */
 	if (!v)
 		return bad(err, "field '%s' is required", field);
 	if ((rc = want_string(v, field, err)) < 0)
