@@ -1184,8 +1184,6 @@ int netd_nl_route_add(struct netd_nl *nl, const struct netd_route *r, struct net
 	if (rc < 0)
 		return rc;
 	rc = change(nl, route_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, r));
-	if (rc == -EEXIST)
-		return 0;
 	if (rc < 0 && r->ifindex)
 		return fail_link(nl, err, rc, r->ifindex, "add route %s", route_str(r, buf, sizeof(buf)));
 	return rc < 0 ? fail(nl, err, rc, "add route %s", route_str(r, buf, sizeof(buf))) : 0;
@@ -1257,6 +1255,7 @@ static int parse_route(struct nlmsghdr *nlh, void *arg)
 		r->metric = nla_get_u32(tb[RTA_PRIORITY]);
 	r->table = table == RT_TABLE_MAIN ? 0 : table;
 	r->scope = rtm->rtm_scope;
+	r->protocol = rtm->rtm_protocol;
 	if (tb[RTA_METRICS] && nla_parse_nested(mx, RTAX_MAX, tb[RTA_METRICS], NULL) == 0) {
 		if (mx[RTAX_MTU])
 			r->mtu = nla_get_u32(mx[RTAX_MTU]);

@@ -511,7 +511,11 @@ static void test_routes(void **state)
 	struct netd_route def6 = { .dst = P("::/0"), .gw = A("fd00::1"), .ifindex = ix, .scope = -1 };
 	struct netd_route tbl = { .dst = P("10.50.0.0/16"), .ifindex = ix, .table = 1000, .scope = -1 };
 	assert_int_equal(netd_nl_route_add(f->cnl, &r, &err), 0);
-	assert_int_equal(netd_nl_route_add(f->cnl, &r, &err), 0);	/* ensure-style */
+	/* not ensure-style: the kernel's EEXIST is the caller's to judge */
+	assert_int_equal(netd_nl_route_add(f->cnl, &r, &err), -EEXIST);
+	assert_int_equal(err.code, NETD_ERR_IN_USE);
+	assert_non_null(strstr(err.msg, "add route 10.9.0.0/16 via 10.1.2.1"));
+	memset(&err, 0, sizeof(err));
 	assert_int_equal(netd_nl_route_add(f->cnl, &def, &err), 0);
 	assert_int_equal(netd_nl_route_add(f->cnl, &def6, &err), 0);
 	assert_int_equal(netd_nl_route_add(f->cnl, &tbl, &err), 0);
@@ -525,9 +529,14 @@ static void test_routes(void **state)
 	assert_true(has_route(rs, n, "0.0.0.0/0", "10.1.2.1", ix, 0));
 	assert_true(has_route(rs, n, "10.1.2.0/24", NULL, ix, -1));	/* the kernel's subnet route */
 	assert_false(has_route(rs, n, "10.50.0.0/16", NULL, ix, -1));	/* other table */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (rs[i].dst.len == 16 && rs[i].metric == 50)
 			assert_int_equal(rs[i].mtu, 1300);
+		if (rs[i].dst.len == 24)
+			assert_int_equal(rs[i].protocol, RTPROT_KERNEL);
+		if (rs[i].dst.len == 0)
+			assert_int_equal(rs[i].protocol, RTPROT_BOOT);
+	}
 	free(rs);
 	assert_int_equal(netd_nl_route_list(f->cnl, AF_INET, 1000, &rs, &n, &err), 0);
 	assert_int_equal(n, 1);

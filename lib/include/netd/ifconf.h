@@ -8,6 +8,16 @@
  *          gateway's subnet. netd_ifconf_result() appends the interface, its
  *          addresses, routes and DNS to ctx->result (created from prevResult
  *          when empty), so a plugin's own interfaces can be added first.
+ *   Routes: one without `gw` goes via the gateway of IPAM's first address
+ *          of its family (link scope only when there is none), and is
+ *          reported so. default_routes adds a default route per family via
+ *          that gateway unless IPAM lists one. A route without a priority
+ *          that other interfaces (the container's other networks) already
+ *          have gets the metric after theirs (IPv4 from 0, IPv6 from 1024),
+ *          so each network keeps its own and the first attached is
+ *          preferred. A route already there identically is success; one at
+ *          the same metric (with a priority) or on the same interface
+ *          (without) that differs is a conflict: -EEXIST, NETD_ERR_IN_USE.
  *   CHECK: netd_ifconf_check() verifies prevResult's addresses for the
  *          interface and its main-table routes against the kernel, and names
  *          the first difference (NETD_ERR_DRIFT).

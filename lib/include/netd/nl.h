@@ -167,9 +167,12 @@ struct netd_route {
 	int ifindex;		/* 0 = let the kernel pick from gw */
 	int metric, table, mtu, advmss;	/* 0 = unset; table 0 = main */
 	int scope;		/* -1 = kernel's choice */
+	int protocol;		/* read back by route_list (RTPROT_*); add uses boot */
 };
-/* add is ensure-style (EEXIST = fine: note the kernel also says EEXIST for
- * the same dst+metric with another gw); del of a missing route is -ESRCH.
+/* add is NOT ensure-style: a route with the same table, dst and metric
+ * (whatever its gw or device) is -EEXIST, err code NETD_ERR_IN_USE; what
+ * that means is the caller's call (ifconf.c picks metrics and tells a
+ * duplicate from a conflict). del of a missing route is -ESRCH.
  * add: protocol boot; scope -1 = link for routes without gw, else universe. */
 int netd_nl_route_add(struct netd_nl *nl, const struct netd_route *r, struct netd_err *err);
 int netd_nl_route_del(struct netd_nl *nl, const struct netd_route *r, struct netd_err *err);
