@@ -328,6 +328,22 @@ size_t dns_store_count(const struct dns_store *s)
 	return s->n_eps;
 }
 
+const char *dns_store_view_of(const struct dns_store *s, const char *id)
+{
+	const struct ep *ep = ep_get(s, id);
+
+	return ep ? ep->view : NULL;
+}
+
+size_t dns_store_view_size(const struct dns_store *s, const char *view)
+{
+	char key[1024];
+	size_t n = mkkey(key, sizeof(key), 'V', view, NULL);
+	const struct entry *e = n ? lookup(s, key, n) : NULL;
+
+	return e ? e->n : 0;
+}
+
 void dns_store_free(struct dns_store *s)
 {
 	if (!s)

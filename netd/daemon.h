@@ -196,12 +196,30 @@ struct netd_stats {
 	time_t started;
 };
 
+struct dns_server;
 struct netd_daemon {
 	struct netd_config cfg;
 	struct netd_state *state;
 	struct netd_stats stats;
 	bool shutting_down;
+	/* The resolver (dns.c, only in the netd binary): NULL in tests. The API
+	 * calls the hooks after every stored register / unregister. */
+	struct dns_server *dns;
+	void (*on_ep_put)(struct netd_daemon *d, const struct netd_ep *ep);
+	void (*on_ep_del)(struct netd_daemon *d, const char *id);
 };
+
+/* ---- DNS (dns.c) -------------------------------------------------------- */
+
+/* Start the resolver: a listener for every endpoint the state holds, and
+ * the hooks above. Stop undoes it. */
+int netd_dns_start(struct netd_daemon *d, struct netd_err *err);
+void netd_dns_stop(struct netd_daemon *d);
+/* For the loop: the fd to watch, what to call on it (and after every wake-up:
+ * upstream timeouts), and when to wake up at the latest (-1: no need). */
+int netd_dns_fd(const struct netd_daemon *d);
+void netd_dns_run(struct netd_daemon *d);
+int netd_dns_timeout_ms(struct netd_daemon *d);
 
 struct api_req {
 	const char *method;

@@ -273,6 +273,11 @@ int main(int argc, char **argv)
 		log_info("dropped %zu endpoints whose network namespace is gone", dropped);
 	log_info("state: %zu networks, %zu endpoints from %s", d.state->n_nets, d.state->n_eps,
 		 d.cfg.state_dir);
+	/* every listener back before netd says it is ready */
+	if (netd_dns_start(&d, &err) < 0) {
+		log_err("%s", err.msg);
+		goto out;
+	}
 
 	if ((lfd = listen_unix(d.cfg.socket, &sock_st)) < 0)
 		goto out;
@@ -289,6 +294,8 @@ int main(int argc, char **argv)
 	epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev);
 	ev.data.fd = tfd;
 	epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev);
+	ev.data.fd = netd_dns_fd(&d);
+	epoll_ctl(efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	ev.data.fd = info->epoll_fd;
 	if (epoll_ctl(efd, EPOLL_CTL_ADD, info->epoll_fd, &ev) < 0) {
 		log_err("epoll: %s", strerror(errno));
@@ -302,7 +309,8 @@ int main(int argc, char **argv)
 		struct epoll_event evs[8];
 		bool run_http = false;
 		unsigned long compactions = d.state->n_compactions;
-		int n = epoll_wait(efd, evs, 8, netd_state_timeout_ms(d.state));
+		int st = netd_state_timeout_ms(d.state), dt = netd_dns_timeout_ms(&d);
+		int n = epoll_wait(efd, evs, 8, st < 0 || (dt >= 0 && dt < st) ? dt : st);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -329,10 +337,12 @@ int main(int argc, char **argv)
 				if (read(tfd, &x, sizeof(x)) < 0 && errno != EAGAIN)
 					log_warn("timerfd: %s", strerror(errno));
 				run_http = true;
-			} else {
+			} else if (evs[i].data.fd != netd_dns_fd(&d)) {
 				run_http = true;
 			}
 		}
+		/* DNS sockets, and c-ares' upstream timeouts */
+		netd_dns_run(&d);
 		if (run_http && !stop) {
 			MHD_run(mhd);
 			arm_timer(tfd, mhd);
@@ -355,6 +365,7 @@ out:
 		if (stat(d.cfg.socket, &now) == 0 && now.st_ino == sock_st.st_ino && now.st_dev == sock_st.st_dev)
 			unlink(d.cfg.socket);
 	}
+	netd_dns_stop(&d);
 	netd_state_free(d.state);
 	if (efd >= 0)
 		close(efd);

@@ -54,6 +54,10 @@ int dns_store_put(struct dns_store *s, const struct dns_ep_info *ep);
 /* Remove; -ENOENT if absent. */
 int dns_store_del(struct dns_store *s, const char *id);
 size_t dns_store_count(const struct dns_store *s);
+/* The view of endpoint id (NULL if absent; valid until it is removed), and
+ * how many endpoints a view has (its container's attachments). */
+const char *dns_store_view_of(const struct dns_store *s, const char *id);
+size_t dns_store_view_size(const struct dns_store *s, const char *view);
 
 enum dns_store_result {
 	DNS_STORE_FORWARD,	/* not a name of ours: ask upstream */

@@ -1,0 +1,73 @@
+/* dns_server.h — the resolver containers talk to: listeners inside their
+ * network namespaces, answers from the record store, everything else
+ * forwarded upstream with c-ares.
+ *
+ * One listener per view (a container's netns): a UDP and a TCP socket on
+ * 127.0.0.11:53 created inside that netns (whose `lo` is brought up if it
+ * is down), so queries arrive already labelled with their asker. Every
+ * socket, c-ares' included, sits on the server's own epoll fd, which the
+ * caller puts in its loop: when it is readable, call dns_server_run(); at
+ * the latest after dns_server_timeout_ms(), call it too (upstream timeouts).
+ * Each socket is served a bounded number of queries per run, so a container
+ * flooding its resolver cannot starve the others.
+ *
+ * Upstreams: a view's own servers (the network's dns.nameservers, given at
+ * dns_server_put), else those of the host's resolv.conf as c-ares reads it
+ * in netd's namespace. A query upstream fails with SERVFAIL after at most
+ * DNS_UPSTREAM_DEADLINE_MS (c-ares: 2 tries, 1 s then 2 s per server).
+ *
+ * Not thread-safe; one loop owns it.
+ */
+#ifndef NETD_DNS_SERVER_H
+#define NETD_DNS_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netd/dns_store.h"
+#include "netd/err.h"
+
+#define DNS_UPSTREAM_TIMEOUT_MS 1000
+#define DNS_UPSTREAM_TRIES 2
+/* with one server; each additional server adds its tries */
+#define DNS_UPSTREAM_DEADLINE_MS 3000
+#define DNS_TCP_IDLE_MS 10000		/* an idle TCP client is closed after this */
+#define DNS_TCP_PER_LISTENER 16		/* connections at once per container */
+#define DNS_BURST 16			/* queries per socket per run */
+
+#define DNS_LATENCY_BUCKETS 8
+extern const double dns_latency_bounds_ms[DNS_LATENCY_BUCKETS]; /* the last is +Inf */
+
+struct dns_stats {
+	unsigned long long queries;	/* well-formed or not, UDP and TCP */
+	unsigned long long by_rcode[16];	/* answers sent, by rcode */
+	unsigned long long local;	/* answered from the store */
+	unsigned long long forwarded;	/* sent upstream */
+	unsigned long long upstream_failed;	/* of those, answered SERVFAIL */
+	unsigned long long dropped;	/* not worth an answer (responses, runts) */
+	unsigned long long upstream_latency[DNS_LATENCY_BUCKETS];	/* cumulative counts per bound */
+	double upstream_latency_sum_ms;
+	size_t listeners;
+};
+
+struct dns_server;
+
+/* upstreams: the host's resolv.conf (NULL: c-ares' default path). */
+int dns_server_new(const char *resolv_conf, struct dns_server **out, struct netd_err *err);
+void dns_server_free(struct dns_server *s);
+int dns_server_fd(const struct dns_server *s);
+void dns_server_run(struct dns_server *s);
+int dns_server_timeout_ms(struct dns_server *s);
+const struct dns_stats *dns_server_stats(const struct dns_server *s);
+struct dns_store *dns_server_store(struct dns_server *s);
+
+/* Add or replace an endpoint's records (ep->view is the netns path) and make
+ * sure its view has a listener. upstreams: addresses (no port) or none. The
+ * records stay even when the listener cannot be opened (err says why; e.g.
+ * the netns is gone): other containers still resolve this one. */
+int dns_server_put(struct dns_server *s, const struct dns_ep_info *ep, const char *const *upstreams,
+		   size_t n_upstreams, struct netd_err *err);
+/* Remove an endpoint; its view's listener closes with its last endpoint. */
+void dns_server_del(struct dns_server *s, const char *id);
+
+#endif

@@ -1,0 +1,785 @@
+/* server.c — listeners in container namespaces, answers, the c-ares
+ * forwarder; see netd/dns_server.h.
+ *
+ * Every socket on the server's epoll fd carries a struct handle saying what
+ * it is. A forwarded query is a struct pending until c-ares calls back; if
+ * its listener or TCP connection goes away meanwhile, the pointer is cleared
+ * and the late answer is dropped.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <ares.h>
+
+#include "netd/dns_server.h"
+#include "netd/netns.h"
+#include "netd/nl.h"
+
+#define PENDING_MAX 4096
+#define LISTENER_BUCKETS 4096
+
+const double dns_latency_bounds_ms[DNS_LATENCY_BUCKETS] = {1, 5, 10, 50, 100, 500, 1000, 1e300};
+
+enum kind { K_UDP, K_TCP_LISTEN, K_TCP_CONN, K_ARES };
+
+/* A connection or c-ares socket closed while a batch of events is being
+ * handled may still have an event further down the batch: it is marked
+ * gone and freed after the batch. */
+struct handle {
+	enum kind kind;
+	int fd;
+	void *owner;
+	bool gone;
+	struct handle *gone_next;
+};
+
+struct upstream;
+
+struct ares_sock {
+	struct handle h;
+	struct ares_sock *next;
+};
+
+struct upstream {
+	struct upstream *next;
+	char *key;		/* "" = the host's resolv.conf, else "a,b,c" */
+	ares_channel ch;
+	struct ares_sock *socks;
+	struct dns_server *s;
+};
+
+struct conn;
+
+struct listener {
+	struct listener *next;	/* hash chain */
+	char *view;
+	struct handle udp, tcp;
+	struct conn *conns;
+	size_t n_conns;
+	struct upstream *up;
+};
+
+struct conn {
+	struct handle h;
+	struct listener *l;
+	struct conn *next;	/* in the listener */
+	uint64_t last_ms;
+	bool want_out;
+	bool dead;		/* failed: closed by whoever is not still using it */
+	uint8_t *out;
+	size_t olen, ocap;
+	struct dns_tcp_in in;
+};
+
+struct pending {
+	struct pending *prev, *next;
+	struct dns_server *s;
+	struct listener *l;
+	struct conn *c;		/* TCP client, or NULL for UDP */
+	bool tcp;
+	struct sockaddr_in from;
+	struct dns_query q;
+	uint64_t start_ms;
+};
+
+struct dns_server {
+	int epfd;
+	struct dns_store *store;
+	struct listener *tab[LISTENER_BUCKETS];
+	struct upstream *ups;	/* the first is the host's */
+	struct pending *pending;
+	size_t n_pending;
+	struct dns_stats st;
+	char *resolv_conf;
+	struct conn *serving;	/* the connection on_conn() is working on */
+	struct handle *graveyard;
+	uint8_t out[DNS_TCP_MAX];
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static size_t bucket(const char *view)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = view; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h % LISTENER_BUCKETS;
+}
+
+static struct listener *listener_get(struct dns_server *s, const char *view)
+{
+	for (struct listener *l = s->tab[bucket(view)]; l; l = l->next)
+		if (!strcmp(l->view, view))
+			return l;
+	return NULL;
+}
+
+static int ep_add(struct dns_server *s, struct handle *h, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = h};
+
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, h->fd, &ev) < 0 ? -errno : 0;
+}
+
+/* ---- c-ares ------------------------------------------------------------- */
+
+static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
+{
+	struct upstream *u = data;
+	struct ares_sock **pp, *a;
+	struct epoll_event ev = {0};
+
+	for (pp = &u->socks; *pp && (*pp)->h.fd != fd; pp = &(*pp)->next)
+		;
+	a = *pp;
+	if (!readable && !writable) {
+		if (a) {
+			epoll_ctl(u->s->epfd, EPOLL_CTL_DEL, fd, NULL);
+			*pp = a->next;
+			a->h.gone = true;
+			a->h.gone_next = u->s->graveyard;
+			u->s->graveyard = &a->h;
+		}
+		return;
+	}
+	ev.events = (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);
+	if (a) {
+		ev.data.ptr = &a->h;
+		epoll_ctl(u->s->epfd, EPOLL_CTL_MOD, fd, &ev);
+		return;
+	}
+	if (!(a = calloc(1, sizeof(*a))))
+		return; /* c-ares' own timeout ends the query */
+	a->h = (struct handle){K_ARES, fd, u, false, NULL};
+	ev.data.ptr = &a->h;
+	if (epoll_ctl(u->s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		free(a);
+		return;
+	}
+	a->next = u->socks;
+	u->socks = a;
+}
+
+/* The channel for a set of servers ("" = the host's resolv.conf). */
+static struct upstream *upstream_get(struct dns_server *s, const char *const *servers, size_t n,
+				     struct netd_err *err)
+{
+	struct ares_options o = {0};
+	struct ares_addr_node nodes[16];
+	char key[16 * (INET6_ADDRSTRLEN + 1)] = "";
+	size_t kl = 0, nn = 0;
+	struct upstream *u;
+	int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB, rc;
+
+	for (size_t i = 0; i < n && nn < 16; i++) {
+		struct netd_addr a;
+
+		if (netd_addr_parse(servers[i], &a) < 0) {
+			netd_err_set(err, -EINVAL, 0, "dns: upstream '%s' is not an IP address", servers[i]);
+			return NULL;
+		}
+		memset(&nodes[nn], 0, sizeof(nodes[nn]));
+		nodes[nn].family = a.family;
+		memcpy(&nodes[nn].addr, a.b, netd_addr_len(&a));
+		if (nn)
+			nodes[nn - 1].next = &nodes[nn];
+		kl += (size_t)snprintf(key + kl, sizeof(key) - kl, "%s%s", nn ? "," : "", servers[i]);
+		nn++;
+	}
+	for (u = s->ups; u; u = u->next)
+		if (!strcmp(u->key, key))
+			return u;
+	if (!(u = calloc(1, sizeof(*u))) || !(u->key = strdup(key))) {
+		free(u);
+		netd_err_set(err, -ENOMEM, 0, "out of memory");
+		return NULL;
+	}
+	u->s = s;
+	/* relay the upstream's SERVFAIL/REFUSED as it is instead of c-ares' guess */
+	o.flags = ARES_FLAG_NOCHECKRESP;
+	o.timeout = DNS_UPSTREAM_TIMEOUT_MS;
+	o.tries = DNS_UPSTREAM_TRIES;
+	o.sock_state_cb = sock_state;
+	o.sock_state_cb_data = u;
+	if (!nn && s->resolv_conf) {
+		o.resolvconf_path = s->resolv_conf;
+		mask |= ARES_OPT_RESOLVCONF;
+	}
+	if ((rc = ares_init_options(&u->ch, &o, mask)) != ARES_SUCCESS) {
+		netd_err_set(err, -EIO, 0, "dns: c-ares: %s", ares_strerror(rc));
+		goto fail;
+	}
+	if (nn && (rc = ares_set_servers(u->ch, nodes)) != ARES_SUCCESS) {
+		netd_err_set(err, -EIO, 0, "dns: c-ares servers %s: %s", key, ares_strerror(rc));
+		ares_destroy(u->ch);
+		goto fail;
+	}
+	/* the host's channel stays first */
+	if (s->ups) {
+		u->next = s->ups->next;
+		s->ups->next = u;
+	} else {
+		s->ups = u;
+	}
+	return u;
+fail:
+	free(u->key);
+	free(u);
+	return NULL;
+}
+
+/* ---- answering ------------------------------------------------------------ */
+
+static void conn_close(struct dns_server *s, struct conn *c);
+
+static void conn_flush(struct dns_server *s, struct conn *c)
+{
+	while (c->olen && !c->dead) {
+		ssize_t n = send(c->h.fd, c->out, c->olen, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			c->dead = true;
+			return;
+		}
+		memmove(c->out, c->out + n, c->olen - (size_t)n);
+		c->olen -= (size_t)n;
+	}
+	if ((c->olen != 0) != c->want_out) {
+		struct epoll_event ev = {.events = EPOLLIN | (c->olen ? EPOLLOUT : 0), .data.ptr = &c->h};
+
+		c->want_out = c->olen != 0;
+		epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->h.fd, &ev);
+	}
+}
+
+static void send_answer(struct dns_server *s, struct listener *l, struct conn *c, const struct sockaddr_in *from,
+			const uint8_t *ans, size_t len)
+{
+	if (len < DNS_HDR_LEN)
+		return;
+	s->st.by_rcode[ans[3] & 0xf]++;
+	if (!c) {
+		sendto(l->udp.fd, ans, len, MSG_DONTWAIT, (const struct sockaddr *)from, sizeof(*from));
+		return;
+	}
+	if (c->olen + 2 + len > c->ocap) {
+		size_t ncap = c->olen + 2 + len + 4096;
+		uint8_t *n;
+
+		/* a client that never reads does not get to grow us without bound */
+		if (ncap > 4 * (2 + DNS_TCP_MAX) || !(n = realloc(c->out, ncap))) {
+			c->dead = true;
+			return;
+		}
+		c->out = n;
+		c->ocap = ncap;
+	}
+	c->out[c->olen] = (uint8_t)(len >> 8);
+	c->out[c->olen + 1] = (uint8_t)len;
+	memcpy(c->out + c->olen + 2, ans, len);
+	c->olen += 2 + len;
+	conn_flush(s, c);
+}
+
+static void on_upstream(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct pending *p = arg;
+	struct dns_server *s = p->s;
+	size_t n = 0, limit = p->tcp ? DNS_TCP_MAX : p->q.udp_size;
+	double ms = (double)(now_ms() - p->start_ms);
+
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		s->pending = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	s->n_pending--;
+	if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) {
+		free(p);
+		return;
+	}
+	for (int i = 0; i < DNS_LATENCY_BUCKETS; i++)
+		if (ms <= dns_latency_bounds_ms[i])
+			s->st.upstream_latency[i]++;
+	s->st.upstream_latency_sum_ms += ms;
+	if (status == ARES_SUCCESS && abuf && alen > 0 && (size_t)alen <= sizeof(s->out)) {
+		memcpy(s->out, abuf, (size_t)alen);
+		n = dns_relay(s->out, (size_t)alen, limit, &p->q);
+	}
+	if (!n) {
+		s->st.upstream_failed++;
+		n = dns_build_error(s->out, sizeof(s->out), limit, &p->q, DNS_RCODE_SERVFAIL);
+	}
+	if (p->l && (!p->tcp || p->c)) {
+		send_answer(s, p->l, p->c, &p->from, s->out, n);
+		if (p->c && p->c->dead && p->c != s->serving)
+			conn_close(s, p->c);
+	}
+	free(p);
+}
+
+static void forward(struct dns_server *s, struct listener *l, struct conn *c, const struct sockaddr_in *from,
+		    const struct dns_query *q, const uint8_t *pkt, size_t len)
+{
+	struct pending *p;
+
+	if (s->n_pending >= PENDING_MAX || len > 0xffff || !(p = calloc(1, sizeof(*p)))) {
+		s->st.upstream_failed++;
+		send_answer(s, l, c, from, s->out,
+			    dns_build_error(s->out, sizeof(s->out), c ? DNS_TCP_MAX : q->udp_size, q,
+					    DNS_RCODE_SERVFAIL));
+		return;
+	}
+	p->s = s;
+	p->l = l;
+	p->c = c;
+	p->tcp = c != NULL;
+	if (from)
+		p->from = *from;
+	p->q = *q;
+	p->start_ms = now_ms();
+	p->next = s->pending;
+	if (s->pending)
+		s->pending->prev = p;
+	s->pending = p;
+	s->n_pending++;
+	s->st.forwarded++;
+	/* c-ares puts its own id on the wire; dns_relay() restores the client's */
+	ares_send(l->up->ch, pkt, (int)len, on_upstream, p);
+}
+
+static void handle_query(struct dns_server *s, struct listener *l, struct conn *c, const struct sockaddr_in *from,
+			 const uint8_t *pkt, size_t len)
+{
+	struct dns_query q;
+	struct dns_builder b;
+	size_t n, limit;
+	int rc = dns_parse_query(pkt, len, &q);
+
+	s->st.queries++;
+	limit = c ? DNS_TCP_MAX : q.udp_size;
+	if (rc == DNS_DROP) {
+		s->st.dropped++;
+		return;
+	}
+	if (rc < 0) {
+		send_answer(s, l, c, from, s->out, dns_build_error(s->out, sizeof(s->out), limit, &q, -rc));
+		return;
+	}
+	dns_build_start(&b, s->out, sizeof(s->out), limit, &q, DNS_RCODE_NOERROR);
+	switch (dns_store_answer(s->store, l->view, &q, &b)) {
+	case DNS_STORE_ANSWERED:
+		s->st.local++;
+		n = dns_build_end(&b);
+		break;
+	case DNS_STORE_NXDOMAIN:
+		s->st.local++;
+		n = dns_build_error(s->out, sizeof(s->out), limit, &q, DNS_RCODE_NXDOMAIN);
+		break;
+	default:
+		forward(s, l, c, from, &q, pkt, len);
+		return;
+	}
+	send_answer(s, l, c, from, s->out, n);
+}
+
+/* ---- sockets -------------------------------------------------------------- */
+
+static void conn_close(struct dns_server *s, struct conn *c)
+{
+	struct conn **pp;
+
+	for (struct pending *p = s->pending; p; p = p->next)
+		if (p->c == c)
+			p->c = NULL;
+	for (pp = &c->l->conns; *pp != c; pp = &(*pp)->next)
+		;
+	*pp = c->next;
+	c->l->n_conns--;
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->h.fd, NULL);
+	close(c->h.fd);
+	c->h.gone = true;
+	c->h.gone_next = s->graveyard;
+	s->graveyard = &c->h;
+}
+
+static void bury(struct dns_server *s)
+{
+	while (s->graveyard) {
+		struct handle *h = s->graveyard;
+
+		s->graveyard = h->gone_next;
+		if (h->kind == K_TCP_CONN) {
+			free(((struct conn *)h->owner)->out);
+			free(h->owner);
+		} else {
+			free(h); /* an ares_sock starts with its handle */
+		}
+	}
+}
+
+static void on_udp(struct dns_server *s, struct listener *l)
+{
+	uint8_t pkt[DNS_UDP_MAX + 1];
+
+	for (int i = 0; i < DNS_BURST; i++) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(l->udp.fd, pkt, sizeof(pkt), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+
+		if (n < 0)
+			return;
+		if ((size_t)n > DNS_UDP_MAX) { /* longer than any query we accept: not worth parsing */
+			s->st.queries++;
+			s->st.dropped++;
+			continue;
+		}
+		handle_query(s, l, NULL, &from, pkt, (size_t)n);
+	}
+}
+
+static void on_accept(struct dns_server *s, struct listener *l)
+{
+	for (int i = 0; i < DNS_BURST; i++) {
+		int fd = accept4(l->tcp.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct conn *c;
+
+		if (fd < 0)
+			return;
+		if (l->n_conns >= DNS_TCP_PER_LISTENER || !(c = calloc(1, sizeof(*c)))) {
+			close(fd);
+			continue;
+		}
+		c->h = (struct handle){K_TCP_CONN, fd, c, false, NULL};
+		c->l = l;
+		c->last_ms = now_ms();
+		if (ep_add(s, &c->h, EPOLLIN) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = l->conns;
+		l->conns = c;
+		l->n_conns++;
+	}
+}
+
+static void on_conn(struct dns_server *s, struct conn *c, uint32_t events)
+{
+	const uint8_t *m;
+	size_t room, ml;
+	ssize_t n;
+
+	c->last_ms = now_ms();
+	if (events & EPOLLOUT)
+		conn_flush(s, c);
+	if (!c->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		uint8_t *w = dns_tcp_space(&c->in, &room);
+
+		n = room ? read(c->h.fd, w, room) : -1;
+		/* closed, failed, or a full buffer that holds no whole message (cannot happen) */
+		if (n == 0 || (n < 0 && (!room || (errno != EAGAIN && errno != EINTR))))
+			c->dead = true;
+		else if (n > 0)
+			c->in.len += (size_t)n;
+	}
+	s->serving = c;
+	/* everything buffered: epoll will not report these bytes again */
+	while (!c->dead && dns_tcp_next(&c->in, &m, &ml) == 1) {
+		handle_query(s, c->l, c, NULL, m, ml);
+		dns_tcp_consume(&c->in);
+	}
+	s->serving = NULL;
+	if (c->dead)
+		conn_close(s, c);
+}
+
+static int bind_local(int fd)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53)};
+	int one = 1;
+
+	a.sin_addr.s_addr = htonl(0x7f00000b); /* 127.0.0.11 */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	return bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ? -errno : 0;
+}
+
+static int lo_up(int nsfd, struct netd_err *err)
+{
+	struct netd_nl *nl;
+	struct netd_link lo;
+	int rc;
+
+	if ((rc = netd_nl_open(nsfd, &nl, err)) < 0)
+		return rc;
+	rc = netd_nl_link_get(nl, "lo", &lo, err);
+	if (rc >= 0 && !lo.up)
+		rc = netd_nl_link_set_up(nl, lo.ifindex, true, err);
+	netd_nl_free(nl);
+	return rc < 0 ? rc : 0;
+}
+
+static void listener_free(struct dns_server *s, struct listener *l)
+{
+	while (l->conns)
+		conn_close(s, l->conns);
+	for (struct pending *p = s->pending; p; p = p->next)
+		if (p->l == l)
+			p->l = NULL;
+	if (l->udp.fd >= 0) {
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, l->udp.fd, NULL);
+		close(l->udp.fd);
+	}
+	if (l->tcp.fd >= 0) {
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, l->tcp.fd, NULL);
+		close(l->tcp.fd);
+	}
+	free(l->view);
+	free(l);
+}
+
+static int listener_open(struct dns_server *s, const char *netns, struct listener **out, struct netd_err *err)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+	int nsfd = -1, rc;
+
+	if (!l || !(l->view = strdup(netns))) {
+		free(l);
+		return netd_err_set(err, -ENOMEM, 0, "out of memory");
+	}
+	l->udp = (struct handle){K_UDP, -1, l, false, NULL};
+	l->tcp = (struct handle){K_TCP_LISTEN, -1, l, false, NULL};
+	l->up = s->ups;
+	if ((rc = nsfd = netns_open(netns, err)) < 0 || (rc = lo_up(nsfd, err)) < 0)
+		goto fail;
+	if ((rc = l->udp.fd = netns_socket(nsfd, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0, err)) < 0 ||
+	    (rc = l->tcp.fd = netns_socket(nsfd, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0, err)) < 0)
+		goto fail;
+	if ((rc = bind_local(l->udp.fd)) < 0 || (rc = bind_local(l->tcp.fd)) < 0 ||
+	    (listen(l->tcp.fd, 64) < 0 && (rc = -errno))) {
+		netd_err_set(err, rc, 0, "dns: cannot listen on 127.0.0.11:53 in %s: %s", netns, strerror(-rc));
+		goto fail;
+	}
+	if ((rc = ep_add(s, &l->udp, EPOLLIN)) < 0 || (rc = ep_add(s, &l->tcp, EPOLLIN)) < 0) {
+		netd_err_set(err, rc, 0, "dns: epoll: %s", strerror(-rc));
+		goto fail;
+	}
+	close(nsfd);
+	*out = l;
+	return 0;
+fail:
+	if (nsfd >= 0)
+		close(nsfd);
+	listener_free(s, l);
+	return rc;
+}
+
+/* ---- the interface -------------------------------------------------------- */
+
+int dns_server_new(const char *resolv_conf, struct dns_server **out, struct netd_err *err)
+{
+	static bool lib_ready;
+	struct dns_server *s;
+	int rc;
+
+	if (!lib_ready) {
+		if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS)
+			return netd_err_set(err, -EIO, 0, "dns: c-ares: %s", ares_strerror(rc));
+		lib_ready = true;
+	}
+	if (!(s = calloc(1, sizeof(*s))))
+		return netd_err_set(err, -ENOMEM, 0, "out of memory");
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->store = dns_store_new();
+	if (resolv_conf)
+		s->resolv_conf = strdup(resolv_conf);
+	if (s->epfd < 0 || !s->store || (resolv_conf && !s->resolv_conf)) {
+		dns_server_free(s);
+		return netd_err_set(err, -ENOMEM, 0, "dns: cannot set up: %m");
+	}
+	if (!upstream_get(s, NULL, 0, err)) {
+		dns_server_free(s);
+		return -EIO;
+	}
+	*out = s;
+	return 0;
+}
+
+void dns_server_free(struct dns_server *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < LISTENER_BUCKETS; i++)
+		while (s->tab[i]) {
+			struct listener *l = s->tab[i];
+
+			s->tab[i] = l->next;
+			listener_free(s, l);
+		}
+	while (s->ups) {
+		struct upstream *u = s->ups;
+
+		s->ups = u->next;
+		ares_destroy(u->ch); /* calls back every pending query with ARES_EDESTRUCTION */
+		while (u->socks) {
+			struct ares_sock *a = u->socks;
+
+			u->socks = a->next;
+			free(a);
+		}
+		free(u->key);
+		free(u);
+	}
+	bury(s);
+	dns_store_free(s->store);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	free(s->resolv_conf);
+	free(s);
+}
+
+int dns_server_fd(const struct dns_server *s)
+{
+	return s->epfd;
+}
+
+struct dns_store *dns_server_store(struct dns_server *s)
+{
+	return s->store;
+}
+
+const struct dns_stats *dns_server_stats(const struct dns_server *s)
+{
+	return &s->st;
+}
+
+static void close_idle(struct dns_server *s, uint64_t now)
+{
+	/* only views with connections are visited: the whole table is cheap to
+	 * skip, and connections are rare (large answers) */
+	for (size_t i = 0; i < LISTENER_BUCKETS; i++)
+		for (struct listener *l = s->tab[i]; l; l = l->next)
+			for (struct conn *c = l->conns, *next; c; c = next) {
+				next = c->next;
+				if (now - c->last_ms >= DNS_TCP_IDLE_MS)
+					conn_close(s, c);
+			}
+}
+
+void dns_server_run(struct dns_server *s)
+{
+	struct epoll_event evs[64];
+	int n = epoll_wait(s->epfd, evs, 64, 0);
+
+	for (int i = 0; i < n; i++) {
+		struct handle *h = evs[i].data.ptr;
+
+		if (h->gone)
+			continue;
+		switch (h->kind) {
+		case K_UDP:
+			on_udp(s, h->owner);
+			break;
+		case K_TCP_LISTEN:
+			on_accept(s, h->owner);
+			break;
+		case K_TCP_CONN:
+			on_conn(s, h->owner, evs[i].events);
+			break;
+		case K_ARES: {
+			struct upstream *u = h->owner;
+			int fd = h->fd; /* h may be freed by c-ares' callbacks */
+
+			ares_process_fd(u->ch, evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? fd : ARES_SOCKET_BAD,
+					evs[i].events & EPOLLOUT ? fd : ARES_SOCKET_BAD);
+			break;
+		}
+		}
+	}
+	/* upstream timeouts */
+	for (struct upstream *u = s->ups; u; u = u->next)
+		ares_process_fd(u->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	if (s->st.listeners && n == 0)
+		close_idle(s, now_ms());
+	bury(s);
+}
+
+int dns_server_timeout_ms(struct dns_server *s)
+{
+	long best = -1;
+
+	for (struct upstream *u = s->ups; u; u = u->next) {
+		struct timeval tv, *t = ares_timeout(u->ch, NULL, &tv);
+
+		if (t) {
+			long ms = t->tv_sec * 1000 + (t->tv_usec + 999) / 1000;
+
+			if (best < 0 || ms < best)
+				best = ms;
+		}
+	}
+	return (int)best;
+}
+
+int dns_server_put(struct dns_server *s, const struct dns_ep_info *ep, const char *const *upstreams,
+		   size_t n_upstreams, struct netd_err *err)
+{
+	struct listener *l;
+	struct upstream *u = NULL;
+	int rc;
+
+	if ((rc = dns_store_put(s->store, ep)) < 0)
+		return netd_err_set(err, rc, 0, "dns: cannot store the records of %s: %s", ep->id, strerror(-rc));
+	if (n_upstreams && !(u = upstream_get(s, upstreams, n_upstreams, err)))
+		return -EINVAL;
+	if (!(l = listener_get(s, ep->view))) {
+		if ((rc = listener_open(s, ep->view, &l, err)) < 0)
+			return rc;
+		l->next = s->tab[bucket(ep->view)];
+		s->tab[bucket(ep->view)] = l;
+		s->st.listeners++;
+	}
+	if (u)
+		l->up = u;
+	return 0;
+}
+
+void dns_server_del(struct dns_server *s, const char *id)
+{
+	const char *v = dns_store_view_of(s->store, id);
+	char *view = v ? strdup(v) : NULL;
+	struct listener **pp;
+
+	if (dns_store_del(s->store, id) < 0 || !view || dns_store_view_size(s->store, view)) {
+		free(view);
+		return;
+	}
+	for (pp = &s->tab[bucket(view)]; *pp && strcmp((*pp)->view, view); pp = &(*pp)->next)
+		;
+	if (*pp) {
+		struct listener *l = *pp;
+
+		*pp = l->next;
+		listener_free(s, l);
+		s->st.listeners--;
+	}
+	free(view);
+}
