@@ -16,6 +16,7 @@
 #include "netd/cni.h"
 #include "netd/ipam.h"
 #include "netd/log.h"
+#include "netd/util.h"
 
 extern char **environ;
 
@@ -53,30 +54,6 @@ const char *cni_arg(const struct cni_ctx *ctx, const char *key)
 		if (!strcmp(ctx->args[i].key, key))
 			return ctx->args[i].value;
 	return NULL;
-}
-
-/* The spec's rule for container ids and network names. */
-static bool valid_id(const char *s)
-{
-	if (!s || !*s || !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", s[0]))
-		return false;
-	for (; *s; s++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *s))
-			return false;
-	return true;
-}
-
-/* Linux interface names: 1-15 bytes, not . or .., no '/', ':' or white space. */
-static bool valid_ifname(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= IFNAMSIZ || !strcmp(s, ".") || !strcmp(s, ".."))
-		return false;
-	for (; *s; s++)
-		if (*s == '/' || *s == ':' || *s == ' ' || *s == '\t' || *s == '\n' || (unsigned char)*s < 0x20)
-			return false;
-	return true;
 }
 
 static int parse_cni_args(struct cni_ctx *ctx, const char *s, struct netd_err *err)
@@ -263,14 +240,13 @@ static int check_env(struct cni_ctx *ctx, struct netd_err *err)
 	if (missing[0])
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_ENV, "required environment variables missing:%s",
 				    missing);
-	if (need_id && !valid_id(ctx->container_id))
+	if (need_id && !netd_cid_valid(ctx->container_id))
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_ENV,
-				    "CNI_CONTAINERID '%s' is invalid: it must start with a letter or digit and hold only letters, digits, '_', '.' and '-'",
+				    "CNI_CONTAINERID '%s' is not a valid container id (" NETD_CID_RULE ")",
 				    ctx->container_id);
-	if (need_id && !valid_ifname(ctx->ifname))
+	if (need_id && !netd_ifname_valid(ctx->ifname))
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_ENV,
-				    "CNI_IFNAME '%s' is not a valid interface name (1-15 bytes, no '/', ':' or spaces)",
-				    ctx->ifname);
+				    "CNI_IFNAME '%s' is not a valid interface name (" NETD_IFNAME_RULE ")", ctx->ifname);
 	if (need_ns && stat(ctx->netns, &st) < 0) {
 		if (errno == ENOENT)
 			return netd_err_set(err, -ENOENT, CNI_ERR_UNKNOWN_CONTAINER, "netns %s does not exist",
@@ -335,10 +311,9 @@ static int check_config(struct cni_ctx *ctx, struct netd_err *err)
 	ctx->type = json_string_value(json_object_get(c, "type"));
 	if (!ctx->network)
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "network config has no string 'name'");
-	if (!valid_id(ctx->network))
+	if (!netd_name_valid(ctx->network))
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG,
-				    "network name '%s' is invalid: it must start with a letter or digit and hold only letters, digits, '_', '.' and '-'",
-				    ctx->network);
+				    "network name '%s' is not a valid name (" NETD_NAME_RULE ")", ctx->network);
 	if (!ctx->type || !*ctx->type)
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "network config has no string 'type'");
 	if (ctx->cmd == CNI_CMD_CHECK && cni_version_cmp(ctx->version, "0.4.0") < 0)

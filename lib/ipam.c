@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "netd/ipam.h"
+#include "netd/util.h"
 
 #define LAST_PREFIX "last_reserved_ip."
 #define LOCK_NAME "lock"
@@ -269,12 +270,6 @@ static int parse_exclude(const json_t *ipam, struct netd_ipam_conf *c, struct ne
 	return 0;
 }
 
-/* The network name becomes a directory name: keep it one path component. */
-static bool name_ok(const char *s)
-{
-	return s && *s && strcmp(s, ".") && strcmp(s, "..") && !strchr(s, '/') && strlen(s) < 256;
-}
-
 static int dup_str(char **dst, const char *s, struct netd_err *err)
 {
 	if (!(*dst = strdup(s)))
@@ -297,8 +292,8 @@ int netd_ipam_conf_parse(const json_t *netconf, struct netd_ipam_conf **out, str
 	s = json_string_value(json_object_get(netconf, "name"));
 	if (!s)
 		return conf_err(err, "name: missing or not a string");
-	if (!name_ok(s))
-		return conf_err(err, "name: '%s' cannot be used as a directory name", s);
+	if (!netd_name_valid(s))
+		return conf_err(err, "name: '%s' is not a valid network name (" NETD_NAME_RULE ")", s);
 	ipam = json_object_get(netconf, "ipam");
 	if (!ipam)
 		return conf_err(err, "ipam: missing");
@@ -624,31 +619,6 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-static int mkdir_p(const char *path)
-{
-	char *copy = strdup(path);
-	int rc = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	for (char *p = copy + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-
-		*p = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
-			rc = -errno;
-			break;
-		}
-		*p = c;
-		if (!c)
-			break;
-	}
-	free(copy);
-	return rc;
-}
-
 static void stamp_format(const struct stat *st, char out[STAMP_LEN])
 {
 	int n = snprintf(out, STAMP_LEN, "netd-index %lld.%09ld %lld.%09ld %lld %llu",
@@ -890,7 +860,7 @@ int netd_ipam_store_open(const char *data_dir, const char *network, struct netd_
 	}
 	s->dirfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0 && errno == ENOENT) {
-		if ((rc = mkdir_p(s->path)) < 0) {
+		if ((rc = netd_mkdir_p(s->path, 0755)) < 0) {
 			netd_err_set(err, rc, CNI_ERR_IO, "cannot create %s: %s", s->path, strerror(-rc));
 			goto fail;
 		}

@@ -46,6 +46,7 @@
 #include <libnftnl/udata.h>
 
 #include "netd/nft.h"
+#include "netd/util.h"
 
 #define CHAIN "postrouting"
 #define NAT_PRIO 100		/* srcnat */
@@ -1738,11 +1739,6 @@ struct msp_recs {
 	size_t n, cap;
 };
 
-static bool ifname_ok(const char *n)
-{
-	return n && n[0] && strlen(n) < IFNAME_LEN && !strchr(n, '/') && !strchr(n, ' ');
-}
-
 static void msp_key_if(const char *ifname, uint8_t key[IFNAME_LEN])
 {
 	memset(key, 0, IFNAME_LEN);
@@ -2290,7 +2286,7 @@ int netd_nft_macspoof_add(const char *host_ifname, const uint8_t mac[6], const c
 	char m[18];
 	int rc;
 
-	if (!ifname_ok(host_ifname) || !mac)
+	if (!netd_ifname_valid(host_ifname) || !mac)
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: macspoofchk: bad interface name");
 	if (!owner_ok(owner))
 		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
@@ -2307,7 +2303,7 @@ int netd_nft_macspoof_has(const char *host_ifname, const uint8_t mac[6], const c
 {
 	struct msp_arg a = { .ifname = host_ifname, .mac = mac, .owner = owner };
 
-	if (!ifname_ok(host_ifname) || !mac)
+	if (!netd_ifname_valid(host_ifname) || !mac)
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: macspoofchk: bad interface name");
 	if (!owner)
 		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
@@ -2332,7 +2328,7 @@ int netd_nft_macspoof_del_if(const char *host_ifname, const char *owner, struct 
 	struct msp_arg a = { .ifname = host_ifname, .owner = owner };
 	int rc;
 
-	if (!ifname_ok(host_ifname))
+	if (!netd_ifname_valid(host_ifname))
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: macspoofchk: bad interface name");
 	if (!owner_ok(owner))
 		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
@@ -2410,7 +2406,7 @@ int netd_nft_del(const struct netd_nft_del_req *req, struct netd_err *err)
 
 	if (!req || !owner_ok(req->owner))
 		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "nftables: invalid owner tag");
-	if (req->macspoof && req->host_ifname && !ifname_ok(req->host_ifname))
+	if (req->macspoof && req->host_ifname && !netd_ifname_valid(req->host_ifname))
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: macspoofchk: bad interface name");
 	for (i = 0; req->addrs && i < req->naddrs; i++)
 		if (!fam_of(req->addrs[i].family))

@@ -29,6 +29,7 @@
 
 #include "netd/netns.h"
 #include "netd/nl.h"
+#include "netd/util.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -413,11 +414,6 @@ static struct ifinfomsg *ifi_of(struct nl_msg *m)
 	return nlmsg_data(nlmsg_hdr(m));
 }
 
-static bool name_ok(const char *name)
-{
-	return name && name[0] && strlen(name) < IFNAMSIZ;
-}
-
 /* ---- links ----------------------------------------------------------- */
 
 static void parse_linkinfo(struct nlattr *attr, struct netd_link *l)
@@ -512,7 +508,7 @@ int netd_nl_link_get(struct netd_nl *nl, const char *name, struct netd_link *out
 {
 	int rc;
 
-	if (!name_ok(name))
+	if (!netd_ifname_valid(name))
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "invalid interface name \"%s\"",
 				    name ? name : "");
 	rc = link_get(nl, name, 0, out);
@@ -665,7 +661,7 @@ int netd_nl_link_set_name(struct netd_nl *nl, int ifindex, const char *name, str
 {
 	int rc;
 
-	if (!name_ok(name))
+	if (!netd_ifname_valid(name))
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "invalid interface name \"%s\"",
 				    name ? name : "");
 	rc = set_attr(nl, ifindex, IFLA_IFNAME, name, strlen(name) + 1);
@@ -685,7 +681,7 @@ int netd_nl_link_move(struct netd_nl *nl, int ifindex, int nsfd, const char *new
 	struct nl_msg *m;
 	int rc;
 
-	if (new_name && !name_ok(new_name))
+	if (new_name && !netd_ifname_valid(new_name))
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "invalid interface name \"%s\"",
 				    new_name);
 	/* The kernel moves first and renames after, and uses IFLA_IFNAME as the
@@ -770,7 +766,7 @@ int netd_nl_bridge_ensure(struct netd_nl *nl, const char *name, struct netd_brid
 	struct netd_link l;
 	int rc, tries;
 
-	if (!name_ok(name))
+	if (!netd_ifname_valid(name))
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "invalid bridge name \"%s\"",
 				    name ? name : "");
 	if (!o)
@@ -820,7 +816,7 @@ int netd_nl_veth_create(struct netd_nl *nl, const struct netd_veth_opts *o, stru
 	struct nl_msg *m;
 	int rc;
 
-	if ((o->host_name && !name_ok(o->host_name)) || !name_ok(o->peer_name))
+	if ((o->host_name && !netd_ifname_valid(o->host_name)) || !netd_ifname_valid(o->peer_name))
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "invalid veth names \"%s\"/\"%s\"",
 				    o->host_name ? o->host_name : "", o->peer_name ? o->peer_name : "");
 	m = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, AF_UNSPEC, 0);
@@ -872,7 +868,7 @@ int netd_nl_macvlan_create(struct netd_nl *nl, const struct netd_macvlan_opts *o
 	struct nl_msg *m;
 	int rc;
 
-	if (!name_ok(o->name))
+	if (!netd_ifname_valid(o->name))
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "invalid macvlan name \"%s\"",
 				    o->name ? o->name : "");
 	if ((unsigned)o->mode >= sizeof(modes) / sizeof(modes[0]))
@@ -908,7 +904,7 @@ int netd_nl_vxlan_create(struct netd_nl *nl, const struct netd_vxlan_opts *o, st
 	struct nl_msg *m;
 	int rc;
 
-	if (!name_ok(o->name))
+	if (!netd_ifname_valid(o->name))
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "invalid vxlan name \"%s\"",
 				    o->name ? o->name : "");
 	m = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, AF_UNSPEC, 0);

@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "netd/err.h"
+#include "netd/util.h"
 
 #define NETD_VERSION "0.1.0"
 #define NETD_DEFAULT_SOCKET "/run/netd/netd.sock"
@@ -180,12 +181,8 @@ struct netd_net *netd_state_get_net(const struct netd_state *s, const char *name
 /* -ENOENT (404), -EBUSY (409) while endpoints are registered on it. */
 int netd_state_del_net(struct netd_state *s, const char *name, struct netd_err *err);
 
-/* Names of networks, containers, aliases: [A-Za-z0-9][A-Za-z0-9_.-]{0,63}. */
-bool netd_name_valid(const char *s);
-/* Container ids: the same alphabet, up to 128 characters. */
-bool netd_cid_valid(const char *s);
-/* Interface names: 1..15 bytes, no '/', ':', whitespace, not "." or "..". */
-bool netd_ifname_valid(const char *s);
+/* Names are checked with netd/util.h: netd_name_valid, netd_cid_valid,
+ * netd_ifname_valid. */
 /* Endpoint id from its parts into buf; -ENAMETOOLONG if it does not fit. */
 int netd_ep_id(char *buf, size_t size, const char *network, const char *cid, const char *ifname);
 

@@ -32,45 +32,6 @@
 
 /* ---- names -------------------------------------------------------------- */
 
-static bool name_chars_valid(const char *s, size_t max)
-{
-	size_t n = 0;
-
-	if (!s || !isalnum((unsigned char)s[0]))
-		return false;
-	for (; s[n]; n++) {
-		unsigned char c = s[n];
-
-		if (n >= max)
-			return false;
-		if (!isalnum(c) && c != '_' && c != '.' && c != '-')
-			return false;
-	}
-	return true;
-}
-
-bool netd_name_valid(const char *s)
-{
-	return name_chars_valid(s, 64);
-}
-
-bool netd_cid_valid(const char *s)
-{
-	return name_chars_valid(s, 128);
-}
-
-bool netd_ifname_valid(const char *s)
-{
-	size_t n;
-
-	if (!s || !(n = strlen(s)) || n > 15 || !strcmp(s, ".") || !strcmp(s, ".."))
-		return false;
-	for (; *s; s++)
-		if (*s == '/' || *s == ':' || isspace((unsigned char)*s) || (unsigned char)*s < 0x20)
-			return false;
-	return true;
-}
-
 int netd_ep_id(char *buf, size_t size, const char *network, const char *cid, const char *ifname)
 {
 	int n = snprintf(buf, size, "%s:%s:%s", network, cid, ifname);
@@ -101,8 +62,6 @@ static int want_string(const json_t *v, const char *field, struct netd_err *err)
 	return 0;
 }
 
-#define NAME_RULE "[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
-
 /* A required string field of body. */
 static int need_string(const json_t *body, const char *field, const char **out, struct netd_err *err)
 {
@@ -124,7 +83,7 @@ static int need_name(const json_t *body, const char *field, const char **out, st
 	int rc = need_string(body, field, out, err);
 
 	if (rc == 0 && !netd_name_valid(*out))
-		return bad(err, "field '%s' must match " NAME_RULE, field);
+		return bad(err, "field '%s' must match " NETD_NAME_RULE, field);
 	return rc;
 }
 
@@ -140,7 +99,7 @@ static int check_name_list(const json_t *v, const char *field, struct netd_err *
 	json_array_foreach(v, i, e) {
 		if (!json_is_string(e) || !netd_name_valid(json_string_value(e)))
 			return netd_err_set(err, -EINVAL, 400, "%s[%zu]: not a valid name "
-					    "([A-Za-z0-9][A-Za-z0-9_.-]{0,63})", field, i);
+					    "(" NETD_NAME_RULE ")", field, i);
 	}
 	return 0;
 }
@@ -306,7 +265,7 @@ static int ep_parse(const json_t *body, bool stored, struct netd_ep **out, struc
 	if ((rc = need_string(body, "containerID", &cid, err)) < 0)
 		return rc;
 	if (!netd_cid_valid(cid))
-		return bad(err, "field '%s' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}", "containerID");
+		return bad(err, "field '%s' must match " NETD_CID_RULE, "containerID");
 	if ((rc = need_name(body, "network", &net, err)) < 0)
 		return rc;
 	if ((rc = need_string(body, "netns", &netns, err)) < 0)
@@ -326,7 +285,7 @@ static int ep_parse(const json_t *body, bool stored, struct netd_ep **out, struc
 			return rc;
 		name = json_string_value(v);
 		if (*name && !netd_name_valid(name))
-			return bad(err, "field '%s' must match " NAME_RULE, "name");
+			return bad(err, "field '%s' must match " NETD_NAME_RULE, "name");
 	}
 	if ((v = json_object_get(body, "mac"))) {
 		if ((rc = want_string(v, "mac", err)) < 0)
@@ -1227,26 +1186,6 @@ void netd_state_free(struct netd_state *s)
 
 /* ---- loading ------------------------------------------------------------ */
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-
-	if (strlen(path) >= sizeof(buf))
-		return -ENAMETOOLONG;
-	strcpy(buf, path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* Records are small: one read, then parse. (json_loadfd reads a byte per
  * syscall, which made loading 10,000 endpoints take seconds.) */
 static json_t *load_json_at(int dirfd, const char *name)
@@ -1649,13 +1588,13 @@ int netd_state_open(const char *dir, struct netd_state **out, size_t *dropped, s
 		char sub[PATH_MAX + 16];
 
 		s->dir = strdup(dir);
-		if ((rc = mkdir_p(dir, 0700)) < 0 || (s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		if ((rc = netd_mkdir_p(dir, 0700)) < 0 || (s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 			rc = rc < 0 ? rc : -errno;
 			netd_err_set(err, rc, 500, "state dir %s: %s", dir, strerror(-rc));
 			goto fail;
 		}
 		snprintf(sub, sizeof(sub), "%s/" NET_DIR, dir);
-		if ((rc = mkdir_p(sub, 0700)) < 0 ||
+		if ((rc = netd_mkdir_p(sub, 0700)) < 0 ||
 		    (s->dirfd_nets = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 			rc = rc < 0 ? rc : -errno;
 			netd_err_set(err, rc, 500, "state dir %s: %s", sub, strerror(-rc));

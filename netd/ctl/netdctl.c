@@ -13,6 +13,7 @@
 #include "ctl.h"
 #include "netd/addr.h"
 #include "netd/httpc.h"
+#include "netd/util.h"
 
 struct ctl_opts opts;
 
@@ -206,19 +207,6 @@ static int cmd_endpoints(int argc, char **argv)
 
 /* ---- networks: CNI conflists in the config dir --------------------------- */
 
-static bool name_ok(const char *s)
-{
-	size_t n = 0;
-
-	if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
-		return false;
-	for (; s[n]; n++)
-		if (n >= 64 || !(strchr("_.-", s[n]) || (s[n] >= 'a' && s[n] <= 'z') ||
-				  (s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= '0' && s[n] <= '9')))
-			return false;
-	return true;
-}
-
 int ctl_conflist_load(const char *name, json_t **out, struct netd_err *err)
 {
 	char path[4096];
@@ -226,7 +214,7 @@ int ctl_conflist_load(const char *name, json_t **out, struct netd_err *err)
 	json_t *j, *p, *e;
 	size_t i;
 
-	if (!name_ok(name))
+	if (!netd_name_valid(name))
 		return netd_err_set(err, -EINVAL, 2, "'%s' is not a valid network name", name);
 	snprintf(path, sizeof(path), "%s/%s.conflist", opts.conf_dir, name);
 	if (!(j = json_load_file(path, 0, &je))) {
@@ -362,8 +350,8 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 	}
 	if (!name)
 		return usage(stderr), EXIT_USAGE;
-	if (!name_ok(name))
-		return fail("'%s' is not a valid network name ([A-Za-z0-9][A-Za-z0-9_.-]{0,63})", name), EXIT_USAGE;
+	if (!netd_name_valid(name))
+		return fail("'%s' is not a valid network name (" NETD_NAME_RULE ")", name), EXIT_USAGE;
 	if (strcmp(driver, "bridge") && strcmp(driver, "macvlan") && strcmp(driver, "host") &&
 	    strcmp(driver, "overlay"))
 		return fail("unknown driver '%s' (bridge, macvlan, host, overlay)", driver), EXIT_USAGE;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "netd/util.h"
 
 extern char **environ;
 
@@ -265,21 +266,6 @@ static void cache_path(char *buf, size_t size, const char *container, const char
 		snprintf(buf, size, "%s/%s", opts.cache_dir, container);
 }
 
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		mkdir(buf, 0755);
-		*p = '/';
-	}
-	return mkdir(buf, 0700) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 static int cache_write(const struct att *a, json_t *result, bool netns_created)
 {
 	char path[4096], tmp[4200];
@@ -290,7 +276,10 @@ static int cache_write(const struct att *a, json_t *result, bool netns_created)
 	int rc;
 
 	cache_path(path, sizeof(path), a->container, NULL);
-	mkdir_p(path);
+	if ((rc = netd_mkdir_p(path, 0700)) < 0) {
+		json_decref(j);
+		return fail("cannot create the result cache %s: %s", path, strerror(-rc));
+	}
 	cache_path(path, sizeof(path), a->container, a->network);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	rc = json_dump_file(j, tmp, JSON_INDENT(2));
@@ -360,16 +349,6 @@ static int run_ip(const char *verb, const char *name)
 
 /* ---- commands ------------------------------------------------------------- */
 
-static bool valid_name(const char *s)
-{
-	if (!s || !*s || strlen(s) > 64 || !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", *s))
-		return false;
-	for (; *s; s++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *s))
-			return false;
-	return true;
-}
-
 static json_t *parse_port(const char *spec)
 {
 	char proto[8] = "tcp";
@@ -426,7 +405,7 @@ static int container_add(int argc, char **argv, json_t *ports, json_t *aliases)
 				return fail("-p wants HOST:CONTAINER[/tcp|udp|sctp], not '%s'", argv[a]), EXIT_USAGE;
 			json_array_append_new(ports, p);
 		} else if (!strcmp(o, "--alias") && a + 1 < argc) {
-			if (!valid_name(argv[++a]))
+			if (!netd_name_valid(argv[++a]))
 				return fail("invalid alias '%s'", argv[a]), EXIT_USAGE;
 			json_array_append_new(aliases, json_string(argv[a]));
 		} else if (!strcmp(o, "--link") && a + 1 < argc) {
@@ -436,7 +415,7 @@ static int container_add(int argc, char **argv, json_t *ports, json_t *aliases)
 			colon = strchr(l, ':');
 			if (colon)
 				*colon = 0;
-			if (!valid_name(l) || (colon && !valid_name(colon + 1)))
+			if (!netd_name_valid(l) || (colon && !netd_name_valid(colon + 1)))
 				return fail("--link wants CONTAINER[:ALIAS], not '%s'", argv[a]), EXIT_USAGE;
 			if (strlen(links) + strlen(argv[a]) + 2 >= sizeof(links))
 				return fail("too many links"), EXIT_USAGE;
@@ -454,7 +433,7 @@ static int container_add(int argc, char **argv, json_t *ports, json_t *aliases)
 	if (!name || !nets)
 		return fail("usage: netdctl container add NAME --net A[,B] [-p H:C[/proto]] [--alias X] "
 			    "[--link C[:ALIAS]]"), EXIT_USAGE;
-	if (!valid_name(name))
+	if (!netd_name_valid(name))
 		return fail("invalid container name '%s'", name), EXIT_USAGE;
 	snprintf(cni_args, sizeof(cni_args), "IgnoreUnknown=1;K8S_POD_NAME=%s%s%s", name,
 		 links[0] ? ";NETD_LINKS=" : "", links);
@@ -584,7 +563,7 @@ static int container_del(int argc, char **argv)
 		else
 			name = argv[a];
 	}
-	if (!name || !valid_name(name))
+	if (!name || !netd_name_valid(name))
 		return fail("usage: netdctl container del NAME [--net NET]"), EXIT_USAGE;
 	list = cache_list(name);
 	if (!json_array_size(list)) {
@@ -622,7 +601,7 @@ static int container_check(int argc, char **argv)
 	size_t i;
 	int rc = 0;
 
-	if (argc != 3 || !valid_name(argv[2]))
+	if (argc != 3 || !netd_name_valid(argv[2]))
 		return fail("usage: netdctl container check NAME"), EXIT_USAGE;
 	list = cache_list(argv[2]);
 	if (!json_array_size(list)) {
@@ -661,7 +640,7 @@ static int container_ls(void)
 		char nets[1024] = "", ips[2048] = "";
 		size_t k;
 
-		if (ents[i]->d_name[0] == '.' || !valid_name(ents[i]->d_name) ||
+		if (ents[i]->d_name[0] == '.' || !netd_name_valid(ents[i]->d_name) ||
 		    !json_array_size(list = cache_list(ents[i]->d_name))) {
 			free(ents[i]);
 			continue;

@@ -28,6 +28,7 @@
 #include "netd/netns.h"
 #include "netd/nft.h"
 #include "netd/nl.h"
+#include "netd/util.h"
 
 #define LOCK_TIMEOUT_MS 30000
 
@@ -66,9 +67,9 @@ static int parse_conf(struct cni_ctx *ctx, struct bridge_conf *c)
 	    cni_conf_bool(j, "macspoofchk", &c->macspoofchk, err) || cni_conf_int(j, "mtu", 0, 65535, &mtu, err) ||
 	    cni_conf_int(j, "vlan", 0, 4094, &vlan, err))
 		return -EINVAL;
-	if (!*c->bridge || strlen(c->bridge) >= IFNAMSIZ || strchr(c->bridge, '/') || strchr(c->bridge, ' '))
-		return cni_conf_err(ctx, "bridge name '%s' is not a valid interface name (1-15 bytes, no '/' or spaces)",
-				c->bridge);
+	if (!netd_ifname_valid(c->bridge))
+		return cni_conf_err(ctx, "bridge name '%s' is not a valid interface name (" NETD_IFNAME_RULE ")",
+				    c->bridge);
 	if (mtu && mtu < 68)
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "mtu %lld is below the minimum of 68", mtu);
 	c->mtu = (int)mtu;

@@ -37,6 +37,7 @@
 #include "netd/log.h"
 #include "netd/netns.h"
 #include "netd/nl.h"
+#include "netd/util.h"
 
 #define STATE_DIR_DEFAULT "/var/lib/netd/host"
 #define ALIAS_PREFIX "netd-host:"
@@ -65,11 +66,6 @@ struct rec {
 
 #define in_use(ctx, ...) netd_err_set(&(ctx)->err, -EBUSY, NETD_ERR_IN_USE, __VA_ARGS__)
 
-static bool ifname_ok(const char *s)
-{
-	return *s && strlen(s) < IFNAMSIZ && !strpbrk(s, "/: \t\n") && strcmp(s, ".") && strcmp(s, "..");
-}
-
 static int parse_conf(struct cni_ctx *ctx, struct host_conf *c)
 {
 	const json_t *j = ctx->config;
@@ -91,10 +87,9 @@ static int parse_conf(struct cni_ctx *ctx, struct host_conf *c)
 	if (!c->device && !c->hwaddr && !c->kernelpath && !c->pci)
 		return cni_conf_err(ctx,
 				"no device given: set one of 'device', 'hwaddr', 'kernelpath' or 'pciBusID'");
-	if (c->device && !ifname_ok(c->device))
-		return cni_conf_err(
-			ctx, "device '%s' is not a valid interface name (1-15 bytes, no '/', ':' or spaces)",
-			c->device);
+	if (c->device && !netd_ifname_valid(c->device))
+		return cni_conf_err(ctx, "device '%s' is not a valid interface name (" NETD_IFNAME_RULE ")",
+				    c->device);
 	if (c->hwaddr && netd_mac_parse(c->hwaddr, c->mac) < 0)
 		return cni_conf_err(ctx, "hwaddr '%s' does not parse (want aa:bb:cc:dd:ee:ff)", c->hwaddr);
 	if (c->kernelpath && (strncmp(c->kernelpath, "/sys/", 5) || strstr(c->kernelpath, "..")))

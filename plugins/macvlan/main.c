@@ -28,6 +28,7 @@
 #include "netd/log.h"
 #include "netd/netns.h"
 #include "netd/nl.h"
+#include "netd/util.h"
 
 struct macvlan_conf {
 	const char *master; /* NULL = default route's link */
@@ -48,12 +49,6 @@ static const char *const mode_names[] = {
 	[NETD_MACVLAN_PASSTHRU] = "passthru",
 };
 
-static bool ifname_ok(const char *s)
-{
-	return *s && strlen(s) < IFNAMSIZ && !strchr(s, '/') && !strchr(s, ' ') && strcmp(s, ".") &&
-	       strcmp(s, "..");
-}
-
 /* Everything from the config and the runtime; nothing is looked up here, so
  * DEL works when the master has gone. */
 static int parse_conf(struct cni_ctx *ctx, struct macvlan_conf *c)
@@ -73,10 +68,9 @@ static int parse_conf(struct cni_ctx *ctx, struct macvlan_conf *c)
 		return -EINVAL;
 	if (c->master && !*c->master)
 		c->master = NULL;
-	if (c->master && !ifname_ok(c->master))
-		return cni_conf_err(ctx,
-				"master '%s' is not a valid interface name (1-15 bytes, no '/' or spaces)",
-				c->master);
+	if (c->master && !netd_ifname_valid(c->master))
+		return cni_conf_err(ctx, "master '%s' is not a valid interface name (" NETD_IFNAME_RULE ")",
+				    c->master);
 	if (c->link_in_container && !c->master)
 		return cni_conf_err(ctx, "linkInContainer needs 'master' (the default route is the host's)");
 	for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)

@@ -220,7 +220,7 @@ static void test_conf_errors(void **state)
 	memset(&err, 0, sizeof(err));
 	j = json_loads("{\"name\":\"../etc\",\"ipam\":{\"subnet\":\"10.1.0.0/24\"}}", 0, NULL);
 	assert_int_equal(netd_ipam_conf_parse(j, &c, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "cannot be used as a directory name"));
+	assert_non_null(strstr(err.msg, "is not a valid network name"));
 	json_decref(j);
 }
 
