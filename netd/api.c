@@ -16,8 +16,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/vfs.h>
 
 #include "daemon.h"
+#include "netd/netns.h"
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
 
 static const char JSON_TYPE[] = "application/json";
 
@@ -261,6 +267,29 @@ static void network(struct netd_daemon *d, const struct api_req *req, const char
 	}
 }
 
+/* A registration's netns must name a network namespace when it arrives: netd
+ * will open DNS sockets in it, and a record whose netns is gone is dropped at
+ * the next start anyway. statfs comes before open, so that a path naming a FIFO
+ * or a device is refused without being opened (which could block or act). */
+static int check_netns(const char *path, struct netd_err *err)
+{
+	struct netd_err nerr = {0};
+	struct statfs sfs;
+	int fd;
+
+	for (const char *c = path; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return netd_err_set(err, -EINVAL, 400, "field 'netns' must not contain control characters");
+	if (statfs(path, &sfs) < 0)
+		return netd_err_set(err, -errno, 400, "netns %s: %s", path, strerror(errno));
+	if ((unsigned long)sfs.f_type != NSFS_MAGIC)
+		return netd_err_set(err, -EINVAL, 400, "netns %s is not a network namespace", path);
+	if ((fd = netns_open(path, &nerr)) < 0)
+		return netd_err_set(err, fd, 400, "%s", nerr.msg);
+	close(fd);
+	return 0;
+}
+
 static void endpoints(struct netd_daemon *d, const struct api_req *req, struct api_resp *resp)
 {
 	struct buf b = {0};
@@ -297,6 +326,11 @@ static void endpoints(struct netd_daemon *d, const struct api_req *req, struct a
 			return;
 		}
 		json_decref(j);
+		if (check_netns(ep->netns, &err) < 0) {
+			netd_ep_free(ep);
+			from_err(resp, &err);
+			return;
+		}
 		/* ep belongs to the state from here, even on failure */
 		if (netd_state_put_ep(d->state, ep, &replaced, &err) < 0) {
 			from_err(resp, &err);

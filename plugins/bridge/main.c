@@ -581,5 +581,8 @@ static const struct cni_plugin bridge_plugin = {
 
 int main(void)
 {
+	/* a short-lived single-threaded process: a DEL need not wait for the
+	 * kernel to release the nftables socket (netd/nft_conn.h) */
+	netd_nft_release_in_background(true);
 	return cni_main(&bridge_plugin);
 }

@@ -231,6 +231,29 @@ reg() { # reg DIR CID NETWORK NETNS
 	[ ! -s "$D/state/endpoints.0000000001.log" ] # nothing refused was stored
 }
 
+@test "a netns that does not name a network namespace is refused with 400 and not stored" {
+	netd_start "$D"
+	mkdir -p /run/netns
+	: >/run/netns/stale # what a netns whose bind mount is gone leaves behind
+	for ns in /run/netns/nothere /run/netns/stale /etc/passwd /proc/self/ns/mnt '/run/netns/a\u0007b' \
+		'/proc/1/ns/net\n'; do
+		run reg "$D" c n "$ns"
+		[ "${lines[-1]}" = 400 ] || { echo "netns $ns: $output"; false; }
+	done
+	run reg "$D" c n /run/netns/nothere
+	[[ "${lines[0]}" == *"netns /run/netns/nothere: No such file or directory"* ]]
+	run reg "$D" c n /run/netns/stale
+	[[ "${lines[0]}" == *"netns /run/netns/stale is not a network namespace"* ]]
+	run reg "$D" c n '/run/netns/a\u0007b'
+	[[ "${lines[0]}" == *"must not contain control characters"* ]]
+	run netd_curl "$D" http://netd/v1/endpoints
+	[ "${lines[0]}" = "[]" ]
+	ip netns add real
+	run reg "$D" c n /run/netns/real
+	[ "${lines[-1]}" = 201 ]
+	rm -f /run/netns/stale
+}
+
 @test "a peer that is not root is refused unless netd.conf allows its uid (reload with SIGHUP)" {
 	conf=$BATS_TEST_TMPDIR/netd.conf
 	sock=/run/netd/peer.sock # /run/netd is 0755: nobody may reach the socket itself

@@ -99,7 +99,7 @@ static void register_inspect_list_delete(void **state)
 	json_decref(j);
 
 	assert_int_equal(req(d, "POST", "/v1/endpoints",
-			     "{\"containerID\":\"c2\",\"network\":\"net2\",\"netns\":\"/x\",\"ifname\":\"eth1\"}"), 201);
+			     "{\"containerID\":\"c2\",\"network\":\"net2\",\"netns\":\"/proc/self/ns/net\",\"ifname\":\"eth1\"}"), 201);
 	assert_int_equal(req(d, "GET", "/v1/endpoints", NULL), 200);
 	j = body_json();
 	assert_int_equal(json_array_size(j), 2);
@@ -145,7 +145,7 @@ static void networks_api(void **state)
 	json_decref(j);
 	/* an implicit network (from an endpoint) can be made explicit */
 	assert_int_equal(req(d, "POST", "/v1/endpoints",
-			     "{\"containerID\":\"c\",\"network\":\"red\",\"netns\":\"/x\"}"), 201);
+			     "{\"containerID\":\"c\",\"network\":\"red\",\"netns\":\"/proc/self/ns/net\"}"), 201);
 	assert_int_equal(req(d, "POST", "/v1/networks", "{\"name\":\"red\",\"driver\":\"macvlan\"}"), 201);
 	j = body_json();
 	assert_int_equal(json_integer_value(json_object_get(j, "endpoints")), 1);
@@ -249,7 +249,7 @@ static char dir[64];
 static void persisted_and_reloaded(void **state)
 {
 	struct netd_daemon *d;
-	char path[256];
+	char path[256], body[512];
 	struct stat st;
 	size_t dropped;
 	struct netd_err err = {0};
@@ -261,8 +261,12 @@ static void persisted_and_reloaded(void **state)
 	assert_int_equal(req(d, "POST", "/v1/networks", "{\"name\":\"n1\",\"subnets\":[\"10.9.0.0/16\"]}"), 201);
 	assert_int_equal(req(d, "POST", "/v1/endpoints", "{\"containerID\":\"live\",\"network\":\"n1\","
 			     "\"netns\":\"/proc/self/ns/net\",\"aliases\":[\"a\"]}"), 201);
-	assert_int_equal(req(d, "POST", "/v1/endpoints", "{\"containerID\":\"gone\",\"network\":\"n1\","
-			     "\"netns\":\"/nonexistent/netns\"}"), 201);
+	/* "gone" names a netns that disappears before the restart */
+	snprintf(path, sizeof(path), "%s/gone-ns", dir);
+	assert_int_equal(symlink("/proc/self/ns/net", path), 0);
+	snprintf(body, sizeof(body), "{\"containerID\":\"gone\",\"network\":\"n1\",\"netns\":\"%s\"}", path);
+	assert_int_equal(req(d, "POST", "/v1/endpoints", body), 201);
+	assert_int_equal(unlink(path), 0);
 	assert_int_equal(req(d, "POST", "/v1/endpoints", "{\"containerID\":\"deleted\",\"network\":\"n2\","
 			     "\"netns\":\"/proc/self/ns/net\"}"), 201);
 	assert_int_equal(req(d, "DELETE", "/v1/endpoints/n2:deleted:eth0", NULL), 204);
@@ -302,13 +306,53 @@ static void persisted_and_reloaded(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* netns must name a network namespace, now: anything else is 400 and stores nothing */
+static void netns_must_be_a_netns(void **state)
+{
+	struct netd_daemon *d = new_daemon(NULL);
+	char tmp[] = "/tmp/netd-test-XXXXXX", fifo[64], body[512];
+	static const struct {
+		const char *netns, *msg;
+	} cases[] = {
+		{"/nonexistent/netns", "netns /nonexistent/netns: No such file or directory"},
+		{"/proc/self/ns/net\\u0001", "control characters"},
+		{"/run/netns/a\\nb", "control characters"},
+		{"/tmp", "netns /tmp is not a network namespace"},
+		{"/dev/null", "netns /dev/null is not a network namespace"},
+		{"/proc/self/ns/mnt", "/proc/self/ns/mnt is not a network namespace"},
+		{"/proc/self/ns/uts", "/proc/self/ns/uts is not a network namespace"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(body, sizeof(body), "{\"containerID\":\"c\",\"network\":\"n\",\"netns\":\"%s\"}",
+			 cases[i].netns);
+		assert_int_equal(req(d, "POST", "/v1/endpoints", body), 400);
+		if (!strstr(last_body, cases[i].msg))
+			fail_msg("netns %s: %s", cases[i].netns, last_body);
+	}
+	/* a FIFO is refused without being opened (open would block) */
+	assert_non_null(mkdtemp(tmp));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", tmp);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	snprintf(body, sizeof(body), "{\"containerID\":\"c\",\"network\":\"n\",\"netns\":\"%s\"}", fifo);
+	assert_int_equal(req(d, "POST", "/v1/endpoints", body), 400);
+	assert_non_null(strstr(last_body, "is not a network namespace"));
+	unlink(fifo);
+	rmdir(tmp);
+	assert_int_equal(d->state->n_eps, 0);
+	assert_int_equal(d->state->n_nets, 0);
+	assert_int_equal(req(d, "POST", "/v1/endpoints",
+			     "{\"containerID\":\"c\",\"network\":\"n\",\"netns\":\"/proc/self/ns/net\"}"), 201);
+	free_daemon(d);
+}
+
 static void many_endpoints(void **state)
 {
 	struct netd_daemon *d = new_daemon(NULL);
 	char body[256], path[128];
 
 	for (int i = 0; i < 5000; i++) {
-		snprintf(body, sizeof(body), "{\"containerID\":\"c%d\",\"network\":\"n%d\",\"netns\":\"/x\"}", i,
+		snprintf(body, sizeof(body), "{\"containerID\":\"c%d\",\"network\":\"n%d\",\"netns\":\"/proc/self/ns/net\"}", i,
 			 i % 7);
 		assert_int_equal(req(d, "POST", "/v1/endpoints", body), 201);
 	}
@@ -371,6 +415,7 @@ int main(void)
 		cmocka_unit_test(bad_input),
 		cmocka_unit_test(paths_and_methods),
 		cmocka_unit_test(persisted_and_reloaded),
+		cmocka_unit_test(netns_must_be_a_netns),
 		cmocka_unit_test(many_endpoints),
 		cmocka_unit_test(config_file),
 	};

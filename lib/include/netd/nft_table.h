@@ -1,0 +1,161 @@
+/* nft_table.h — one nftables table described as data, and what every table
+ * module needs to keep it: batches, element messages, element reads, and a
+ * check that the fixed rules are still what we made.
+ *
+ * A table module (nft_masq.c and nft_macspoof.c today; netd's `inet netd`
+ * port maps and isolation sets, the DNS redirect table in a container netns
+ * next) is a `static const struct netd_nft_table` plus its own ops:
+ *
+ *   static const struct netd_nft_set sets[] = { { "masq4", TYPE, 4, 0 }, ... };
+ *   static const struct netd_nft_chain chains[] = {
+ *           { "postrouting", "nat", NF_INET_POST_ROUTING, 100, 6, build_rule } };
+ *   static const struct netd_nft_table tbl = { NFPROTO_INET, "netd_cni", chains, 1, sets, 4 };
+ *
+ * and, inside a netd_nft_locked() op (nft_conn.h):
+ *   netd_nft_read_elems(c, &tbl, set, key, ...)  one element (GET) or all (dump)
+ *   netd_nft_rules_ok(c, &tbl, err)               1 when every chain holds exactly its rules
+ *   netd_nft_batch_init(&b, c)
+ *   netd_nft_batch_skeleton(&b, &tbl)            table, chains, sets (no-ops when present),
+ *                                                each chain's rules flushed and re-added
+ *   netd_nft_batch_elems(&b, &tbl, set, NEW/DEL, elems, n, comment)
+ *   netd_nft_batch_send(c, &b, err)              all or nothing; names the failing message
+ *   netd_nft_batch_free(&b)
+ * A batch may carry messages for several tables (one DEL in both of the
+ * plugins' tables). Rules are built with netd_nft_rule_new() and the e_*
+ * expression helpers below, the way the kernel reports them back, so that
+ * netd_nft_rules_ok() compares like with like.
+ *
+ * Elements carry an optional comment (userdata); the table modules keep an
+ * owner tag there (nft.h), so DEL and GC remove exactly their own elements.
+ */
+#ifndef NETD_NFT_TABLE_H
+#define NETD_NFT_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netd/err.h"
+#include "netd/nft_conn.h"
+
+/* nftables datatype ids (nft's datatype.h); a concatenation's type is the
+ * member types shifted in NETD_NFT_TYPE_BITS at a time. */
+#define NETD_NFT_TYPE_IPADDR 7
+#define NETD_NFT_TYPE_IP6ADDR 8
+#define NETD_NFT_TYPE_ETHERADDR 9
+#define NETD_NFT_TYPE_IFNAME 41
+#define NETD_NFT_TYPE_BITS 6
+
+#define NETD_NFT_KEY_MAX 64
+#define NETD_NFT_COMMENT_MAX 128	/* libnftnl's comment limit */
+#define NETD_NFT_ELEMS_PER_MSG 200	/* keeps one message far below netlink limits */
+
+struct nftnl_rule;
+struct nftnl_expr;
+struct netd_nft_table;
+
+struct netd_nft_set {
+	const char *name;
+	uint32_t key_type;	/* NETD_NFT_TYPE_*, concatenations shifted */
+	uint32_t key_len;
+	uint32_t flags;		/* NFT_SET_INTERVAL, NFT_SET_CONCAT, ... */
+	uint8_t concat[4];	/* field lengths of a concatenation, 0-terminated */
+	bool host_order_key;	/* a lone string key: nft prints it only if told */
+	/* the first key of a message, for error messages ("add 10.1.0.2 in set masq4") */
+	void (*key_str)(const uint8_t *key, char *out, size_t n);
+};
+
+struct netd_nft_chain {
+	const char *name, *type;	/* "nat", "filter" */
+	int hook, prio;			/* NF_INET_*, NF_BR_*; priority */
+	int nrules;			/* fixed rules, in order */
+	struct nftnl_rule *(*rule)(const struct netd_nft_table *t, int i);
+};
+
+struct netd_nft_table {
+	uint16_t family;		/* NFPROTO_INET, NFPROTO_BRIDGE, ... */
+	const char *name;
+	const struct netd_nft_chain *chains;
+	size_t nchains;
+	const struct netd_nft_set *sets;
+	size_t nsets;
+};
+
+/* One set element as read or to be written. */
+struct netd_nft_elem {
+	const struct netd_nft_set *set;
+	uint8_t key[NETD_NFT_KEY_MAX], key_end[NETD_NFT_KEY_MAX];
+	uint32_t klen, kelen;		/* kelen 0: no range end */
+	char comment[NETD_NFT_COMMENT_MAX];	/* "" if none */
+};
+
+struct netd_nft_elems {
+	struct netd_nft_elem *v;
+	size_t n, cap;
+};
+
+/* Read one element of `set` by exact key (key != NULL: one GET), or every
+ * element (dump; retried when interrupted). Appends to out; a missing table
+ * or set reads as empty. 0 or <0 with err set. */
+int netd_nft_read_elems(struct netd_nft_conn *c, const struct netd_nft_table *t, const struct netd_nft_set *set,
+			const uint8_t *key, uint32_t klen, struct netd_nft_elems *out, struct netd_err *err);
+
+/* 1 if every chain of t holds exactly its fixed rules, 0 if not (or the
+ * table is missing), <0 error. */
+int netd_nft_rules_ok(struct netd_nft_conn *c, const struct netd_nft_table *t, struct netd_err *err);
+
+/* A batch under construction: messages appended, sent once. */
+struct netd_nft_batch {
+	char *buf;
+	size_t len, cap;
+	uint32_t seq_begin, seq;
+	char (*what)[96];	/* label per message, for error messages */
+	size_t nwhat, capwhat;
+	bool deletes;		/* holds a DEL message */
+};
+
+int netd_nft_batch_init(struct netd_nft_batch *b, struct netd_nft_conn *c);
+void netd_nft_batch_free(struct netd_nft_batch *b);
+/* Sends (no-op when empty) and reads every ack. On a kernel error the
+ * message names the failing step, with the kernel's own text. */
+int netd_nft_batch_send(struct netd_nft_conn *c, struct netd_nft_batch *b, struct netd_err *err);
+/* Table, chains, sets (created without EXCL: no-ops when present; a set's
+ * attributes must match, or the kernel refuses) and each chain's rules
+ * replaced as a whole, so they exist exactly once. -ENOMEM only. */
+int netd_nft_batch_skeleton(struct netd_nft_batch *b, const struct netd_nft_table *t);
+/* One NFT_MSG_NEWSETELEM / DELSETELEM message per NETD_NFT_ELEMS_PER_MSG
+ * elements of v[0..n), all in the same set (v[0].set). comment (NULL: none)
+ * goes on every element. -ENOMEM only. */
+int netd_nft_batch_elems(struct netd_nft_batch *b, const struct netd_nft_table *t, uint16_t type,
+			 const struct netd_nft_elem *v, size_t n, const char *comment);
+
+/* Rule building: a rule in chain of t; expressions appended with
+ * netd_nft_rule_add (NULL expression: rc becomes -ENOMEM). */
+struct nftnl_rule *netd_nft_rule_new(const struct netd_nft_table *t, const char *chain);
+void netd_nft_rule_add(struct nftnl_rule *r, struct nftnl_expr *e, int *rc);
+/* rc != 0: free r, NULL; else r. */
+struct nftnl_rule *netd_nft_rule_done(struct nftnl_rule *r, int rc);
+
+struct nftnl_expr *netd_nft_e_meta(uint32_t key, uint32_t dreg);
+struct nftnl_expr *netd_nft_e_cmp(uint32_t sreg, const void *data, uint32_t len);
+/* base NFT_PAYLOAD_NETWORK_HEADER, NFT_PAYLOAD_LL_HEADER, ... */
+struct nftnl_expr *netd_nft_e_payload(uint32_t base, uint32_t off, uint32_t len, uint32_t dreg);
+struct nftnl_expr *netd_nft_e_mask(uint32_t reg, const void *mask, uint32_t len);
+/* flags: 0 or NFT_LOOKUP_F_INV */
+struct nftnl_expr *netd_nft_e_lookup(uint32_t sreg, const char *set, uint32_t flags);
+/* NFT_RETURN, NF_DROP, NF_ACCEPT, ... */
+struct nftnl_expr *netd_nft_e_verdict(int verdict);
+
+/* For every element of l whose owner tag is `owner`: rc = fn(b, element),
+ * stopping at the first error. */
+int netd_nft_batch_owned(struct netd_nft_batch *b, const struct netd_nft_elems *l, const char *owner,
+			 int (*fn)(struct netd_nft_batch *b, const struct netd_nft_elem *e));
+/* Sets "nftables: out of memory"; returns -ENOMEM. */
+int netd_nft_oom(struct netd_err *err);
+
+/* Element lists. */
+struct netd_nft_elem *netd_nft_elems_push(struct netd_nft_elems *l);
+/* The owner tag at the start of an element's comment ("<owner> ..."). */
+void netd_nft_elem_owner(const struct netd_nft_elem *e, char out[65]);
+
+#endif
