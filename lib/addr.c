@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "netd/addr.h"
 
@@ -192,4 +193,51 @@ const char *netd_mac_str(const uint8_t mac[6], char buf[18])
 {
 	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 	return buf;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (uint8_t)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+void netd_mac_derive(const char *host_id, const char *name, uint8_t mac[6])
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	/* the NUL keeps ("ab","c") and ("a","bc") apart */
+	h = fnv1a(h, host_id, strlen(host_id) + 1);
+	h = fnv1a(h, name, strlen(name));
+	/* FNV's low bytes change little with the last input bytes: mix */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)(h >> (8 * i));
+	mac[0] = (mac[0] & 0xfc) | 0x02;	/* unicast, locally administered */
+}
+
+void netd_mac_for_host(const char *name, uint8_t mac[6])
+{
+	char id[128] = "";
+	FILE *f = fopen("/etc/machine-id", "re");
+
+	if (f) {
+		if (!fgets(id, sizeof(id), f))
+			id[0] = 0;
+		fclose(f);
+		id[strcspn(id, "\n")] = 0;
+	}
+	if (id[0]) {
+		netd_mac_derive(id, name, mac);
+		return;
+	}
+	if (getrandom(mac, 6, 0) != 6)
+		netd_mac_derive("", name, mac);
+	mac[0] = (mac[0] & 0xfc) | 0x02;
 }

@@ -264,8 +264,12 @@ static int cmd_add(struct cni_ctx *ctx)
 		}
 	}
 
-	/* 3. bridge, gateway, forwarding */
-	struct netd_bridge_opts bo = {.mtu = c.mtu, .vlan_filtering = c.vlan > 0};
+	/* 3. bridge, gateway, forwarding. A bridge made here gets a MAC of its
+	 * own: the kernel's would follow its lowest port, and every container
+	 * would lose its gateway for a while when that port goes. */
+	uint8_t br_mac[6];
+	netd_mac_for_host(c.bridge, br_mac);
+	struct netd_bridge_opts bo = {.mtu = c.mtu, .vlan_filtering = c.vlan > 0, .mac = br_mac};
 	rc = netd_nl_bridge_ensure(host_nl, c.bridge, &bo, &br, &ctx->err);
 	u.bridge_created = bo.created;
 	if (rc < 0) {
@@ -308,6 +312,7 @@ static int cmd_add(struct cni_ctx *ctx)
 	 * creation makes the kernel handle its carrier event on the spot, which
 	 * walks the whole FDB and IPv6 FIB — the main cost at 1,000 ports. */
 	if ((rc = netd_nl_link_get(host_nl, veth, &host, &ctx->err)) < 0 ||
+	    (rc = netd_nl_link_get_index(host_nl, br.ifindex, &br, &ctx->err)) < 0 ||
 	    (c.hairpin && (rc = netd_nl_brport_set_hairpin(host_nl, host.ifindex, true, &ctx->err)) < 0) ||
 	    (c.vlan && (rc = netd_nl_bridge_vlan_add(host_nl, host.ifindex, (uint16_t)c.vlan, true, true, false,
 						     &ctx->err)) < 0))

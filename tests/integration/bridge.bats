@@ -39,6 +39,46 @@ teardown() {
 	ip -o link show "$host" | grep -q "state UP\|LOWER_UP"
 }
 
+@test "a bridge netd-bridge creates has a fixed MAC of its own: removing the lowest port's container loses no gateway ping" {
+	ns_add c1 c2 c3
+	declare -A veth_of
+	for c in c1 c2 c3; do
+		cni netd-bridge ADD $c <<<"$(conf)"; assert_success
+		veth_of[$c]=$(json_field '.interfaces[1].name')
+		# the result reports the bridge's MAC as it is now
+		[ "$(json_field '.interfaces[0].name')" = br0 ]
+		[ "$(json_field '.interfaces[0].mac')" = "$(cat /sys/class/net/br0/address)" ]
+	done
+	brmac=$(cat /sys/class/net/br0/address)
+	[ "$(cat /sys/class/net/br0/addr_assign_type)" = 3 ]	# set, not taken from a port
+	(( (0x${brmac:0:2} & 3) == 2 ))				# locally administered unicast
+	# the container whose host end has the lowest MAC
+	victim=$(for c in c1 c2 c3; do echo "$(cat /sys/class/net/${veth_of[$c]}/address) $c"; done | sort | head -1 | cut -d' ' -f2)
+	others=$(echo c1 c2 c3 | tr ' ' '\n' | grep -vx "$victim")
+	for c in $others; do ns_exec $c ping -c1 -W2 10.88.0.1; done
+	for c in $others; do ns_exec $c ping -i 0.2 -c 20 -W 1 10.88.0.1 > "$BATS_TEST_TMPDIR/ping.$c" & done
+	sleep 1
+	cni netd-bridge DEL $victim <<<"$(conf)"; assert_success
+	wait
+	for c in $others; do grep -q " 0% packet loss" "$BATS_TEST_TMPDIR/ping.$c" || { cat "$BATS_TEST_TMPDIR/ping.$c"; false; }; done
+	[ "$(cat /sys/class/net/br0/address)" = "$brmac" ]
+
+	# the same MAC when the bridge is made again (a restart, a reboot)
+	for c in $others; do cni netd-bridge DEL $c <<<"$(conf)"; assert_success; done
+	ip link del br0
+	cni netd-bridge ADD c1 <<<"$(conf)"; assert_success
+	[ "$(cat /sys/class/net/br0/address)" = "$brmac" ]
+	[ "$(json_field '.interfaces[0].mac')" = "$brmac" ]
+}
+
+@test "a bridge netd-bridge did not create keeps its MAC, and the result reports it" {
+	ns_add c1
+	ip link add br0 address 02:12:34:56:78:9a type bridge
+	cni netd-bridge ADD c1 <<<"$(conf)"; assert_success
+	[ "$(cat /sys/class/net/br0/address)" = 02:12:34:56:78:9a ]
+	[ "$(json_field '.interfaces[0].mac')" = 02:12:34:56:78:9a ]
+}
+
 @test "two containers ping each other and the gateway" {
 	ns_add c1 c2
 	cni netd-bridge ADD c1 <<<"$(conf)"; assert_success

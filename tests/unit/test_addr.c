@@ -105,6 +105,36 @@ static void test_mac(void **state)
 	assert_int_equal(netd_mac_parse(NULL, m), -EINVAL);
 }
 
+/* Stable per host and name, different across hosts and names, always a
+ * unicast locally administered MAC. */
+static void test_mac_derive(void **state)
+{
+	const char *hosts[] = { "3d1219c7c4c5404aaa1f6d2a48adfda4", "3d1219c7c4c5404aaa1f6d2a48adfda5", "" };
+	const char *names[] = { "cni0", "cni1", "nd-web", "podman1", "nd-web0" };
+	uint8_t seen[15][6], again[6], m[6];
+	char a[18], b[18];
+	size_t k = 0;
+
+	(void)state;
+	for (size_t h = 0; h < 3; h++)
+		for (size_t n = 0; n < 5; n++) {
+			netd_mac_derive(hosts[h], names[n], seen[k]);
+			assert_int_equal(seen[k][0] & 3, 2);
+			netd_mac_derive(hosts[h], names[n], again);
+			assert_memory_equal(seen[k], again, 6);
+			for (size_t j = 0; j < k; j++)
+				if (!memcmp(seen[j], seen[k], 6))
+					fail_msg("%s and %s collide", netd_mac_str(seen[j], a), netd_mac_str(seen[k], b));
+			k++;
+		}
+	/* the host id and name are not just glued together */
+	netd_mac_derive("ab", "c", m);
+	netd_mac_derive("a", "bc", again);
+	assert_memory_not_equal(m, again, 6);
+	netd_mac_for_host("cni0", m);
+	assert_int_equal(m[0] & 3, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -112,6 +142,7 @@ int main(void)
 		cmocka_unit_test(test_contains_overlaps),
 		cmocka_unit_test(test_first_last_add),
 		cmocka_unit_test(test_mac),
+		cmocka_unit_test(test_mac_derive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,4 +63,14 @@ struct netd_addr netd_prefix_last(const struct netd_prefix *p);
 int netd_mac_parse(const char *s, uint8_t mac[6]);
 const char *netd_mac_str(const uint8_t mac[6], char buf[18]);
 
+/* A locally administered unicast MAC derived from host_id (something unique
+ * to the host) and name: the same for one host and name every time, and
+ * different on another host. For links whose MAC must not change, such as a
+ * bridge (which otherwise takes its lowest port's). */
+void netd_mac_derive(const char *host_id, const char *name, uint8_t mac[6]);
+/* netd_mac_derive with the host's /etc/machine-id. Without one (a bare
+ * chroot), a random locally administered MAC: fixed once set on the link,
+ * but not the same after the link is made again. */
+void netd_mac_for_host(const char *name, uint8_t mac[6]);
+
 #endif
