@@ -150,6 +150,30 @@ static int check_only_keys(const json_t *o, const char *const *keys, const char 
 	return 0;
 }
 
+/* {"nameservers": ["10.0.0.53", ...]}: the resolver's upstreams for this
+ * endpoint's network (netd-endpoint sends the network's dns.nameservers). */
+static int check_dns(const json_t *v, struct netd_err *err)
+{
+	static const char *const keys[] = {"nameservers", NULL};
+	struct netd_addr a;
+	json_t *ns, *e;
+	size_t i;
+	int rc;
+
+	if (!json_is_object(v))
+		return bad(err, "field '%s' must be an object", "dns");
+	if ((rc = check_only_keys(v, keys, "dns.", err)) < 0)
+		return rc;
+	ns = json_object_get(v, "nameservers");
+	if (ns && (!json_is_array(ns) || json_array_size(ns) > 16))
+		return bad(err, "field '%s' must be an array of at most 16 addresses", "dns.nameservers");
+	json_array_foreach(ns, i, e) {
+		if (!json_is_string(e) || netd_addr_parse(json_string_value(e), &a) < 0)
+			return netd_err_set(err, -EINVAL, 400, "dns.nameservers[%zu]: not an IP address", i);
+	}
+	return 0;
+}
+
 static int check_ports(const json_t *v, struct netd_err *err)
 {
 	static const char *const keys[] = {"hostPort", "containerPort", "protocol", "hostIP", NULL};
@@ -247,7 +271,7 @@ static void now_rfc3339(char *buf, size_t size)
 static int ep_parse(const json_t *body, bool stored, struct netd_ep **out, struct netd_err *err)
 {
 	static const char *const keys[] = {"containerID", "name", "netns", "network", "ifname", "ips",
-					   "mac", "aliases", "portMappings", "links", "id", "created", NULL};
+					   "mac", "aliases", "portMappings", "links", "dns", "id", "created", NULL};
 	const char *cid, *net, *ifname = "eth0", *name = "", *netns;
 	json_t *v, *rec = NULL;
 	struct netd_ep *ep = NULL;
@@ -301,6 +325,8 @@ static int ep_parse(const json_t *body, bool stored, struct netd_ep **out, struc
 		return rc;
 	if ((v = json_object_get(body, "links")) && (rc = check_links(v, err)) < 0)
 		return rc;
+	if ((v = json_object_get(body, "dns")) && (rc = check_dns(v, err)) < 0)
+		return rc;
 	if (netd_ep_id(id, sizeof(id), net, cid, ifname) < 0)
 		return bad(err, "%s: endpoint id too long", "containerID");
 	if (stored) {
@@ -328,6 +354,10 @@ static int ep_parse(const json_t *body, bool stored, struct netd_ep **out, struc
 		if (json_object_set_new(rec, lists[i], v ? json_deep_copy(v) : json_array()) < 0)
 			goto nomem;
 	}
+	/* the network's upstream servers for the resolver: only when given */
+	v = json_object_get(json_object_get(body, "dns"), "nameservers");
+	if (json_array_size(v) && json_object_set_new(rec, "dns", json_pack("{s:O}", "nameservers", v)) < 0)
+		goto nomem;
 	ep = calloc(1, sizeof(*ep));
 	if (!ep)
 		goto nomem;

@@ -3,7 +3,9 @@
  *
  * Config: {"type": "netd-endpoint", "socket": "/run/netd/netd.sock",
  *          "capabilities": {"aliases": true, "portMappings": true}}
- * ADD registers the endpoint and passes prevResult on unchanged; DEL
+ * ADD registers the endpoint and passes prevResult on with one change: its
+ * dns names netd's resolver, 127.0.0.11, as the only nameserver (the
+ * network's own servers become netd's upstreams for it); DEL
  * unregisters (and succeeds when netd is not running: there is nothing to
  * undo that outlives netd's own state); CHECK asks netd; GC drops this
  * network's endpoints that are not in cni.dev/valid-attachments.
@@ -145,6 +147,47 @@ static json_t *port_mappings(struct cni_ctx *ctx)
 	return out;
 }
 
+#define RESOLVER "127.0.0.11"
+
+/* The network's dns config: this plugin's own `dns` key, else what the main
+ * plugin put in its result. */
+static json_t *net_dns(struct cni_ctx *ctx, json_t *prevj, const char *key)
+{
+	json_t *v = json_object_get(json_object_get(ctx->config, "dns"), key);
+
+	return v ? v : json_object_get(json_object_get(prevj, "dns"), key);
+}
+
+/* The servers netd forwards to for this network (not the resolver itself,
+ * which a repeated ADD may see in prevResult). */
+static json_t *upstreams(struct cni_ctx *ctx, json_t *prevj)
+{
+	json_t *out = json_array(), *e;
+	size_t i;
+
+	json_array_foreach(net_dns(ctx, prevj, "nameservers"), i, e)
+		if (json_is_string(e) && strcmp(json_string_value(e), RESOLVER))
+			json_array_append(out, e);
+	return out;
+}
+
+/* prevResult, its dns naming the resolver, with the network's search,
+ * options and domain. */
+static json_t *result_with_resolver(struct cni_ctx *ctx, json_t *prevj)
+{
+	json_t *out = json_deep_copy(prevj), *dns = json_pack("{s:[s]}", "nameservers", RESOLVER);
+	static const char *const keep[] = {"domain", "search", "options"};
+
+	for (size_t i = 0; i < 3; i++) {
+		json_t *v = net_dns(ctx, prevj, keep[i]);
+
+		if (v)
+			json_object_set(dns, keep[i], v);
+	}
+	json_object_set_new(out, "dns", dns);
+	return out;
+}
+
 static int cmd_add(struct cni_ctx *ctx)
 {
 	const struct cni_result *prev = ctx->prev;
@@ -173,10 +216,11 @@ static int cmd_add(struct cni_ctx *ctx)
 			continue;
 		json_array_append_new(ips, json_string(netd_prefix_str(&prev->ips[i].address, buf)));
 	}
-	body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o}",
+	body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:{s:o}}",
 			 "containerID", ctx->container_id, "name", container_name(ctx), "netns", ctx->netns,
 			 "network", ctx->network, "ifname", ctx->ifname, "ips", ips, "mac", mac,
-			 "aliases", aliases(ctx), "portMappings", port_mappings(ctx), "links", links(ctx));
+			 "aliases", aliases(ctx), "portMappings", port_mappings(ctx), "links", links(ctx),
+			 "dns", "nameservers", upstreams(ctx, prevj));
 	s = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!s)
@@ -195,8 +239,7 @@ static int cmd_add(struct cni_ctx *ctx)
 		return rc;
 	}
 	netd_http_resp_free(&r);
-	/* chained: what the previous plugin said is our answer, byte for byte */
-	ctx->output = json_deep_copy(prevj);
+	ctx->output = result_with_resolver(ctx, prevj);
 	if (!json_object_get(ctx->output, "cniVersion"))
 		json_object_set_new(ctx->output, "cniVersion", json_string(ctx->version));
 	return 0;

@@ -47,12 +47,12 @@ plugin() { # plugin CMD CONTAINERID [CNI_ARGS]: config on stdin
 	[[ "$output" == *"chained plugin"* ]]
 }
 
-@test "ADD registers name, netns, ips, mac, aliases, ports, links and passes prevResult on unchanged" {
+@test "ADD registers name, netns, ips, mac, aliases, ports, links and passes prevResult on, its dns naming netd's resolver" {
 	netd_start "$D"
 	extra=',"capabilities":{"aliases":true,"portMappings":true},"runtimeConfig":{"aliases":{"mynet":["web","3f2a1b"],"other":["no"]},"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp","hostIP":""}]}'
 	run plugin ADD c1 "IgnoreUnknown=1;K8S_POD_NAME=frontend;NETD_LINKS=db:database,cache" <<<"$(conf "$extra")"
 	[ "$status" -eq 0 ]
-	[ "$(jq -S . <<<"$output")" = "$(jq -S . <<<"$PREV")" ]
+	[ "$(jq -S . <<<"$output")" = "$(jq -S '.dns = {"nameservers":["127.0.0.11"]}' <<<"$PREV")" ]
 	run netd_curl "$D" http://netd/v1/endpoints/mynet:c1:eth0
 	[ "${lines[-1]}" = 200 ]
 	ep=${lines[0]}
@@ -65,6 +65,21 @@ plugin() { # plugin CMD CONTAINERID [CNI_ARGS]: config on stdin
 	[ "$(jq -c .links <<<"$ep")" = '[{"name":"db","alias":"database"},{"name":"cache"}]' ]
 	run plugin CHECK c1 <<<"$(conf)"
 	[ "$status" -eq 0 ]
+}
+
+@test "ADD: the network's dns servers become netd's upstreams, its search and options stay in the result" {
+	netd_start "$D"
+	PREV=$(jq -c '.dns = {"nameservers":["10.0.0.53","127.0.0.11"],"search":["corp.example"]}' <<<"$PREV")
+	run plugin ADD c1 <<<"$(conf ',"dns":{"options":["ndots:2"]}')"
+	[ "$status" -eq 0 ]
+	[ "$(jq -c .dns <<<"$output")" = '{"nameservers":["127.0.0.11"],"search":["corp.example"],"options":["ndots:2"]}' ]
+	run netd_curl "$D" http://netd/v1/endpoints/mynet:c1:eth0
+	[ "$(jq -c .dns <<<"${lines[0]}")" = '{"nameservers":["10.0.0.53"]}' ]
+	# the plugin's own dns.nameservers win over prevResult's
+	run plugin ADD c1 <<<"$(conf ',"dns":{"nameservers":["fd00::53"]}')"
+	[ "$status" -eq 0 ]
+	run netd_curl "$D" http://netd/v1/endpoints/mynet:c1:eth0
+	[ "$(jq -c .dns <<<"${lines[0]}")" = '{"nameservers":["fd00::53"]}' ]
 }
 
 @test "DEL unregisters and is idempotent; CHECK then reports drift" {

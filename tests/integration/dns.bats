@@ -1,0 +1,239 @@
+#!/usr/bin/env bats
+# netd's resolver as containers see it: 127.0.0.11 inside their netns, asked
+# with dig and with the C library (getent through /etc/netns/NAME/resolv.conf).
+
+load netd_lib
+
+setup_file() {
+	# ip netns exec binds /etc/netns/NAME/resolv.conf over /etc/resolv.conf;
+	# keep those files in this test's private mount namespace
+	mkdir -p /etc/netns
+	mount -t tmpfs tmpfs /etc/netns
+}
+
+teardown_file() {
+	umount /etc/netns 2>/dev/null || true
+}
+
+setup() {
+	D=$BATS_TEST_TMPDIR/n
+	NS=()
+}
+
+teardown() {
+	[ -f "$D/pid" ] && kill -9 "$(cat "$D/pid")" 2>/dev/null || true
+	[ -f "$BATS_TEST_TMPDIR/up.pid" ] && kill "$(cat "$BATS_TEST_TMPDIR/up.pid")" 2>/dev/null || true
+	for n in "${NS[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+}
+
+# ctr NAME: a container netns (lo left down, as `ip netns add` makes it)
+# whose C resolver asks only 127.0.0.11
+ctr() {
+	ip netns add "$1"
+	NS+=("$1")
+	mkdir -p "/etc/netns/$1"
+	echo "nameserver 127.0.0.11" >"/etc/netns/$1/resolv.conf"
+}
+
+# reg NETWORK CONTAINER IPS [ALIASES] [EXTRA]: register CONTAINER's endpoint
+reg() {
+	local al=${4:-}
+	run netd_curl "$D" http://netd/v1/endpoints -d "{\"containerID\":\"$2\",\"network\":\"$1\",\"netns\":\"/run/netns/$2\",\"name\":\"$2\",\"ips\":$3,\"aliases\":[${al}]${5:-}}"
+	[ "${lines[-1]}" = 201 ] || [ "${lines[-1]}" = 200 ]
+}
+
+unreg() {
+	run netd_curl "$D" -X DELETE "http://netd/v1/endpoints/$1:$2:eth0"
+	[ "${lines[-1]}" = 204 ]
+}
+
+# q CONTAINER NAME [dig args]: the answer section, one record per line
+q() {
+	local c=$1 n=$2
+	shift 2
+	ip netns exec "$c" dig +short +tries=1 +time=5 @127.0.0.11 "$n" "$@"
+}
+
+status_of() {
+	local c=$1 n=$2
+	shift 2
+	ip netns exec "$c" dig +tries=1 +time=5 @127.0.0.11 "$n" "$@" | sed -n 's/.*status: \([A-Z]*\),.*/\1/p'
+}
+
+compose() {
+	ctr web; ctr db; ctr cache; ctr admin
+	netd_start "$D"
+	reg front web '["10.1.0.2/24","fd01::2/64"]' '"www"'
+	reg front db '["10.1.0.3/24"]' '"sql"'
+	reg back db '["10.2.0.3/24"]' '"sql"'
+	reg back cache '["10.2.0.4/24"]'
+	reg admin admin '["10.3.0.9/24"]'
+}
+
+@test "names, aliases, NAME.NETWORK, AAAA and PTR from the asker's networks, with dig and getent" {
+	compose
+	[ "$(q web db)" = 10.1.0.3 ]
+	[ "$(q web SQL)" = 10.1.0.3 ]
+	[ "$(q web db.front)" = 10.1.0.3 ]
+	[ "$(q db www AAAA)" = fd01::2 ]
+	[ "$(q cache db)" = 10.2.0.3 ]
+	# db is on both networks and sees both of web... and its own two addresses
+	[ "$(q db db | sort | tr '\n' ' ')" = "10.1.0.3 10.2.0.3 " ]
+	[ "$(q web -x 10.1.0.3)" = db.front. ]
+	[ "$(q db -x fd01::2)" = web.front. ]
+	# the C library, through resolv.conf, as applications resolve
+	run ip netns exec web getent hosts db
+	[ "$status" -eq 0 ]
+	[[ "$output" == "10.1.0.3"*"db"* ]]
+	run ip netns exec web getent hosts sql.front
+	[[ "$output" == "10.1.0.3"*"sql.front"* ]]
+	# TTL as documented
+	[ "$(ip netns exec web dig +noall +answer +tries=1 @127.0.0.11 db | awk '{print $2}')" = 600 ]
+	# netd brought the containers' lo up
+	ip -n web link show lo | grep -q ',UP'
+}
+
+@test "isolation: a name on a network the asker is not on is NXDOMAIN at once" {
+	compose
+	[ "$(status_of web cache)" = NXDOMAIN ]
+	[ "$(status_of web admin)" = NXDOMAIN ]
+	[ "$(status_of web cache.back)" = NXDOMAIN ]
+	[ "$(status_of admin db)" = NXDOMAIN ]
+	[ "$(status_of web -x 10.2.0.4)" = NXDOMAIN ]
+	run ip netns exec web getent hosts cache
+	[ "$status" -ne 0 ]
+	# a type the name has no record of: NOERROR, empty
+	[ "$(status_of web db AAAA)" = NOERROR ]
+	[ -z "$(q web db AAAA)" ]
+}
+
+@test "an alias held by several containers answers all of them, rotated" {
+	ctr a; ctr b; ctr c
+	netd_start "$D"
+	reg n a '["10.5.0.2/24"]'
+	reg n b '["10.5.0.3/24"]' '"pool"'
+	reg n c '["10.5.0.4/24"]' '"pool"'
+	[ "$(q a pool | sort | tr '\n' ' ')" = "10.5.0.3 10.5.0.4 " ]
+	first=$(q a pool | head -1)
+	second=$(q a pool | head -1)
+	[ "$first" != "$second" ]
+}
+
+@test "a large answer: TC over UDP, all 200 records over TCP" {
+	ctr asker; ctr pool
+	netd_start "$D"
+	reg n asker '["10.6.0.1/16"]'
+	for i in $(seq 200); do
+		run netd_curl "$D" http://netd/v1/endpoints -d "{\"containerID\":\"p$i\",\"network\":\"n\",\"netns\":\"/run/netns/pool\",\"name\":\"p$i\",\"ips\":[\"10.6.$((i / 250)).$((i % 250 + 1))/16\"],\"aliases\":[\"big\"]}"
+		[ "${lines[-1]}" = 201 ]
+	done
+	run ip netns exec asker dig +ignore +noedns +tries=1 @127.0.0.11 big
+	[[ "$output" == *" tc "* || "$output" == *" tc;"* || "$output" == *"flags: qr tc"* ]]
+	[ "$(q asker big +tcp | wc -l)" = 200 ]
+	# dig falls back to TCP by itself
+	[ "$(q asker big | wc -l)" = 200 ]
+}
+
+@test "live: a container registered is answered, one removed is gone, on the next query" {
+	ctr a; ctr b
+	netd_start "$D"
+	reg n a '["10.7.0.2/24"]'
+	[ "$(status_of a b)" != NOERROR ] || [ -z "$(q a b)" ]
+	reg n b '["10.7.0.3/24"]'
+	[ "$(q a b)" = 10.7.0.3 ]
+	unreg n b
+	[ -z "$(q a b)" ]
+	# b's own listener closed with its last endpoint
+	run ip netns exec b dig +short +tries=1 +time=1 @127.0.0.11 a
+	[ "$status" -ne 0 ] || [[ "$output" == *"timed out"* || "$output" == *"refused"* ]]
+	! ip netns exec b ss -lun | grep -q 127.0.0.11 || false
+}
+
+@test "restart and kill -9: every listener comes back from state" {
+	compose
+	netd_stop "$D" KILL
+	netd_start "$D"
+	[ "$(q web db)" = 10.1.0.3 ]
+	[ "$(q cache db)" = 10.2.0.3 ]
+	netd_stop "$D" TERM
+	netd_start "$D"
+	[ "$(q db www)" = 10.1.0.2 ]
+}
+
+@test "a macvlan container with no route at all resolves too (nothing depends on a gateway)" {
+	ctr mv; ctr other
+	ip link add parent0 type veth peer name parent1
+	ip link set parent0 up
+	ip link add mv0 link parent0 type macvlan mode bridge
+	ip link set mv0 netns mv
+	ip -n mv addr add 10.8.0.2/24 dev mv0
+	netd_start "$D"
+	reg mac mv '["10.8.0.2/24"]'
+	reg mac other '["10.8.0.3/24"]'
+	[ "$(q mv other)" = 10.8.0.3 ]
+	ip link del parent0
+}
+
+@test "forwarding: other names go to the network's servers (a resolver on the host's loopback works); down upstream is SERVFAIL in bounded time" {
+	command -v dnsmasq || skip "dnsmasq not installed"
+	ctr a
+	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
+		--port=53 --address=/outside.test/192.0.2.7 --pid-file="$BATS_TEST_TMPDIR/dm.pid" \
+		2>"$BATS_TEST_TMPDIR/dnsmasq.log" &
+	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+	netd_start "$D"
+	reg n a '["10.9.0.2/24"]' '' ',"dns":{"nameservers":["127.0.0.53"]}'
+	sleep 0.3
+	[ "$(q a outside.test)" = 192.0.2.7 ]
+	# the id is the client's: dig checks it, and a mismatch would be "timed out"
+	[ "$(status_of a nothing.outside.test)" = NOERROR ] || [ "$(status_of a nothing.outside.test)" = NXDOMAIN ]
+	# upstream gone: an answer (SERVFAIL), quickly with nobody listening
+	kill "$(cat "$BATS_TEST_TMPDIR/up.pid")"
+	rm -f "$BATS_TEST_TMPDIR/up.pid"
+	sleep 0.2
+	start=$(date +%s%N)
+	[ "$(status_of a outside.test)" = SERVFAIL ]
+	[ $(( ($(date +%s%N) - start) / 1000000 )) -lt 4000 ]
+	# upstream that swallows queries: SERVFAIL within the documented 3 s
+	python3 -c 'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.53",53)); time.sleep(30)' &
+	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+	sleep 0.3
+	start=$(date +%s%N)
+	[ "$(status_of a slow.test +time=8)" = SERVFAIL ]
+	ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	echo "SERVFAIL after $ms ms"
+	[ "$ms" -lt 3800 ]
+}
+
+@test "malformed queries get FORMERR or nothing, and the resolver keeps answering" {
+	ctr a; ctr b
+	netd_start "$D"
+	reg n a '["10.4.0.2/24"]'
+	reg n b '["10.4.0.3/24"]'
+	run ip netns exec a python3 - <<'EOF'
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+bad = [b"\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00\x01\x00\x01",  # pointer loop
+       b"\x00\x02\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x3fabc",                    # label past the end
+       b"\x00\x03\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x01"]         # two questions
+for p in bad:
+    s.sendto(p, ("127.0.0.11", 53))
+    r = s.recv(512)
+    print(r[0] << 8 | r[1], r[3] & 15)
+s.sendto(b"\x01\x02", ("127.0.0.11", 53))  # a runt: no answer
+try:
+    s.recv(512)
+    print("answered a runt")
+except socket.timeout:
+    print("runt dropped")
+EOF
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "1 1" ]
+	[ "${lines[1]}" = "2 1" ]
+	[ "${lines[2]}" = "3 1" ]
+	[ "${lines[3]}" = "runt dropped" ]
+	[ "$(q a b)" = 10.4.0.3 ]
+	# another opcode: NOTIMP
+	[ "$(ip netns exec a dig +tries=1 +time=2 +opcode=2 @127.0.0.11 b | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')" = NOTIMP ]
+}
