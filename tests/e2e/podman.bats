@@ -32,7 +32,7 @@ setup_file() {
 	  "ipam":{"type":"netd-ipam","ranges":[[{"subnet":"10.123.0.0/24"}]]}}]}
 	EOC
 	cp /bin/busybox "$W/img/bin/busybox"
-	for a in sh ip ping sleep cat hostname; do ln -sf busybox "$W/img/bin/$a"; done
+	for a in sh ip ping sleep cat hostname nslookup; do ln -sf busybox "$W/img/bin/$a"; done
 	tar -C "$W/img" -cf "$W/img.tar" .
 	pm import "$W/img.tar" localhost/netd-e2e:latest >/dev/null
 }
@@ -66,4 +66,33 @@ teardown_file() {
 	[ -z "$(ls /var/lib/cni/networks/netd-e2e | grep -v -e lock -e last_reserved)" ]
 	[ "$(ip -o link show master netde2e0 | wc -l)" -eq 0 ]
 	! nft list table inet netd_cni | grep -q 10.123.0 || false
+}
+
+@test "podman: a container finds another by name and by alias through netd's resolver, nothing configured by hand" {
+	N=$BATS_TEST_TMPDIR/netd
+	mkdir -p "$N"
+	"$NETD_BUILD/netd/netd" --socket "$N/netd.sock" --state-dir "$N/state" 2>"$N/log" &
+	echo $! >"$N/pid"
+	for i in $(seq 100); do [ -S "$N/netd.sock" ] && break; sleep 0.05; done
+	cat > "$W/netconf/netd-dns.conflist" <<-EOC
+	{"cniVersion":"1.0.0","name":"netd-dns","plugins":[
+	 {"type":"netd-bridge","bridge":"netddns0","isGateway":true,"ipMasq":true,
+	  "ipam":{"type":"netd-ipam","ranges":[[{"subnet":"10.124.0.0/24"}]]}},
+	 {"type":"netd-endpoint","socket":"$N/netd.sock","capabilities":{"aliases":true}}]}
+	EOC
+	pm run -d --name db --network netd-dns --network-alias database localhost/netd-e2e sleep 300
+	db_ip=$(pm exec db ip -4 -o addr show eth0 | awk '{print $4}')
+	db_ip=${db_ip%/*}
+	# podman wrote the resolver from our result, first
+	[ "$(pm exec db sh -c 'grep -m1 ^nameserver /etc/resolv.conf')" = "nameserver 127.0.0.11" ]
+	run pm run --rm --name web --network netd-dns localhost/netd-e2e nslookup db
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Address: $db_ip"* ]]
+	run pm run --rm --name web2 --network netd-dns localhost/netd-e2e nslookup database
+	[[ "$output" == *"Address: $db_ip"* ]]
+	pm rm -f -t 0 db
+	kill "$(cat "$N/pid")"
+	wait "$(cat "$N/pid")" 2>/dev/null || true
+	rm -f "$W/netconf/netd-dns.conflist"
 }
