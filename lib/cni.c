@@ -104,7 +104,8 @@ static void ctx_clear(struct cni_ctx *ctx)
 	cni_result_free(ctx->result);
 }
 
-/* Read all of `in` (up to CNI_STDIN_MAX) into a malloc'ed buffer. */
+/* Read all of `in` into a malloc'ed buffer. More than CNI_STDIN_MAX is a
+ * config we refuse (code 7), not one we failed to decode (6). */
 static int read_all(FILE *in, char **out, size_t *len, struct netd_err *err)
 {
 	size_t cap = 4096, n = 0;
@@ -116,20 +117,18 @@ static int read_all(FILE *in, char **out, size_t *len, struct netd_err *err)
 		size_t got;
 
 		if (n == cap) {
+			/* one byte past the limit is enough to know it is too large */
+			size_t next = cap * 2 > CNI_STDIN_MAX + 1 ? CNI_STDIN_MAX + 1 : cap * 2;
 			char *p;
 
-			if (cap > CNI_STDIN_MAX) {
-				free(buf);
-				return netd_err_set(err, -EFBIG, CNI_ERR_DECODE,
-						    "network config on stdin is larger than %d bytes", CNI_STDIN_MAX);
-			}
-			p = realloc(buf, cap * 2);
-			if (!p) {
+			if (next == cap)
+				break;
+			if (!(p = realloc(buf, next))) {
 				free(buf);
 				return -ENOMEM;
 			}
 			buf = p;
-			cap *= 2;
+			cap = next;
 		}
 		got = fread(buf + n, 1, cap - n, in);
 		n += got;
@@ -138,8 +137,8 @@ static int read_all(FILE *in, char **out, size_t *len, struct netd_err *err)
 	}
 	if (n > CNI_STDIN_MAX) {
 		free(buf);
-		return netd_err_set(err, -EFBIG, CNI_ERR_DECODE, "network config on stdin is larger than %d bytes",
-				    CNI_STDIN_MAX);
+		return netd_err_set(err, -EFBIG, CNI_ERR_INVALID_CONFIG,
+				    "network config on stdin is larger than the limit of %d bytes", CNI_STDIN_MAX);
 	}
 	*out = buf;
 	*len = n;
@@ -353,9 +352,10 @@ int cni_plugin_run(const struct cni_plugin *p, char *const *envp, FILE *in, FILE
 	const char *cmd = cni_getenv(envp, "CNI_COMMAND");
 	char *buf = NULL;
 	size_t len = 0;
-	int rc = 0;
+	int rc = 0, level;
 
-	netd_log_init(p->name, NETD_LOG_WARN);
+	level = netd_log_level_parse(cni_getenv(envp, "NETD_LOG_LEVEL"));
+	netd_log_init(p->name, level >= 0 ? (enum netd_log_level)level : NETD_LOG_WARN);
 	if (!cmd || !*cmd) {
 		rc = netd_err_set(&ctx.err, -EINVAL, CNI_ERR_INVALID_ENV,
 				  "CNI_COMMAND is not set; %s is a CNI plugin (ADD, DEL, CHECK, GC, STATUS, VERSION)",
@@ -637,70 +637,85 @@ static char **delegate_env(char *const *envp, enum cni_command cmd, char *cmdvar
 	return e;
 }
 
-int cni_delegate(const struct cni_ctx *ctx, const char *type, enum cni_command cmd, const json_t *config,
-		 struct cni_result **out, int timeout_ms, struct netd_err *err)
+int cni_exec(const char *cni_path, const char *type, char *const *envp, const json_t *config, json_t **reply,
+	     int timeout_ms, struct netd_err *err)
 {
-	char path[PATH_MAX], cmdvar[32], *input = NULL, *output = NULL, **env = NULL;
+	const char *cmd = cni_getenv(envp, "CNI_COMMAND");
+	char path[PATH_MAX], *input = NULL, *output = NULL;
 	size_t out_len = 0;
-	json_t *reply = NULL;
+	json_t *j = NULL;
 	int rc, status;
 
-	if (out)
-		*out = NULL;
-	if (!ctx->path)
+	if (reply)
+		*reply = NULL;
+	if (!cmd)
+		cmd = "";
+	if (timeout_ms <= 0)
+		timeout_ms = CNI_EXEC_TIMEOUT_MS;
+	if (!cni_path || !*cni_path)
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_ENV, "CNI_PATH is not set; it is needed to run plugin '%s'",
 				    type);
-	rc = cni_find_plugin(ctx->path, type, path, sizeof(path));
+	rc = cni_find_plugin(cni_path, type, path, sizeof(path));
 	if (rc == -EINVAL)
 		return netd_err_set(err, rc, CNI_ERR_INVALID_CONFIG, "plugin type '%s' is not a plain file name", type);
 	if (rc < 0)
-		return netd_err_set(err, rc, CNI_ERR_INVALID_CONFIG, "plugin '%s' not found in CNI_PATH %s", type,
-				    ctx->path);
-	input = json_dumps(config, JSON_COMPACT);
-	env = delegate_env(ctx->envp, cmd, cmdvar, sizeof(cmdvar));
-	if (!input || !env) {
-		rc = netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
-		goto out;
-	}
-	status = run_plugin(path, env, input, strlen(input), &output, &out_len, timeout_ms > 0 ? timeout_ms : 60000);
-	if (status == -ETIMEDOUT) {
-		rc = netd_err_set(err, status, CNI_ERR_TRY_LATER, "plugin '%s' %s did not answer within %d ms", type,
-				  cni_command_name(cmd), timeout_ms > 0 ? timeout_ms : 60000);
-		goto out;
-	}
-	if (status < 0) {
-		rc = netd_err_set(err, status, CNI_ERR_IO, "running plugin '%s': %s", type, strerror(-status));
-		goto out;
-	}
+		return netd_err_set(err, rc, CNI_ERR_INVALID_CONFIG, "plugin '%s' not found in CNI_PATH %s", type, cni_path);
+	if (!(input = json_dumps(config, JSON_COMPACT)))
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
+	status = run_plugin(path, envp, input, strlen(input), &output, &out_len, timeout_ms);
+	free(input);
+	if (status == -ETIMEDOUT)
+		return netd_err_set(err, status, CNI_ERR_TRY_LATER, "plugin '%s' %s did not answer within %d ms", type, cmd,
+				    timeout_ms);
+	if (status < 0)
+		return netd_err_set(err, status, CNI_ERR_IO, "running plugin '%s': %s", type, strerror(-status));
 	if (out_len)
-		reply = json_loadb(output, out_len, 0, NULL);
+		j = json_loadb(output, out_len, 0, NULL);
 	if (status != 0) {
-		const char *msg = json_string_value(json_object_get(reply, "msg"));
-		const char *details = json_string_value(json_object_get(reply, "details"));
-		json_t *code = json_object_get(reply, "code");
+		const char *msg = json_string_value(json_object_get(j, "msg"));
+		const char *details = json_string_value(json_object_get(j, "details"));
+		json_t *code = json_object_get(j, "code");
 
 		rc = netd_err_set(err, -EIO, json_is_integer(code) ? (int)json_integer_value(code) : NETD_ERR_INTERNAL,
-				  "%s %s: %s", type, cni_command_name(cmd),
-				  msg ? msg : (out_len ? output : "failed without an error message"));
+				  "%s %s: %s", type, cmd,
+				  msg && *msg ? msg : out_len ? output : "failed without an error message");
 		if (details)
 			netd_err_details(err, "%s", details);
-		goto out;
+	} else if (reply && out_len) {
+		if (json_is_object(j))
+			*reply = json_incref(j);
+		else
+			rc = netd_err_set(err, -EPROTO, CNI_ERR_DECODE, "plugin '%s' %s printed something that is not a JSON object",
+					  type, cmd);
 	}
-	rc = 0;
-	if (cmd == CNI_CMD_ADD && out) {
-		if (!reply) {
-			rc = netd_err_set(err, -EINVAL, CNI_ERR_DECODE, "plugin '%s' ADD printed no JSON result", type);
-			goto out;
-		}
-		rc = cni_result_from_json(reply, json_string_value(json_object_get(config, "cniVersion")), out, err);
-		if (rc < 0)
-			netd_err_prefix(err, CNI_ERR_DECODE, "result of plugin '%s'", type);
-	}
-out:
-	json_decref(reply);
+	json_decref(j);
 	free(output);
-	free(input);
+	return rc;
+}
+
+int cni_delegate(const struct cni_ctx *ctx, const char *type, enum cni_command cmd, const json_t *config,
+		 struct cni_result **out, int timeout_ms, struct netd_err *err)
+{
+	char cmdvar[32], **env;
+	json_t *reply = NULL;
+	bool want = cmd == CNI_CMD_ADD && out;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!(env = delegate_env(ctx->envp, cmd, cmdvar, sizeof(cmdvar))))
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
+	/* the path the plugin was given: ctx->path, not whatever env says */
+	rc = cni_exec(ctx->path, type, env, config, want ? &reply : NULL, timeout_ms, err);
 	free(env);
+	if (rc < 0 || !want)
+		return rc;
+	if (!reply)
+		return netd_err_set(err, -EINVAL, CNI_ERR_DECODE, "plugin '%s' ADD printed no JSON result", type);
+	rc = cni_result_from_json(reply, json_string_value(json_object_get(config, "cniVersion")), out, err);
+	if (rc < 0)
+		netd_err_prefix(err, CNI_ERR_DECODE, "result of plugin '%s'", type);
+	json_decref(reply);
 	return rc;
 }
 

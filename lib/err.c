@@ -3,6 +3,25 @@
 #include <string.h>
 
 #include "netd/err.h"
+#include "netd/util.h"
+
+/* Messages quote what users gave (ids, names, file contents) and end up in
+ * JSON, which holds only UTF-8: a byte that does not fit becomes '?', so a
+ * message is never dropped for its encoding. */
+static void scrub(char *s)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t k = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+
+		if (i + k <= n && netd_utf8_valid(s + i, k))
+			i += k;
+		else
+			s[i++] = '?';
+	}
+}
 
 int netd_err_set(struct netd_err *err, int rc, int code, const char *fmt, ...)
 {
@@ -14,6 +33,7 @@ int netd_err_set(struct netd_err *err, int rc, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	scrub(err->msg);
 	return rc;
 }
 
@@ -31,6 +51,7 @@ void netd_err_prefix(struct netd_err *err, int code, const char *fmt, ...)
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
 	snprintf(err->msg, sizeof(err->msg), "%s%s%s", prefix, old[0] ? ": " : "", old);
+	scrub(err->msg);
 }
 
 void netd_err_details(struct netd_err *err, const char *fmt, ...)
@@ -42,6 +63,7 @@ void netd_err_details(struct netd_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->details, sizeof(err->details), fmt, ap);
 	va_end(ap);
+	scrub(err->details);
 }
 
 void netd_err_collect(struct netd_err *first, struct netd_err *err)

@@ -10,29 +10,10 @@
 #include <unistd.h>
 
 #include "netd/lock.h"
+#include "netd/util.h"
 
-static int mkdir_p(const char *dir)
+int netd_lock_acquire(const char *dir, const char *name, int timeout_ms, struct netd_err *err)
 {
-	char buf[PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-int netd_lock_acquire(const char *name, int timeout_ms, struct netd_err *err)
-{
-	const char *dir = getenv("NETD_LOCK_DIR");
 	char path[PATH_MAX];
 	int fd, rc;
 
@@ -42,8 +23,11 @@ int netd_lock_acquire(const char *name, int timeout_ms, struct netd_err *err)
 		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "lock name '%s' has a '/'", name);
 	snprintf(path, sizeof(path), "%s/%s.lock", dir, name);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 && errno == ENOENT && (rc = mkdir_p(dir)) == 0)
+	if (fd < 0 && errno == ENOENT) {
+		if ((rc = netd_mkdir_p(dir, 0755)) < 0)
+			return netd_err_set(err, rc, CNI_ERR_IO, "lock directory %s: %s", dir, strerror(-rc));
 		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	}
 	if (fd < 0)
 		return netd_err_set(err, -errno, CNI_ERR_IO, "lock %s: %s", path, strerror(errno));
 	/* Poll with a short sleep: flock has no timeout and an alarm would

@@ -26,10 +26,8 @@ int netd_log_level_parse(const char *s)
 
 void netd_log_init(const char *ident, enum netd_log_level level)
 {
-	int env = netd_log_level_parse(getenv("NETD_LOG_LEVEL"));
-
 	log_ident = ident;
-	log_level = env >= 0 ? (enum netd_log_level)env : level;
+	log_level = level;
 }
 
 void netd_log(enum netd_log_level lvl, const char *fmt, ...)

@@ -81,24 +81,24 @@ static int apply_socket_group(const struct netd_config *c)
 	return 0;
 }
 
+/* NETD_LOG_LEVEL in the environment wins over the configured level. */
+static enum netd_log_level log_level(int configured)
+{
+	int env = netd_log_level_parse(getenv("NETD_LOG_LEVEL"));
+
+	return (enum netd_log_level)(env >= 0 ? env : configured);
+}
+
+/* The directory the socket goes in, made like mkdir -p. */
 static int mkdir_parent(const char *path)
 {
-	char buf[PATH_MAX], *slash;
+	char dir[PATH_MAX], *slash;
 
-	snprintf(buf, sizeof(buf), "%s", path);
-	if (!(slash = strrchr(buf, '/')) || slash == buf)
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (!(slash = strrchr(dir, '/')) || slash == dir)
 		return 0;
 	*slash = 0;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		mkdir(buf, 0755);
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	return netd_mkdir_p(dir, 0755);
 }
 
 /* Bind the API socket ourselves, so its mode is 0660 before anyone can connect
@@ -110,8 +110,8 @@ static int listen_unix(const char *path, struct stat *st)
 	mode_t old;
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (mkdir_parent(path) < 0) {
-		log_err("cannot create the directory of %s: %s", path, strerror(errno));
+	if ((fd = mkdir_parent(path)) < 0) {
+		log_err("cannot create the directory of %s: %s", path, strerror(-fd));
 		return -1;
 	}
 	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -165,7 +165,7 @@ static void reload(struct netd_daemon *d)
 		snprintf(c.state_dir, sizeof(c.state_dir), "%s", d->cfg.state_dir);
 		d->cfg = c;
 		d->state->sync = c.sync;
-		netd_log_init("netd", c.log_level);
+		netd_log_init("netd", log_level(c.log_level));
 		apply_socket_group(&c);
 		log_info("configuration reloaded");
 	}
@@ -247,7 +247,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "netd: %s\n", err.msg);
 		return 2;
 	}
-	netd_log_init("netd", d.cfg.log_level);
+	netd_log_init("netd", log_level(d.cfg.log_level));
 	d.stats.started = time(NULL);
 
 	sigemptyset(&mask);

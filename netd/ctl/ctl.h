@@ -1,5 +1,7 @@
-/* ctl.h — netdctl's pieces: global options (netdctl.c) and the runtime role
- * that runs CNI plugin chains like cnitool (runtime.c). */
+/* ctl.h — netdctl's pieces: what every command shares (ctl.c: global options,
+ * messages, tables, conflists), the runtime role that runs CNI plugin chains
+ * like cnitool (runtime.c), and main with the API and network commands
+ * (netdctl.c). Calls go one way: netdctl.c -> runtime.c -> ctl.c. */
 #ifndef NETDCTL_H
 #define NETDCTL_H
 
@@ -16,15 +18,22 @@ struct ctl_opts {
 	bool json;
 };
 
+/* Set once by main from the command line and environment. */
 extern struct ctl_opts opts;
 
 /* Exit codes: 0 ok, 1 failed, 2 usage. */
 enum { EXIT_USAGE = 2 };
 
+/* "netdctl: " + message on stderr; returns 1 (the exit code of a failure). */
+int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Load <conf_dir>/<name>.conflist (validated: name matches, plugins[] of
- * objects with a type). */
+ * objects with a type). err->code: CNI_ERR_INVALID_CONFIG for a bad name or
+ * a file that is not such a conflist, CNI_ERR_DECODE for bad JSON,
+ * NETD_ERR_NOT_FOUND when there is no such file. */
 int ctl_conflist_load(const char *name, json_t **out, struct netd_err *err);
 
+/* `netdctl container ...` (runtime.c) */
 int cmd_container(int argc, char **argv);
 
 /* print a table: rows of ncols strings; first row is the header */

@@ -1,8 +1,9 @@
 /* netdctl — the operator's CLI: talks to netd's API, manages CNI network
- * configs, and plays container runtime for tests and demos (container.c). */
+ * configs, and plays container runtime for tests and demos (runtime.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +15,6 @@
 #include "netd/addr.h"
 #include "netd/httpc.h"
 #include "netd/util.h"
-
-struct ctl_opts opts;
 
 static void usage(FILE *f)
 {
@@ -38,38 +37,6 @@ static void usage(FILE *f)
 		"exit status: 0 ok, 1 failed, 2 usage error. See docs/netdctl.md.\n");
 }
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("netdctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 1;
-}
-
-void ctl_table(const char *const *cells, size_t nrows, size_t ncols)
-{
-	size_t w[16] = {0};
-
-	for (size_t r = 0; r < nrows; r++)
-		for (size_t c = 0; c < ncols && c < 16; c++)
-			if (strlen(cells[r * ncols + c]) > w[c])
-				w[c] = strlen(cells[r * ncols + c]);
-	for (size_t r = 0; r < nrows; r++) {
-		for (size_t c = 0; c < ncols; c++) {
-			if (c + 1 < ncols)
-				printf("%-*s  ", (int)w[c], cells[r * ncols + c]);
-			else
-				printf("%s", cells[r * ncols + c]);
-		}
-		putchar('\n');
-	}
-}
-
 /* GET/POST/DELETE against netd; on success *out is the parsed body (or NULL
  * for empty bodies) and the HTTP status is returned; -1 after printing why. */
 static int api(const char *method, const char *target, const char *body, json_t **out)
@@ -82,15 +49,15 @@ static int api(const char *method, const char *target, const char *body, json_t 
 		*out = NULL;
 	if (rc < 0) {
 		if (netd_httpc_unreachable(rc))
-			fail("netd is not running (%s)", err.msg);
+			ctl_fail("netd is not running (%s)", err.msg);
 		else
-			fail("%s", err.msg);
+			ctl_fail("%s", err.msg);
 		return -1;
 	}
 	if (r.len && out)
 		*out = json_loads(r.body, JSON_DECODE_ANY, NULL);
 	if (r.status >= 400 && out && *out && json_is_string(json_object_get(*out, "error"))) {
-		fail("%s", json_string_value(json_object_get(*out, "error")));
+		ctl_fail("%s", json_string_value(json_object_get(*out, "error")));
 		json_decref(*out);
 		*out = NULL;
 		rc = -1;
@@ -207,38 +174,6 @@ static int cmd_endpoints(int argc, char **argv)
 
 /* ---- networks: CNI conflists in the config dir --------------------------- */
 
-int ctl_conflist_load(const char *name, json_t **out, struct netd_err *err)
-{
-	char path[4096];
-	json_error_t je;
-	json_t *j, *p, *e;
-	size_t i;
-
-	if (!netd_name_valid(name))
-		return netd_err_set(err, -EINVAL, 2, "'%s' is not a valid network name", name);
-	snprintf(path, sizeof(path), "%s/%s.conflist", opts.conf_dir, name);
-	if (!(j = json_load_file(path, 0, &je))) {
-		if (access(path, F_OK) < 0)
-			return netd_err_set(err, -ENOENT, 1, "no network '%s' (%s does not exist)", name, path);
-		return netd_err_set(err, -EINVAL, 1, "%s: %s (line %d)", path, je.text, je.line);
-	}
-	p = json_object_get(j, "plugins");
-	if (!json_is_string(json_object_get(j, "cniVersion")) ||
-	    !json_is_string(json_object_get(j, "name")) || strcmp(json_string_value(json_object_get(j, "name")), name) ||
-	    !json_is_array(p) || !json_array_size(p)) {
-		json_decref(j);
-		return netd_err_set(err, -EINVAL, 1, "%s: not a conflist for network '%s' (cniVersion, name, plugins)",
-				    path, name);
-	}
-	json_array_foreach(p, i, e)
-		if (!json_is_string(json_object_get(e, "type"))) {
-			json_decref(j);
-			return netd_err_set(err, -EINVAL, 1, "%s: plugins[%zu] has no type", path, i);
-		}
-	*out = j;
-	return 0;
-}
-
 static json_t *main_plugin(json_t *conflist)
 {
 	return json_array_get(json_object_get(conflist, "plugins"), 0);
@@ -340,7 +275,7 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 			char *kv = argv[++a], *eq = strchr(kv, '=');
 
 			if (!eq || eq == kv)
-				return fail("-o wants KEY=VALUE, not '%s'", kv), EXIT_USAGE;
+				return ctl_fail("-o wants KEY=VALUE, not '%s'", kv), EXIT_USAGE;
 			*eq = 0;
 			json_object_set_new(opts_obj, kv, option_value(eq + 1));
 		} else if (o[0] == '-' || name)
@@ -351,17 +286,17 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 	if (!name)
 		return usage(stderr), EXIT_USAGE;
 	if (!netd_name_valid(name))
-		return fail("'%s' is not a valid network name (" NETD_NAME_RULE ")", name), EXIT_USAGE;
+		return ctl_fail("'%s' is not a valid network name (" NETD_NAME_RULE ")", name), EXIT_USAGE;
 	if (strcmp(driver, "bridge") && strcmp(driver, "macvlan") && strcmp(driver, "host") &&
 	    strcmp(driver, "overlay"))
-		return fail("unknown driver '%s' (bridge, macvlan, host, overlay)", driver), EXIT_USAGE;
+		return ctl_fail("unknown driver '%s' (bridge, macvlan, host, overlay)", driver), EXIT_USAGE;
 	snprintf(path, sizeof(path), "%s/%s.conflist", opts.conf_dir, name);
 	if (access(path, F_OK) == 0)
-		return fail("network '%s' already exists (%s)", name, path);
+		return ctl_fail("network '%s' already exists (%s)", name, path);
 
 	if (subnet) {
 		if (netd_prefix_parse(subnet, &p) < 0)
-			return fail("--subnet '%s' is not a subnet like 10.89.1.0/24", subnet), EXIT_USAGE;
+			return ctl_fail("--subnet '%s' is not a subnet like 10.89.1.0/24", subnet), EXIT_USAGE;
 		p = netd_prefix_network(&p);
 	} else if (strcmp(driver, "host")) {
 		/* like Docker: the first free 10.89.X.0/24 */
@@ -376,10 +311,10 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 				break;
 		}
 		if (x == 256)
-			return fail("no free subnet in 10.89.0.0/16; pass --subnet");
+			return ctl_fail("no free subnet in 10.89.0.0/16; pass --subnet");
 	}
 	if (gateway && (netd_addr_parse(gateway, &gw) < 0 || !netd_prefix_contains(&p, &gw)))
-		return fail("--gateway '%s' is not an address in %s", gateway, netd_prefix_str(&p, subnet_buf)),
+		return ctl_fail("--gateway '%s' is not an address in %s", gateway, netd_prefix_str(&p, subnet_buf)),
 		       EXIT_USAGE;
 
 	snprintf(type, sizeof(type), "netd-%s", driver);
@@ -420,7 +355,7 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 		unlink(tmp);
 		free(s);
 		json_decref(conflist);
-		return fail("write %s: %s", path, strerror(e));
+		return ctl_fail("write %s: %s", path, strerror(e));
 	}
 	free(s);
 
@@ -520,8 +455,10 @@ static int network_inspect(const char *name)
 	char target[128];
 	json_t *cl, *out;
 
+	if (!netd_name_valid(name))
+		return ctl_fail("'%s' is not a valid network name (" NETD_NAME_RULE ")", name), EXIT_USAGE;
 	if (ctl_conflist_load(name, &cl, &err) < 0)
-		return fail("%s", err.msg), err.code == 2 ? EXIT_USAGE : 1;
+		return ctl_fail("%s", err.msg);
 	out = json_pack("{s:s, s:o}", "name", name, "conflist", cl);
 	/* what netd knows about it, when netd runs */
 	snprintf(target, sizeof(target), "/v1/networks/%s", name);
@@ -569,22 +506,24 @@ static int network_rm(const char *name)
 	char path[4096], target[128];
 	json_t *cl;
 
+	if (!netd_name_valid(name))
+		return ctl_fail("'%s' is not a valid network name (" NETD_NAME_RULE ")", name), EXIT_USAGE;
 	if (ctl_conflist_load(name, &cl, &err) < 0)
-		return fail("%s", err.msg), err.code == 2 ? EXIT_USAGE : 1;
+		return ctl_fail("%s", err.msg);
 	json_decref(cl);
 	if (attached(name))
-		return fail("network '%s' is in use; remove its containers first", name);
+		return ctl_fail("network '%s' is in use; remove its containers first", name);
 	snprintf(target, sizeof(target), "/v1/networks/%s", name);
 	if (netd_http_request(opts.socket, "DELETE", target, NULL, 5000, &r, NULL) == 0) {
 		int st = r.status;
 
 		netd_http_resp_free(&r);
 		if (st == 409)
-			return fail("netd still has endpoints on network '%s'", name);
+			return ctl_fail("netd still has endpoints on network '%s'", name);
 	}
 	snprintf(path, sizeof(path), "%s/%s.conflist", opts.conf_dir, name);
 	if (unlink(path) < 0)
-		return fail("remove %s: %s", path, strerror(errno));
+		return ctl_fail("remove %s: %s", path, strerror(errno));
 	if (!opts.json)
 		printf("%s\n", name);
 	return 0;
@@ -622,6 +561,8 @@ int main(int argc, char **argv)
 	char *args[argc + 1];
 	int n = 0;
 
+	/* a plugin that exits without reading its config must not kill us */
+	signal(SIGPIPE, SIG_IGN);
 	opts.socket = env_or("NETD_SOCKET", "/run/netd/netd.sock");
 	opts.conf_dir = env_or("NETD_CNI_CONF_DIR", "/etc/cni/net.d");
 	opts.cni_path = env_or("CNI_PATH", "/opt/cni/bin");
@@ -647,7 +588,7 @@ int main(int argc, char **argv)
 		}
 		if (dst) {
 			if (a + 1 >= argc)
-				return fail("%s needs a value", argv[a]), EXIT_USAGE;
+				return ctl_fail("%s needs a value", argv[a]), EXIT_USAGE;
 			*dst = argv[++a];
 			continue;
 		}
@@ -663,6 +604,6 @@ int main(int argc, char **argv)
 		return cmd_network(n, args);
 	if (!strcmp(args[0], "container"))
 		return cmd_container(n, args);
-	fail("unknown command '%s'", args[0]);
+	ctl_fail("unknown command '%s'", args[0]);
 	return usage(stderr), EXIT_USAGE;
 }

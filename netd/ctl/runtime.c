@@ -10,10 +10,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,24 +18,10 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "netd/cni.h"
 #include "netd/util.h"
 
 extern char **environ;
-
-#define OUT_MAX (4 * 1024 * 1024)
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("netdctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 1;
-}
 
 /* One container on one network. */
 struct att {
@@ -52,26 +34,6 @@ struct att {
 	const char *cni_args;
 };
 
-static int find_plugin(const char *type, char *out, size_t size)
-{
-	char *path = strdup(opts.cni_path), *save = NULL;
-	int rc = -ENOENT;
-
-	if (strchr(type, '/')) {
-		free(path);
-		return -EINVAL;
-	}
-	for (char *d = strtok_r(path, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		snprintf(out, size, "%s/%s", d, type);
-		if (access(out, X_OK) == 0) {
-			rc = 0;
-			break;
-		}
-	}
-	free(path);
-	return rc;
-}
-
 static char *env_kv(const char *k, const char *v)
 {
 	char *s;
@@ -79,103 +41,46 @@ static char *env_kv(const char *k, const char *v)
 	return asprintf(&s, "%s=%s", k, v ? v : "") < 0 ? NULL : s;
 }
 
-/* Run plugin `type` with CNI_COMMAND=cmd and conf on stdin. On ADD, *result
- * gets the parsed output. A plugin's error object becomes err. */
+/* Run one plugin of a's chain with CNI_COMMAND=cmd, conf on stdin, through
+ * the library's one way of running a plugin. On ADD, *result gets the JSON
+ * object it printed. A plugin's error becomes err, its CNI code kept. */
 static int run_plugin(const struct att *a, const char *cmd, json_t *conf, json_t **result, struct netd_err *err)
 {
 	const char *type = json_string_value(json_object_get(conf, "type"));
-	char bin[4096], *in = json_dumps(conf, JSON_COMPACT), *out = NULL;
-	size_t len = 0, n_env = 0;
-	int pin[2], pout[2], status;
-	pid_t pid;
+	const char *vars[][2] = {{"CNI_COMMAND", cmd},		{"CNI_CONTAINERID", a->container},
+				 {"CNI_NETNS", a->netns},	{"CNI_IFNAME", a->ifname},
+				 {"CNI_PATH", opts.cni_path},	{"CNI_ARGS", a->cni_args}};
+	size_t n_env = 0, n_ours = sizeof(vars) / sizeof(vars[0]), first;
+	struct netd_err e = {0};
 	char **env;
+	int rc = 0;
 
 	if (result)
 		*result = NULL;
-	if (find_plugin(type, bin, sizeof(bin)) < 0) {
-		free(in);
-		return netd_err_set(err, -ENOENT, 1, "plugin '%s' not found in %s", type, opts.cni_path);
-	}
 	while (environ[n_env])
 		n_env++;
-	env = calloc(n_env + 8, sizeof(*env));
+	if (!(env = calloc(n_env + n_ours + 1, sizeof(*env))))
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
 	n_env = 0;
-	for (char **e = environ; *e; e++)
-		if (strncmp(*e, "CNI_", 4))
-			env[n_env++] = *e;
-	env[n_env++] = env_kv("CNI_COMMAND", cmd);
-	env[n_env++] = env_kv("CNI_CONTAINERID", a->container);
-	env[n_env++] = env_kv("CNI_NETNS", a->netns);
-	env[n_env++] = env_kv("CNI_IFNAME", a->ifname);
-	env[n_env++] = env_kv("CNI_PATH", opts.cni_path);
-	env[n_env++] = env_kv("CNI_ARGS", a->cni_args);
-
-	if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0) {
-		free(in);
-		return netd_err_set(err, -errno, 1, "pipe: %s", strerror(errno));
+	/* our CNI_* replace whatever the caller's environment had */
+	for (char **v = environ; *v; v++)
+		if (strncmp(*v, "CNI_", 4))
+			env[n_env++] = *v;
+	first = n_env;
+	for (size_t i = 0; i < n_ours; i++)
+		if (!(env[n_env++] = env_kv(vars[i][0], vars[i][1])))
+			rc = netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
+	if (rc == 0 && (rc = cni_exec(opts.cni_path, type, env, conf, result, 0, &e)) < 0) {
+		netd_err_set(err, rc, e.code, "network %s: %s (code %d)", a->network, e.msg, e.code);
+		if (err && e.details[0])
+			netd_err_details(err, "%s", e.details);
 	}
-	pid = fork();
-	if (pid == 0) {
-		dup2(pin[0], 0);
-		dup2(pout[1], 1);
-		execve(bin, (char *[]){bin, NULL}, env);
-		_exit(127);
-	}
-	close(pin[0]);
-	close(pout[1]);
-	for (size_t i = n_env - 6; i < n_env; i++)
+	if (rc == 0 && result && !*result)
+		rc = netd_err_set(err, -EPROTO, CNI_ERR_DECODE, "network %s: %s %s printed no result", a->network, type,
+				  cmd);
+	for (size_t i = first; i < n_env; i++)
 		free(env[i]);
 	free(env);
-	signal(SIGPIPE, SIG_IGN);
-	if (write(pin[1], in, strlen(in)) < 0) {
-		/* the plugin did not read its config: its exit status tells why */
-	}
-	close(pin[1]);
-	free(in);
-	for (;;) {
-		char *p;
-		ssize_t r;
-
-		if (!(p = realloc(out, len + 65536 + 1)))
-			break;
-		out = p;
-		r = read(pout[0], out + len, 65536);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += r;
-		if (len > OUT_MAX)
-			break;
-	}
-	close(pout[0]);
-	if (out)
-		out[len] = 0;
-	waitpid(pid, &status, 0);
-
-	json_t *j = out && len ? json_loads(out, 0, NULL) : NULL;
-	int rc = 0;
-
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		const char *msg = json_string_value(json_object_get(j, "msg"));
-		json_t *code = json_object_get(j, "code");
-
-		if (code)
-			rc = netd_err_set(err, -EIO, (int)json_integer_value(code), "%s %s on %s: %s (code %lld)",
-					  type, cmd, a->network, msg ? msg : "no message",
-					  (long long)json_integer_value(code));
-		else
-			rc = netd_err_set(err, -EIO, 1, "%s %s on %s: failed without an error object (exit %d)",
-					  type, cmd, a->network, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	} else if (result) {
-		if (!json_is_object(j))
-			rc = netd_err_set(err, -EPROTO, 1, "%s %s on %s: output is not a JSON result", type, cmd,
-					  a->network);
-		else
-			*result = json_incref(j);
-	}
-	json_decref(j);
-	free(out);
 	return rc;
 }
 
@@ -211,7 +116,7 @@ static int chain_del(const struct att *a, json_t *prev, struct netd_err *err)
 
 		if (run_plugin(a, "DEL", c, NULL, &e) < 0) {
 			fprintf(stderr, "netdctl: %s\n", e.msg);
-			rc = netd_err_set(err, -EIO, 1, "%s", e.msg);
+			rc = netd_err_set(err, -EIO, e.code, "%s", e.msg);
 		}
 		json_decref(c);
 	}
@@ -278,14 +183,14 @@ static int cache_write(const struct att *a, json_t *result, bool netns_created)
 	cache_path(path, sizeof(path), a->container, NULL);
 	if ((rc = netd_mkdir_p(path, 0700)) < 0) {
 		json_decref(j);
-		return fail("cannot create the result cache %s: %s", path, strerror(-rc));
+		return ctl_fail("cannot create the result cache %s: %s", path, strerror(-rc));
 	}
 	cache_path(path, sizeof(path), a->container, a->network);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	rc = json_dump_file(j, tmp, JSON_INDENT(2));
 	json_decref(j);
 	if (rc < 0 || rename(tmp, path) < 0)
-		return fail("cannot write the result cache %s", path);
+		return ctl_fail("cannot write the result cache %s", path);
 	return 0;
 }
 
@@ -402,11 +307,11 @@ static int container_add(int argc, char **argv, json_t *ports, json_t *aliases)
 			json_t *p = parse_port(argv[++a]);
 
 			if (!p)
-				return fail("-p wants HOST:CONTAINER[/tcp|udp|sctp], not '%s'", argv[a]), EXIT_USAGE;
+				return ctl_fail("-p wants HOST:CONTAINER[/tcp|udp|sctp], not '%s'", argv[a]), EXIT_USAGE;
 			json_array_append_new(ports, p);
 		} else if (!strcmp(o, "--alias") && a + 1 < argc) {
 			if (!netd_name_valid(argv[++a]))
-				return fail("invalid alias '%s'", argv[a]), EXIT_USAGE;
+				return ctl_fail("invalid alias '%s'", argv[a]), EXIT_USAGE;
 			json_array_append_new(aliases, json_string(argv[a]));
 		} else if (!strcmp(o, "--link") && a + 1 < argc) {
 			char l[200], *colon;
@@ -416,25 +321,25 @@ static int container_add(int argc, char **argv, json_t *ports, json_t *aliases)
 			if (colon)
 				*colon = 0;
 			if (!netd_name_valid(l) || (colon && !netd_name_valid(colon + 1)))
-				return fail("--link wants CONTAINER[:ALIAS], not '%s'", argv[a]), EXIT_USAGE;
+				return ctl_fail("--link wants CONTAINER[:ALIAS], not '%s'", argv[a]), EXIT_USAGE;
 			if (strlen(links) + strlen(argv[a]) + 2 >= sizeof(links))
-				return fail("too many links"), EXIT_USAGE;
+				return ctl_fail("too many links"), EXIT_USAGE;
 			if (links[0])
 				strcat(links, ",");
 			strcat(links, argv[a]);
 		} else if (!strcmp(o, "--netns") && a + 1 < argc) {
 			netns_opt = argv[++a];
 		} else if (o[0] == '-' || name) {
-			return fail("unexpected argument '%s'", o), EXIT_USAGE;
+			return ctl_fail("unexpected argument '%s'", o), EXIT_USAGE;
 		} else {
 			name = o;
 		}
 	}
 	if (!name || !nets)
-		return fail("usage: netdctl container add NAME --net A[,B] [-p H:C[/proto]] [--alias X] "
+		return ctl_fail("usage: netdctl container add NAME --net A[,B] [-p H:C[/proto]] [--alias X] "
 			    "[--link C[:ALIAS]]"), EXIT_USAGE;
 	if (!netd_name_valid(name))
-		return fail("invalid container name '%s'", name), EXIT_USAGE;
+		return ctl_fail("invalid container name '%s'", name), EXIT_USAGE;
 	snprintf(cni_args, sizeof(cni_args), "IgnoreUnknown=1;K8S_POD_NAME=%s%s%s", name,
 		 links[0] ? ";NETD_LINKS=" : "", links);
 
@@ -450,7 +355,7 @@ static int container_add(int argc, char **argv, json_t *ports, json_t *aliases)
 				json_decref(existing);
 				json_decref(out);
 				json_decref(added);
-				return fail("cannot create network namespace %s", name);
+				return ctl_fail("cannot create network namespace %s", name);
 			}
 			created = true;
 		}
@@ -467,11 +372,11 @@ static int container_add(int argc, char **argv, json_t *ports, json_t *aliases)
 
 		cache_path(path, sizeof(path), name, net);
 		if (access(path, F_OK) == 0) {
-			rc = fail("container '%s' is already on network '%s'", name, net);
+			rc = ctl_fail("container '%s' is already on network '%s'", name, net);
 			break;
 		}
 		if (ctl_conflist_load(net, &a.conflist, &err) < 0) {
-			rc = fail("%s", err.msg);
+			rc = ctl_fail("%s", err.msg);
 			break;
 		}
 		/* first free ethN */
@@ -489,7 +394,7 @@ static int container_add(int argc, char **argv, json_t *ports, json_t *aliases)
 		}
 		a.rtconf = json_pack("{s:O, s:{s:O}}", "portMappings", ports, "aliases", net, aliases);
 		if (chain_add(&a, &result, &err) < 0) {
-			rc = fail("%s", err.msg);
+			rc = ctl_fail("%s", err.msg);
 		} else if (cache_write(&a, result, created) < 0) {
 			chain_del(&a, result, NULL);
 			rc = 1;
@@ -559,16 +464,16 @@ static int container_del(int argc, char **argv)
 		if ((!strcmp(argv[a], "--net") || !strcmp(argv[a], "--network")) && a + 1 < argc)
 			only = argv[++a];
 		else if (argv[a][0] == '-' || name)
-			return fail("unexpected argument '%s'", argv[a]), EXIT_USAGE;
+			return ctl_fail("unexpected argument '%s'", argv[a]), EXIT_USAGE;
 		else
 			name = argv[a];
 	}
 	if (!name || !netd_name_valid(name))
-		return fail("usage: netdctl container del NAME [--net NET]"), EXIT_USAGE;
+		return ctl_fail("usage: netdctl container del NAME [--net NET]"), EXIT_USAGE;
 	list = cache_list(name);
 	if (!json_array_size(list)) {
 		json_decref(list);
-		return fail("no container '%s'", name);
+		return ctl_fail("no container '%s'", name);
 	}
 	json_array_foreach(list, i, c) {
 		struct att a;
@@ -602,11 +507,11 @@ static int container_check(int argc, char **argv)
 	int rc = 0;
 
 	if (argc != 3 || !netd_name_valid(argv[2]))
-		return fail("usage: netdctl container check NAME"), EXIT_USAGE;
+		return ctl_fail("usage: netdctl container check NAME"), EXIT_USAGE;
 	list = cache_list(argv[2]);
 	if (!json_array_size(list)) {
 		json_decref(list);
-		return fail("no container '%s'", argv[2]);
+		return ctl_fail("no container '%s'", argv[2]);
 	}
 	json_array_foreach(list, i, c) {
 		struct att a;
@@ -614,7 +519,7 @@ static int container_check(int argc, char **argv)
 
 		att_from_cache(&a, c);
 		if (chain_check(&a, json_object_get(c, "result"), &err) < 0)
-			rc = fail("%s", err.msg);
+			rc = ctl_fail("%s", err.msg);
 		else if (!opts.json)
 			printf("%s\t%s\tok\n", a.network, a.ifname);
 	}
@@ -701,6 +606,6 @@ int cmd_container(int argc, char **argv)
 		return container_check(argc, argv);
 	if (argc == 2 && (!strcmp(argv[1], "ls") || !strcmp(argv[1], "list")))
 		return container_ls();
-	fail("usage: netdctl container add|del|check|ls ...");
+	ctl_fail("usage: netdctl container add|del|check|ls ...");
 	return EXIT_USAGE;
 }

@@ -249,7 +249,8 @@ static int cmd_add(struct cni_ctx *ctx)
 				  ctx->ifname, ctx->netns);
 		goto out;
 	}
-	if ((lock = rc = netd_lock_acquire(c.bridge, LOCK_TIMEOUT_MS, &ctx->err)) < 0)
+	lock = rc = netd_lock_acquire(cni_getenv(ctx->envp, "NETD_LOCK_DIR"), c.bridge, LOCK_TIMEOUT_MS, &ctx->err);
+	if (rc < 0)
 		goto out;
 
 	/* 2. addresses */
@@ -399,7 +400,8 @@ static int cmd_del(struct cni_ctx *ctx)
 		return rc;
 	host_ifname(ctx, veth);
 	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, owner);
-	if ((lock = rc = netd_lock_acquire(c.bridge, LOCK_TIMEOUT_MS, &ctx->err)) < 0)
+	lock = rc = netd_lock_acquire(cni_getenv(ctx->envp, "NETD_LOCK_DIR"), c.bridge, LOCK_TIMEOUT_MS, &ctx->err);
+	if (rc < 0)
 		return rc;
 
 	/* Either end removes the pair. The container's, when its netns is

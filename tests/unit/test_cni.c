@@ -5,10 +5,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "netd/cni.h"
+#include "netd/log.h"
+#include "netd/util.h"
 
 /* ---- a fake plugin that records what the skeleton handed it ---- */
 
@@ -21,6 +26,7 @@ static int fake_add(struct cni_ctx *ctx)
 	struct cni_ip ip = {.iface = 0};
 
 	add_calls++;
+	log_info("fake ADD of %s", ctx->container_id);
 	ctx->result = ctx->prev ? cni_result_dup(ctx->prev) : cni_result_new();
 	strcpy(f.name, ctx->ifname);
 	strcpy(f.sandbox, ctx->netns);
@@ -86,7 +92,13 @@ static const char *conf_100 = "{\"cniVersion\":\"1.0.0\",\"name\":\"net1\",\"typ
 
 static void assert_error(json_t *j, int code, const char *version, const char *needle)
 {
+	const char *msg;
+
 	assert_non_null(j);
+	/* every error object says what went wrong */
+	msg = json_string_value(json_object_get(j, "msg"));
+	assert_non_null(msg);
+	assert_true(msg[0]);
 	assert_int_equal(json_integer_value(json_object_get(j, "code")), code);
 	assert_string_equal(json_string_value(json_object_get(j, "cniVersion")), version);
 	if (needle && !strstr(json_string_value(json_object_get(j, "msg")), needle))
@@ -236,6 +248,8 @@ static void test_bad_env_values(void **state)
 			       "CNI_IFNAME=eth0", NULL};
 	const char *bad_args[] = {"CNI_COMMAND=ADD", "CNI_CONTAINERID=x", "CNI_NETNS=/proc/self/ns/net",
 				  "CNI_IFNAME=eth0", "CNI_ARGS=IgnoreUnknown=1;junk", NULL};
+	const char *nonutf8_id[] = {"CNI_COMMAND=ADD", "CNI_CONTAINERID=a\xff\xfe" "b", "CNI_NETNS=/proc/self/ns/net",
+				    "CNI_IFNAME=eth0", NULL};
 	json_t *j;
 
 	assert_int_equal(run_str(bad_id, conf_100, &j), 1);
@@ -248,6 +262,81 @@ static void test_bad_env_values(void **state)
 	assert_error(j, CNI_ERR_UNKNOWN_CONTAINER, "1.0.0", "does-not-exist");
 	assert_int_equal(run_str(bad_args, conf_100, &j), 1);
 	assert_error(j, CNI_ERR_INVALID_ENV, "1.0.0", "junk");
+	/* the message quotes the id; JSON cannot hold these bytes, the message must still be there */
+	assert_int_equal(run_str(nonutf8_id, conf_100, &j), 1);
+	assert_error(j, CNI_ERR_INVALID_ENV, "1.0.0", "CNI_CONTAINERID 'a?" "?b'");
+}
+
+/* The skeleton holds names to the same limits as netd (util.h), so an ADD a
+ * main plugin accepts is never refused later by netd-endpoint. */
+static void test_name_limits(void **state)
+{
+	char id[NETD_CID_MAX + 2], name[NETD_NAME_MAX + 2], idvar[sizeof(id) + 20], conf[256];
+	const char *env[] = {"CNI_COMMAND=ADD", idvar, "CNI_NETNS=/proc/self/ns/net", "CNI_IFNAME=eth0", NULL};
+	json_t *j;
+
+	memset(id, 'c', sizeof(id) - 1);
+	id[NETD_CID_MAX] = 0;
+	snprintf(idvar, sizeof(idvar), "CNI_CONTAINERID=%s", id);
+	assert_int_equal(run_str(env, conf_100, &j), 0);
+	json_decref(j);
+	id[NETD_CID_MAX] = 'c';
+	id[NETD_CID_MAX + 1] = 0;
+	snprintf(idvar, sizeof(idvar), "CNI_CONTAINERID=%s", id);
+	assert_int_equal(run_str(env, conf_100, &j), 1);
+	assert_error(j, CNI_ERR_INVALID_ENV, "1.0.0", "not a valid container id");
+
+	snprintf(idvar, sizeof(idvar), "CNI_CONTAINERID=abc");
+	memset(name, 'n', sizeof(name) - 1);
+	name[NETD_NAME_MAX] = 0;
+	snprintf(conf, sizeof(conf), "{\"cniVersion\":\"1.0.0\",\"name\":\"%s\",\"type\":\"netd-fake\"}", name);
+	assert_int_equal(run_str(env, conf, &j), 0);
+	json_decref(j);
+	name[NETD_NAME_MAX] = 'n';
+	name[NETD_NAME_MAX + 1] = 0;
+	snprintf(conf, sizeof(conf), "{\"cniVersion\":\"1.0.0\",\"name\":\"%s\",\"type\":\"netd-fake\"}", name);
+	assert_int_equal(run_str(env, conf, &j), 1);
+	assert_error(j, CNI_ERR_INVALID_CONFIG, "1.0.0", "not a valid name");
+}
+
+/* What a plugin run writes to stderr. */
+static char *stderr_of(const char *const *env)
+{
+	FILE *tmp = tmpfile();
+	int saved = dup(2);
+	char *buf = calloc(1, 4096);
+	json_t *j;
+
+	fflush(stderr);
+	dup2(fileno(tmp), 2);
+	assert_int_equal(run_str(env, conf_100, &j), 0);
+	json_decref(j);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	assert_true(fread(buf, 1, 4095, tmp) < 4095);
+	fclose(tmp);
+	return buf;
+}
+
+/* The log level comes from the env the plugin is given, not the process's. */
+static void test_log_level_from_given_env(void **state)
+{
+	const char *info[] = {"CNI_COMMAND=ADD", "CNI_CONTAINERID=loud", "CNI_NETNS=/proc/self/ns/net",
+			      "CNI_IFNAME=eth0", "NETD_LOG_LEVEL=info", NULL};
+	const char *plain[] = {"CNI_COMMAND=ADD", "CNI_CONTAINERID=quiet", "CNI_NETNS=/proc/self/ns/net",
+			       "CNI_IFNAME=eth0", NULL};
+	char *out;
+
+	out = stderr_of(info);
+	assert_non_null(strstr(out, "fake ADD of loud"));
+	free(out);
+	setenv("NETD_LOG_LEVEL", "debug", 1);
+	out = stderr_of(plain);
+	unsetenv("NETD_LOG_LEVEL");
+	assert_null(strstr(out, "fake ADD of quiet"));
+	free(out);
 }
 
 static void test_del_without_netns(void **state)
@@ -287,8 +376,16 @@ static void test_bad_stdin(void **state)
 	memset(huge, ' ', big);
 	huge[0] = '{';
 	huge[big - 1] = '}';
+	/* too large is a config the plugin refuses (7), not bad JSON (6) */
 	assert_int_equal(run(add_env, huge, big, &j), 1);
-	assert_error(j, CNI_ERR_DECODE, "1.1.0", "larger than");
+	assert_error(j, CNI_ERR_INVALID_CONFIG, "1.1.0", "larger than the limit of 1048576 bytes");
+	/* exactly at the limit is read and parsed */
+	huge[CNI_STDIN_MAX - 1] = '}';
+	assert_int_equal(run(add_env, huge, CNI_STDIN_MAX, &j), 1);
+	assert_error(j, CNI_ERR_INVALID_CONFIG, "1.1.0", "no cniVersion");
+	huge[CNI_STDIN_MAX] = ' ';
+	assert_int_equal(run(add_env, huge, CNI_STDIN_MAX + 1, &j), 1);
+	assert_error(j, CNI_ERR_INVALID_CONFIG, "1.1.0", "larger than the limit");
 	free(huge);
 }
 
@@ -414,6 +511,62 @@ static void test_delegate_not_found(void **state)
 	json_decref(c);
 }
 
+/* cni_exec: a plugin found on the path, its answer or its error object, and
+ * the timeout, for a plugin that never answers. */
+static void write_plugin(const char *dir, const char *name, const char *body)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "#!/bin/sh\n%s\n", body);
+	fclose(f);
+	assert_int_equal(chmod(path, 0755), 0);
+}
+
+static void test_exec(void **state)
+{
+	char dir[] = "/tmp/netd-test-exec-XXXXXX", path[128], rm[160];
+	const char *env[] = {"CNI_COMMAND=ADD", "CNI_CONTAINERID=c1", "CNI_IFNAME=eth0", NULL};
+	struct netd_err err = {0};
+	json_t *c = json_loads(conf_100, 0, NULL), *reply;
+
+	signal(SIGPIPE, SIG_IGN);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "/nonexistent:%s", dir);
+	/* it sees its env and its stdin */
+	write_plugin(dir, "echo", "read -r conf; printf '{\"cmd\":\"%s\",\"id\":\"%s\",\"conf\":%s}' "
+				 "\"$CNI_COMMAND\" \"$CNI_CONTAINERID\" \"$conf\"");
+	assert_int_equal(cni_exec(path, "echo", (char *const *)env, c, &reply, 0, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(reply, "cmd")), "ADD");
+	assert_string_equal(json_string_value(json_object_get(reply, "id")), "c1");
+	assert_true(json_equal(json_object_get(reply, "conf"), c));
+	json_decref(reply);
+	/* an error object keeps its code, message and details */
+	write_plugin(dir, "refuses", "cat >/dev/null; echo '{\"code\":7,\"msg\":\"no way\",\"details\":\"why\"}'; exit 1");
+	assert_true(cni_exec(path, "refuses", (char *const *)env, c, &reply, 0, &err) < 0);
+	assert_null(reply);
+	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
+	assert_string_equal(err.msg, "refuses ADD: no way");
+	assert_string_equal(err.details, "why");
+	/* no answer in time: killed, code 11 */
+	memset(&err, 0, sizeof(err));
+	write_plugin(dir, "hangs", "exec sleep 10");
+	assert_int_equal(cni_exec(path, "hangs", (char *const *)env, c, &reply, 200, &err), -ETIMEDOUT);
+	assert_int_equal(err.code, CNI_ERR_TRY_LATER);
+	assert_non_null(strstr(err.msg, "did not answer within 200 ms"));
+	/* not found, and not a plain name */
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(cni_exec(path, "absent", (char *const *)env, c, NULL, 0, &err), -ENOENT);
+	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(cni_exec(path, "../echo", (char *const *)env, c, NULL, 0, &err), -EINVAL);
+	json_decref(c);
+	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+	assert_int_equal(system(rm), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -421,12 +574,13 @@ int main(void)
 		cmocka_unit_test(test_result_versions),	 cmocka_unit_test(test_result_bad),
 		cmocka_unit_test(test_prev_result_passthrough), cmocka_unit_test(test_missing_command),
 		cmocka_unit_test(test_unknown_command),	 cmocka_unit_test(test_missing_env),
-		cmocka_unit_test(test_bad_env_values),	 cmocka_unit_test(test_del_without_netns),
+		cmocka_unit_test(test_bad_env_values),	 cmocka_unit_test(test_name_limits),
+		cmocka_unit_test(test_log_level_from_given_env), cmocka_unit_test(test_del_without_netns),
 		cmocka_unit_test(test_bad_stdin),	 cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_check_gc_versions), cmocka_unit_test(test_gc_valid_attachments),
 		cmocka_unit_test(test_version_cmd),
 		cmocka_unit_test(test_args_and_caps),	 cmocka_unit_test(test_conf_helpers),
-		cmocka_unit_test(test_delegate_not_found),
+		cmocka_unit_test(test_delegate_not_found), cmocka_unit_test(test_exec),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

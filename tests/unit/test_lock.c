@@ -1,5 +1,5 @@
 /* Named locks: exclusive between processes, released on close or exit,
- * time out with code 11. No privileges: the directory comes from NETD_LOCK_DIR. */
+ * time out with code 11. No privileges: the directory is one of our own. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,14 +16,12 @@
 #include "netd/lock.h"
 
 static char dir[] = "/tmp/netd-test-lock-XXXXXX";
+static char sub[64];
 
 static int setup(void **state)
 {
-	char sub[64];
-
 	assert_non_null(mkdtemp(dir));
 	snprintf(sub, sizeof(sub), "%s/a/b", dir); /* created on first use */
-	setenv("NETD_LOCK_DIR", sub, 1);
 	return 0;
 }
 
@@ -34,7 +32,7 @@ static int other_gets(const char *name, int timeout_ms)
 	int status;
 
 	if (pid == 0) {
-		int fd = netd_lock_acquire(name, timeout_ms, NULL);
+		int fd = netd_lock_acquire(sub, name, timeout_ms, NULL);
 
 		_exit(fd >= 0 ? 0 : 1);
 	}
@@ -46,7 +44,7 @@ static int other_gets(const char *name, int timeout_ms)
 static void test_exclusive_and_released(void **state)
 {
 	struct netd_err err = {0};
-	int fd = netd_lock_acquire("br0", 100, &err);
+	int fd = netd_lock_acquire(sub, "br0", 100, &err);
 
 	assert_true(fd >= 0);
 	assert_false(other_gets("br0", 30));
@@ -58,7 +56,7 @@ static void test_exclusive_and_released(void **state)
 static void test_timeout_is_try_later(void **state)
 {
 	struct netd_err err = {0};
-	int fd = netd_lock_acquire("busy", 100, NULL);
+	int fd = netd_lock_acquire(sub, "busy", 100, NULL);
 	pid_t pid;
 	int status;
 
@@ -66,14 +64,14 @@ static void test_timeout_is_try_later(void **state)
 	pid = fork();
 	if (pid == 0) {
 		struct netd_err e = {0};
-		int rc = netd_lock_acquire("busy", 20, &e);
+		int rc = netd_lock_acquire(sub, "busy", 20, &e);
 
 		_exit(rc == -ETIMEDOUT && e.code == CNI_ERR_TRY_LATER && strstr(e.msg, "busy.lock") ? 0 : 1);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	netd_lock_release(fd);
-	assert_int_equal(netd_lock_acquire("a/b", 10, &err), -EINVAL);
+	assert_int_equal(netd_lock_acquire(sub, "a/b", 10, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "'/'"));
 }
 

@@ -155,9 +155,8 @@ const char *cni_arg(const struct cni_ctx *ctx, const char *key);
 const char *cni_getenv(char *const *envp, const char *name);
 
 /* A plugin's command handlers. Each returns 0 or a negative errno with ctx->err
- * set. Missing handlers: CHECK/GC/STATUS answer success with nothing to do
- * only if the plugin sets them; NULL means "unsupported" (code 2 is NOT used:
- * GC/STATUS default to success, CHECK to an error). */
+ * set. A NULL handler: DEL, GC and STATUS succeed with nothing to do; ADD and
+ * CHECK fail with code 2 (unsupported). */
 struct cni_plugin {
 	const char *name;	/* "netd-bridge", used in messages and VERSION */
 	int (*add)(struct cni_ctx *ctx);
@@ -179,10 +178,11 @@ int cni_main(const struct cni_plugin *p);
 #define cni_conf_err(ctx, ...) netd_err_set(&(ctx)->err, -EINVAL, CNI_ERR_INVALID_CONFIG, __VA_ARGS__)
 #define cni_drift(ctx, ...) netd_err_set(&(ctx)->err, -EINVAL, NETD_ERR_DRIFT, __VA_ARGS__)
 
-/* Limit on stdin, larger configs are refused with code 6. */
+/* Limit on stdin (1 MiB: a GC with some 10,000 valid attachments still fits);
+ * larger configs are refused with code 7 and a message naming the limit. */
 #define CNI_STDIN_MAX (1024 * 1024)
 
-/* ---- config helpers (set ctx-free errors with code 7) ------------------ */
+/* ---- config helpers (errors with code 7 into the given err) ------------- */
 
 /* Typed optional fields: absent leaves *out alone and returns 0; wrong type is
  * -EINVAL with "field 'mtu' must be an integer". */
@@ -196,11 +196,22 @@ json_t *cni_runtime_cap(const struct cni_ctx *ctx, const char *cap);
 
 /* ---- delegation -------------------------------------------------------- */
 
-/* Run plugin `type` found on CNI_PATH with command `cmd`, the same env as ctx
- * (CNI_COMMAND replaced), and `config` on stdin (the network config, with
- * prevResult if given). For ADD, *out gets the parsed result (converted from
- * the delegate's version). A delegate's error object is carried into err with
- * its code and message. Times out after `timeout_ms` (0 = 60 s). */
+#define CNI_EXEC_TIMEOUT_MS 60000
+
+/* The one way a plugin is run by exec, for delegating plugins and for
+ * netdctl's runtime role alike: find `type` on `cni_path`, run it with `envp`
+ * (which carries CNI_COMMAND and the other CNI_* variables) and `config` on
+ * stdin, kill it after timeout_ms (0 = CNI_EXEC_TIMEOUT_MS; then code 11).
+ * On success *reply (if asked for) gets the JSON object it printed, or NULL
+ * when it printed nothing. A plugin that fails has its error object carried
+ * into err: its code, "<type> <command>: <msg>", its details. The caller
+ * ignores SIGPIPE (cni_main does), as a plugin may exit without reading. */
+int cni_exec(const char *cni_path, const char *type, char *const *envp, const json_t *config,
+	     json_t **reply, int timeout_ms, struct netd_err *err);
+
+/* cni_exec for a plugin calling another (IPAM, chained): the same env as
+ * ctx with CNI_COMMAND set to `cmd`, CNI_PATH from ctx. For ADD, *out gets
+ * the parsed result (converted from the delegate's version). */
 int cni_delegate(const struct cni_ctx *ctx, const char *type, enum cni_command cmd,
 		 const json_t *config, struct cni_result **out, int timeout_ms,
 		 struct netd_err *err);

@@ -13,11 +13,12 @@
 
 #define NETD_LOCK_DIR "/run/netd/locks"
 
-/* Take the exclusive lock `name` (a plain file name), waiting up to
- * timeout_ms (then -ETIMEDOUT, CNI code 11). Returns an fd to pass to
- * netd_lock_release. The directory comes from NETD_LOCK_DIR in the environment
- * if set (tests), else the default. */
-int netd_lock_acquire(const char *name, int timeout_ms, struct netd_err *err);
+/* Take the exclusive lock `name` (a plain file name) in `dir` (NULL or "" =
+ * NETD_LOCK_DIR; plugins pass NETD_LOCK_DIR from the env they were given, so
+ * tests can point it elsewhere), waiting up to timeout_ms (then -ETIMEDOUT,
+ * CNI code 11). The directory is created if missing. Returns an fd to pass to
+ * netd_lock_release. */
+int netd_lock_acquire(const char *dir, const char *name, int timeout_ms, struct netd_err *err);
 void netd_lock_release(int fd);
 
 #endif
