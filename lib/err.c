@@ -82,3 +82,24 @@ int netd_err_collected(const struct netd_err *first, struct netd_err *err)
 	memset(err, 0, sizeof(*err));
 	return 0;
 }
+
+int netd_err_http_status(int code)
+{
+	switch (code) {
+	case CNI_ERR_INCOMPATIBLE_VERSION:
+	case CNI_ERR_UNSUPPORTED_FIELD:
+	case CNI_ERR_INVALID_ENV:
+	case CNI_ERR_DECODE:
+	case CNI_ERR_INVALID_CONFIG:
+		return 400;
+	case CNI_ERR_UNKNOWN_CONTAINER:
+	case NETD_ERR_NOT_FOUND:
+		return 404;
+	case NETD_ERR_IN_USE:
+		return 409;
+	case CNI_ERR_TRY_LATER:
+		return 503;
+	default:
+		return 500;
+	}
+}

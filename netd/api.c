@@ -56,7 +56,7 @@ void netd_api_error(struct api_resp *resp, int status, const char *fmt, ...)
 
 static void from_err(struct api_resp *resp, const struct netd_err *err)
 {
-	netd_api_error(resp, err->code >= 400 && err->code < 600 ? err->code : 500, "%s",
+	netd_api_error(resp, netd_err_http_status(err->code), "%s",
 		       err->msg[0] ? err->msg : "internal error");
 }
 
@@ -279,13 +279,13 @@ static int check_netns(const char *path, struct netd_err *err)
 
 	for (const char *c = path; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			return netd_err_set(err, -EINVAL, 400, "field 'netns' must not contain control characters");
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "field 'netns' must not contain control characters");
 	if (statfs(path, &sfs) < 0)
-		return netd_err_set(err, -errno, 400, "netns %s: %s", path, strerror(errno));
+		return netd_err_set(err, -errno, CNI_ERR_INVALID_CONFIG, "netns %s: %s", path, strerror(errno));
 	if ((unsigned long)sfs.f_type != NSFS_MAGIC)
-		return netd_err_set(err, -EINVAL, 400, "netns %s is not a network namespace", path);
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "netns %s is not a network namespace", path);
 	if ((fd = netns_open(path, &nerr)) < 0)
-		return netd_err_set(err, fd, 400, "%s", nerr.msg);
+		return netd_err_set(err, fd, CNI_ERR_INVALID_CONFIG, "%s", nerr.msg);
 	close(fd);
 	return 0;
 }
@@ -381,7 +381,7 @@ static void endpoint(struct netd_daemon *d, const struct api_req *req, const cha
 		ok(resp, 200, &b);
 	} else if (!strcmp(req->method, "DELETE")) {
 		/* Idempotent, like CNI DEL: deleting what is not there succeeds. */
-		if (netd_state_del_ep(d->state, id, &err) < 0 && err.code != 404) {
+		if (netd_state_del_ep(d->state, id, &err) < 0 && err.code != NETD_ERR_NOT_FOUND) {
 			from_err(resp, &err);
 			return;
 		}

@@ -36,13 +36,13 @@ static int parse_ids(const char *value, unsigned *ids, size_t *n, const char *ke
 		if (!*p)
 			break;
 		if (!isdigit((unsigned char)*p))
-			return netd_err_set(err, -EINVAL, 400, "%s: '%s' is not a list of numeric ids", key, value);
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s: '%s' is not a list of numeric ids", key, value);
 		errno = 0;
 		v = strtoul(p, &end, 10);
 		if (errno || v > 0xfffffffeUL || (*end && *end != ',' && *end != ' ' && *end != '\t'))
-			return netd_err_set(err, -EINVAL, 400, "%s: '%s' is not a list of numeric ids", key, value);
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s: '%s' is not a list of numeric ids", key, value);
 		if (*n == NETD_ALLOW_MAX)
-			return netd_err_set(err, -EINVAL, 400, "%s: at most %d ids", key, NETD_ALLOW_MAX);
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s: at most %d ids", key, NETD_ALLOW_MAX);
 		ids[(*n)++] = (unsigned)v;
 		p = end;
 	}
@@ -52,7 +52,7 @@ static int parse_ids(const char *value, unsigned *ids, size_t *n, const char *ke
 static int set_str(char *dst, size_t size, const char *key, const char *value, struct netd_err *err)
 {
 	if (!*value || strlen(value) >= size)
-		return netd_err_set(err, -EINVAL, 400, "%s: value must be 1..%zu characters", key, size - 1);
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s: value must be 1..%zu characters", key, size - 1);
 	memcpy(dst, value, strlen(value) + 1);
 	return 0;
 }
@@ -61,12 +61,12 @@ int netd_config_set(struct netd_config *c, const char *key, const char *value, s
 {
 	if (!strcmp(key, "socket")) {
 		if (value[0] != '/')
-			return netd_err_set(err, -EINVAL, 400, "socket: '%s' is not an absolute path", value);
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "socket: '%s' is not an absolute path", value);
 		return set_str(c->socket, sizeof(c->socket), key, value, err);
 	}
 	if (!strcmp(key, "state_dir")) {
 		if (value[0] != '/')
-			return netd_err_set(err, -EINVAL, 400, "state_dir: '%s' is not an absolute path", value);
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "state_dir: '%s' is not an absolute path", value);
 		return set_str(c->state_dir, sizeof(c->state_dir), key, value, err);
 	}
 	if (!strcmp(key, "socket_group"))
@@ -75,7 +75,7 @@ int netd_config_set(struct netd_config *c, const char *key, const char *value, s
 		int l = netd_log_level_parse(value);
 
 		if (l < 0)
-			return netd_err_set(err, -EINVAL, 400, "log_level: '%s' is not err, warn, info or debug",
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "log_level: '%s' is not err, warn, info or debug",
 					    value);
 		c->log_level = l;
 		return 0;
@@ -92,7 +92,7 @@ int netd_config_set(struct netd_config *c, const char *key, const char *value, s
 		else if (!strcmp(value, "never"))
 			c->sync = NETD_SYNC_NEVER;
 		else
-			return netd_err_set(err, -EINVAL, 400, "sync: '%s' is not always, batch or never", value);
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "sync: '%s' is not always, batch or never", value);
 		return 0;
 	}
 	/* The setting before the journal (fsync each record file or not). */
@@ -102,7 +102,7 @@ int netd_config_set(struct netd_config *c, const char *key, const char *value, s
 		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
 			c->sync = NETD_SYNC_NEVER;
 		else
-			return netd_err_set(err, -EINVAL, 400, "sync_endpoints: '%s' is not yes or no", value);
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "sync_endpoints: '%s' is not yes or no", value);
 		return 0;
 	}
 	if (!strcmp(key, "max_body")) {
@@ -112,12 +112,12 @@ int netd_config_set(struct netd_config *c, const char *key, const char *value, s
 		errno = 0;
 		v = strtoul(value, &end, 10);
 		if (errno || *end || v < 1024 || v > 16 * 1024 * 1024)
-			return netd_err_set(err, -EINVAL, 400, "max_body: '%s' is not a size in bytes "
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "max_body: '%s' is not a size in bytes "
 					    "between 1024 and 16777216", value);
 		c->max_body = v;
 		return 0;
 	}
-	return netd_err_set(err, -EINVAL, 400, "unknown setting '%s'", key);
+	return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "unknown setting '%s'", key);
 }
 
 static char *trim(char *s)
@@ -139,7 +139,7 @@ int netd_config_load(struct netd_config *c, const char *path, struct netd_err *e
 	FILE *f = fopen(path, "re");
 
 	if (!f)
-		return netd_err_set(err, -errno, 400, "%s: %s", path, strerror(errno));
+		return netd_err_set(err, -errno, CNI_ERR_IO, "%s: %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
 		char *k, *v, *eq;
 
@@ -149,7 +149,7 @@ int netd_config_load(struct netd_config *c, const char *path, struct netd_err *e
 			continue;
 		eq = strchr(k, '=');
 		if (!eq) {
-			rc = netd_err_set(err, -EINVAL, 400, "%s:%d: expected 'key = value'", path, lineno);
+			rc = netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s:%d: expected 'key = value'", path, lineno);
 			break;
 		}
 		*eq = 0;

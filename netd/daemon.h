@@ -12,8 +12,9 @@
  *
  * Ownership: a struct netd_state owns its records; records handed out by the
  * lookup functions are borrowed and valid until the next change.
- * Errors: negative errno, with struct netd_err filled; err.code here is an
- * HTTP status (400, 404, 409, 500), not a CNI code.
+ * Errors: negative errno, with struct netd_err filled (err.h: the code is an
+ * error code like everywhere else; the API answers with its HTTP status,
+ * netd_err_http_status).
  */
 #ifndef NETD_DAEMON_H
 #define NETD_DAEMON_H
@@ -162,7 +163,7 @@ int netd_state_timeout_ms(const struct netd_state *s);
  * is waited for first. */
 int netd_state_compact(struct netd_state *s, struct netd_err *err);
 
-/* Validate a register body and build the endpoint (not stored); err->code 400. */
+/* Validate a register body and build the endpoint (not stored); err->code CNI_ERR_INVALID_CONFIG (HTTP 400). */
 int netd_ep_from_json(const json_t *body, struct netd_ep **out, struct netd_err *err);
 void netd_ep_free(struct netd_ep *ep);
 /* Store ep (taking ownership), replacing one with the same id; persisted
@@ -174,11 +175,11 @@ int netd_state_del_ep(struct netd_state *s, const char *id, struct netd_err *err
 
 int netd_net_from_json(const json_t *body, struct netd_net **out, struct netd_err *err);
 void netd_net_free(struct netd_net *n);
-/* -EEXIST (409) if an explicit network of that name exists; an implicit one
+/* -EEXIST (NETD_ERR_IN_USE, HTTP 409) if an explicit network of that name exists; an implicit one
  * is upgraded. */
 int netd_state_put_net(struct netd_state *s, struct netd_net *n, struct netd_err *err);
 struct netd_net *netd_state_get_net(const struct netd_state *s, const char *name);
-/* -ENOENT (404), -EBUSY (409) while endpoints are registered on it. */
+/* -ENOENT (NETD_ERR_NOT_FOUND), -EBUSY (NETD_ERR_IN_USE) while endpoints are registered on it. */
 int netd_state_del_net(struct netd_state *s, const char *name, struct netd_err *err);
 
 /* Names are checked with netd/util.h: netd_name_valid, netd_cid_valid,

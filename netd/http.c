@@ -148,6 +148,6 @@ struct MHD_Daemon *netd_http_start(struct netd_daemon *d, int listen_fd, struct 
 			       MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
 			       MHD_OPTION_END);
 	if (!mhd)
-		netd_err_set(err, -EIO, 500, "cannot start the HTTP server on the API socket");
+		netd_err_set(err, -EIO, CNI_ERR_IO, "cannot start the HTTP server on the API socket");
 	return mhd;
 }

@@ -216,14 +216,14 @@ int netd_pub_check(const struct netd_pub *p, const struct netd_pub_ep *ep, struc
 	int rc = 0;
 
 	if (cands_of(ep, &v, &n) < 0)
-		return netd_err_set(err, -ENOMEM, 500, "out of memory");
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
 	/* inside the request: sorted, overlaps sit next to each other by port */
 	qsort(v, n, sizeof(*v), cand_cmp);
 	for (i = 0; i < n && !rc; i++)
 		for (j = i + 1; j < n && v[j].af == v[i].af && v[j].proto == v[i].proto &&
 				v[j].host_port == v[i].host_port; j++)
 			if (ip_overlap(&v[i].host_ip, &v[j].host_ip)) {
-				rc = netd_err_set(err, -EINVAL, 400,
+				rc = netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG,
 						  "portMappings[%zu] (%s) and portMappings[%zu] (%s) want the "
 						  "same host port", v[i].idx, cand_str(&v[i], a), v[j].idx,
 						  cand_str(&v[j], b));
@@ -237,7 +237,7 @@ int netd_pub_check(const struct netd_pub *p, const struct netd_pub_ep *ep, struc
 			    !ip_overlap(&e->host_ip, &c->host_ip))
 				continue;
 			if (strcmp(e->cid, ep->container_id)) {
-				rc = netd_err_set(err, -EEXIST, 409,
+				rc = netd_err_set(err, -EEXIST, NETD_ERR_IN_USE,
 						  "portMappings[%zu] (%s): host port %u/%s is already published "
 						  "by container %s%s%s%s (endpoint %s, %s)", c->idx, cand_str(c, a),
 						  c->host_port, netd_proto_name(c->proto), e->cid,
@@ -252,7 +252,7 @@ int netd_pub_check(const struct netd_pub *p, const struct netd_pub_ep *ep, struc
 				continue;	/* identical: the same container on another network */
 			if (only_held_by(e, ep->id))
 				continue;	/* its own registration, being replaced */
-			rc = netd_err_set(err, -EEXIST, 409,
+			rc = netd_err_set(err, -EEXIST, NETD_ERR_IN_USE,
 					  "portMappings[%zu] (%s): container %s already publishes host port "
 					  "%u/%s differently (endpoint %s)", c->idx, cand_str(c, a), e->cid,
 					  c->host_port, netd_proto_name(c->proto), e->holders->ep_id);

@@ -61,8 +61,9 @@ struct netd_pub *netd_pub_new(void);
 void netd_pub_free(struct netd_pub *p);
 
 /* Would registering ep (replacing a registration of the same id) conflict?
- * 0, or -EEXIST with err (code 409) naming the holder, or -EINVAL (400) for
- * a duplicate inside ep's own list. Changes nothing. */
+ * 0, or -EEXIST with err (NETD_ERR_IN_USE, HTTP 409) naming the holder, or
+ * -EINVAL (CNI_ERR_INVALID_CONFIG, HTTP 400) for a duplicate inside ep's own
+ * list. Changes nothing. */
 int netd_pub_check(const struct netd_pub *p, const struct netd_pub_ep *ep, struct netd_err *err);
 /* Register (after a successful check), replacing ep->id's previous
  * registration; appends the element changes to d. -ENOMEM only. */

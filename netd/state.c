@@ -50,7 +50,7 @@ static int bad(struct netd_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return netd_err_set(err, -EINVAL, 400, "%s", msg);
+	return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s", msg);
 }
 
 static int want_string(const json_t *v, const char *field, struct netd_err *err)
@@ -98,7 +98,7 @@ static int check_name_list(const json_t *v, const char *field, struct netd_err *
 		return bad(err, "field '%s' has more than 256 entries", field);
 	json_array_foreach(v, i, e) {
 		if (!json_is_string(e) || !netd_name_valid(json_string_value(e)))
-			return netd_err_set(err, -EINVAL, 400, "%s[%zu]: not a valid name "
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s[%zu]: not a valid name "
 					    "(" NETD_NAME_RULE ")", field, i);
 	}
 	return 0;
@@ -114,7 +114,7 @@ static int check_ips(const json_t *v, struct netd_err *err)
 		return bad(err, "field '%s' must be an array of at most 64 addresses", "ips");
 	json_array_foreach(v, i, e) {
 		if (!json_is_string(e) || netd_prefix_parse(json_string_value(e), &p) < 0)
-			return netd_err_set(err, -EINVAL, 400, "ips[%zu]: not an address with prefix length "
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "ips[%zu]: not an address with prefix length "
 					    "(like 10.88.0.2/16)", i);
 	}
 	return 0;
@@ -126,9 +126,9 @@ static int check_int(const json_t *o, const char *key, long long min, long long 
 	json_t *v = json_object_get(o, key);
 
 	if (!v)
-		return required ? netd_err_set(err, -EINVAL, 400, "%s: field '%s' is required", ctx, key) : 0;
+		return required ? netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s: field '%s' is required", ctx, key) : 0;
 	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-		return netd_err_set(err, -EINVAL, 400, "%s: field '%s' must be an integer in %lld..%lld",
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s: field '%s' must be an integer in %lld..%lld",
 				    ctx, key, min, max);
 	return 0;
 }
@@ -145,7 +145,7 @@ static int check_only_keys(const json_t *o, const char *const *keys, const char 
 			if (!strcmp(k, keys[i]))
 				break;
 		if (!keys[i])
-			return netd_err_set(err, -EINVAL, 400, "%sunknown field '%.64s'", ctx, k);
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%sunknown field '%.64s'", ctx, k);
 	}
 	return 0;
 }
@@ -280,11 +280,11 @@ static int ep_parse(const json_t *body, bool stored, struct netd_ep **out, struc
 	int rc;
 
 	if (!json_is_object(body))
-		return netd_err_set(err, -EINVAL, 400, "body must be a JSON object");
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "body must be a JSON object");
 	if ((rc = check_only_keys(body, keys, "", err)) < 0)
 		return rc;
 	if (!stored && (json_object_get(body, "id") || json_object_get(body, "created")))
-		return netd_err_set(err, -EINVAL, 400, "fields 'id' and 'created' are set by netd");
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "fields 'id' and 'created' are set by netd");
 
 	if ((rc = need_string(body, "containerID", &cid, err)) < 0)
 		return rc;
@@ -371,13 +371,13 @@ static int ep_parse(const json_t *body, bool stored, struct netd_ep **out, struc
 	json_decref(rec);
 	if (!ep->id || !ep->container_id || !ep->network || !ep->ifname || !ep->name || !ep->netns || !ep->json) {
 		netd_ep_free(ep);
-		return netd_err_set(err, -ENOMEM, 500, "out of memory");
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
 	}
 	*out = ep;
 	return 0;
 nomem:
 	json_decref(rec);
-	return netd_err_set(err, -ENOMEM, 500, "out of memory");
+	return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
 }
 
 int netd_ep_from_json(const json_t *body, struct netd_ep **out, struct netd_err *err)
@@ -405,11 +405,11 @@ static int net_parse(const json_t *body, bool stored, struct netd_net **out, str
 	int rc;
 
 	if (!json_is_object(body))
-		return netd_err_set(err, -EINVAL, 400, "body must be a JSON object");
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "body must be a JSON object");
 	if ((rc = check_only_keys(body, keys, "", err)) < 0)
 		return rc;
 	if (!stored && (json_object_get(body, "created") || json_object_get(body, "implicit")))
-		return netd_err_set(err, -EINVAL, 400, "fields 'created' and 'implicit' are set by netd");
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "fields 'created' and 'implicit' are set by netd");
 	if ((rc = need_name(body, "name", &name, err)) < 0)
 		return rc;
 	if ((v = json_object_get(body, "driver"))) {
@@ -426,7 +426,7 @@ static int net_parse(const json_t *body, bool stored, struct netd_net **out, str
 			return bad(err, "field '%s' must be an array of at most 64 subnets", "subnets");
 		json_array_foreach(v, i, e)
 			if (!json_is_string(e) || netd_prefix_parse(json_string_value(e), &p) < 0)
-				return netd_err_set(err, -EINVAL, 400, "subnets[%zu]: not a subnet "
+				return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "subnets[%zu]: not a subnet "
 						    "(like 10.89.0.0/24)", i);
 	}
 	if ((v = json_object_get(body, "options"))) {
@@ -434,7 +434,7 @@ static int net_parse(const json_t *body, bool stored, struct netd_net **out, str
 			return bad(err, "field '%s' must be an object of at most 64 strings", "options");
 		json_object_foreach(v, k, e)
 			if (!json_is_string(e) || strlen(k) > 64 || json_string_length(e) > 1024)
-				return netd_err_set(err, -EINVAL, 400, "options: '%.64s' must be a string "
+				return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "options: '%.64s' must be a string "
 						    "(keys up to 64, values up to 1024 bytes)", k);
 	}
 	if ((v = json_object_get(body, "implicit")) && !json_is_boolean(v))
@@ -451,7 +451,7 @@ static int net_parse(const json_t *body, bool stored, struct netd_net **out, str
 			"subnets", json_object_get(body, "subnets"), "options", json_object_get(body, "options"),
 			"created", created, "implicit", json_is_true(json_object_get(body, "implicit")));
 	if (!rec)
-		return netd_err_set(err, -ENOMEM, 500, "out of memory");
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
 	if (json_is_null(json_object_get(rec, "subnets")))
 		json_object_set_new(rec, "subnets", json_array());
 	if (json_is_null(json_object_get(rec, "options")))
@@ -465,7 +465,7 @@ static int net_parse(const json_t *body, bool stored, struct netd_net **out, str
 	json_decref(rec);
 	if (!n || !n->name || !n->json) {
 		netd_net_free(n);
-		return netd_err_set(err, -ENOMEM, 500, "out of memory");
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
 	}
 	*out = n;
 	return 0;
@@ -488,30 +488,30 @@ static int write_atomic(int dirfd, const char *name, const char *data, bool sync
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return netd_err_set(err, -errno, 500, "create %s: %s", tmp, strerror(errno));
+		return netd_err_set(err, -errno, CNI_ERR_IO, "create %s: %s", tmp, strerror(errno));
 	while (off < len) {
 		ssize_t n = write(fd, data + off, len - off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = netd_err_set(err, -errno, 500, "write %s: %s", tmp, strerror(errno));
+			rc = netd_err_set(err, -errno, CNI_ERR_IO, "write %s: %s", tmp, strerror(errno));
 			goto fail;
 		}
 		off += n;
 	}
 	if (write(fd, "\n", 1) != 1 || (sync && fsync(fd) < 0)) {
-		rc = netd_err_set(err, -errno, 500, "write %s: %s", tmp, strerror(errno));
+		rc = netd_err_set(err, -errno, CNI_ERR_IO, "write %s: %s", tmp, strerror(errno));
 		goto fail;
 	}
 	close(fd);
 	fd = -1;
 	if (renameat(dirfd, tmp, dirfd, name) < 0) {
-		rc = netd_err_set(err, -errno, 500, "rename %s: %s", tmp, strerror(errno));
+		rc = netd_err_set(err, -errno, CNI_ERR_IO, "rename %s: %s", tmp, strerror(errno));
 		goto fail;
 	}
 	if (sync && fsync(dirfd) < 0)
-		return netd_err_set(err, -errno, 500, "fsync state dir: %s", strerror(errno));
+		return netd_err_set(err, -errno, CNI_ERR_IO, "fsync state dir: %s", strerror(errno));
 	return 0;
 fail:
 	if (fd >= 0)
@@ -523,9 +523,9 @@ fail:
 static int unlink_durable(int dirfd, const char *name, bool sync, struct netd_err *err)
 {
 	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
-		return netd_err_set(err, -errno, 500, "remove %s: %s", name, strerror(errno));
+		return netd_err_set(err, -errno, CNI_ERR_IO, "remove %s: %s", name, strerror(errno));
 	if (sync && fsync(dirfd) < 0)
-		return netd_err_set(err, -errno, 500, "fsync state dir: %s", strerror(errno));
+		return netd_err_set(err, -errno, CNI_ERR_IO, "fsync state dir: %s", strerror(errno));
 	return 0;
 }
 
@@ -642,7 +642,7 @@ static int journal_create(struct netd_state *s, unsigned long long gen, struct n
 	gen_name(name, sizeof(name), gen, "log");
 	fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return netd_err_set(err, -errno, 500, "create %s/%s: %s", s->dir, name, strerror(errno));
+		return netd_err_set(err, -errno, CNI_ERR_IO, "create %s/%s: %s", s->dir, name, strerror(errno));
 	/* Records synced into a file whose name is not durable would be lost
 	 * with it on a power loss. */
 	if (s->sync != NETD_SYNC_NEVER && fsync(s->dirfd) < 0) {
@@ -650,7 +650,7 @@ static int journal_create(struct netd_state *s, unsigned long long gen, struct n
 
 		close(fd);
 		unlinkat(s->dirfd, name, 0);
-		return netd_err_set(err, rc, 500, "fsync %s: %s", s->dir, strerror(-rc));
+		return netd_err_set(err, rc, CNI_ERR_IO, "fsync %s: %s", s->dir, strerror(-rc));
 	}
 	if (s->jfd >= 0) {
 		if (s->dirty && fdatasync(s->jfd) < 0)
@@ -691,7 +691,7 @@ static int journal_append(struct netd_state *s, char op, const char *payload, st
 		 * ones: take it back, or leave this file for a new one. */
 		if (n != 0 && ftruncate(s->jfd, s->j_size) < 0)
 			s->j_broken = true;
-		return netd_err_set(err, rc, 500, "append to %s/" J_PREFIX "%010llu.log: %s", s->dir, s->jgen,
+		return netd_err_set(err, rc, CNI_ERR_IO, "append to %s/" J_PREFIX "%010llu.log: %s", s->dir, s->jgen,
 				    strerror(-rc));
 	}
 	s->j_size += n;
@@ -818,7 +818,7 @@ static int compact_done(struct netd_state *s, unsigned long long gen, int rc, st
 		     strerror(-rc));
 		s->want_compact = true;
 		s->compact_after_ms = now + 10000;
-		return netd_err_set(err, rc, 500, "%s", s->warning);
+		return netd_err_set(err, rc, CNI_ERR_IO, "%s", s->warning);
 	}
 	s->n_compactions++;
 	remove_older(s, gen);
@@ -914,7 +914,7 @@ int netd_state_tick(struct netd_state *s, struct netd_err *err)
 		s->dirty = false;
 		if (fdatasync(s->jfd) < 0) {
 			warn(s, "fdatasync %s/" J_PREFIX "%010llu.log: %s", s->dir, s->jgen, strerror(errno));
-			rc = netd_err_set(err, -EIO, 500, "%s", s->warning);
+			rc = netd_err_set(err, -EIO, CNI_ERR_IO, "%s", s->warning);
 		}
 	}
 	if (s->child) {
@@ -1047,7 +1047,7 @@ static int ensure_net(struct netd_state *s, const char *name, struct netd_err *e
 		return 0;
 	body = json_pack("{s:s, s:s, s:b}", "name", name, "driver", "", "implicit", 1);
 	if (!body)
-		return netd_err_set(err, -ENOMEM, 500, "out of memory");
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
 	rc = net_parse(body, true, &n, err);
 	json_decref(body);
 	if (rc < 0)
@@ -1120,7 +1120,7 @@ int netd_state_del_ep(struct netd_state *s, const char *id, struct netd_err *err
 	int rc;
 
 	if (!ep)
-		return netd_err_set(err, -ENOENT, 404, "no endpoint '%s'", id);
+		return netd_err_set(err, -ENOENT, NETD_ERR_NOT_FOUND, "no endpoint '%s'", id);
 	if (s->dir && (rc = journal_append(s, 'D', ep->id, err)) < 0)
 		return rc;
 	unlink_ep(s, ep);
@@ -1134,7 +1134,7 @@ int netd_state_put_net(struct netd_state *s, struct netd_net *n, struct netd_err
 	int rc;
 
 	if (old && !old->implicit) {
-		rc = netd_err_set(err, -EEXIST, 409, "network '%s' already exists", n->name);
+		rc = netd_err_set(err, -EEXIST, NETD_ERR_IN_USE, "network '%s' already exists", n->name);
 		goto fail;
 	}
 	if (s->dir) {
@@ -1165,9 +1165,9 @@ int netd_state_del_net(struct netd_state *s, const char *name, struct netd_err *
 	int rc;
 
 	if (!n)
-		return netd_err_set(err, -ENOENT, 404, "no network '%s'", name);
+		return netd_err_set(err, -ENOENT, NETD_ERR_NOT_FOUND, "no network '%s'", name);
 	if (n->n_eps)
-		return netd_err_set(err, -EBUSY, 409, "network '%s' has %zu endpoints", name, n->n_eps);
+		return netd_err_set(err, -EBUSY, NETD_ERR_IN_USE, "network '%s' has %zu endpoints", name, n->n_eps);
 	if (s->dir) {
 		char file[128];
 
@@ -1508,7 +1508,7 @@ static int load_endpoints(struct netd_state *s, size_t *dropped, struct netd_err
 	migrate = oldfd >= 0 && load_old_layout(s, oldfd);
 
 	if (!(d = fdopendir(dup(s->dirfd))))
-		return netd_err_set(err, -errno, 500, "%s: %s", s->dir, strerror(errno));
+		return netd_err_set(err, -errno, CNI_ERR_IO, "%s: %s", s->dir, strerror(errno));
 	rewinddir(d);
 	while ((de = readdir(d))) {
 		char kind = parse_name(de->d_name, &g);
@@ -1523,7 +1523,7 @@ static int load_endpoints(struct netd_state *s, size_t *dropped, struct netd_err
 			if (!nl) {
 				closedir(d);
 				free(logs);
-				rc = netd_err_set(err, -ENOMEM, 500, "out of memory");
+				rc = netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
 				goto out;
 			}
 			logs = nl;
@@ -1555,7 +1555,7 @@ static int load_endpoints(struct netd_state *s, size_t *dropped, struct netd_err
 		gen_name(name, sizeof(name), jmax, "log");
 		s->jfd = openat(s->dirfd, name, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 		if (s->jfd < 0 || fstat(s->jfd, &st) < 0) {
-			rc = netd_err_set(err, -errno, 500, "%s/%s: %s", s->dir, name, strerror(errno));
+			rc = netd_err_set(err, -errno, CNI_ERR_IO, "%s/%s: %s", s->dir, name, strerror(errno));
 			goto out;
 		}
 		s->jgen = jmax;
@@ -1605,14 +1605,14 @@ int netd_state_open(const char *dir, struct netd_state **out, size_t *dropped, s
 		dropped = &dummy;
 	*dropped = 0;
 	if (!s)
-		return netd_err_set(err, -ENOMEM, 500, "out of memory");
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
 	s->dirfd = s->dirfd_nets = s->jfd = -1;
 	s->sync = NETD_SYNC_BATCH;
 	s->compact_min = NETD_COMPACT_MIN_DEFAULT;
 	s->tab_size = 1024;
 	if (!(s->tab = calloc(s->tab_size, sizeof(*s->tab)))) {
 		free(s);
-		return netd_err_set(err, -ENOMEM, 500, "out of memory");
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
 	}
 	if (dir) {
 		char sub[PATH_MAX + 16];
@@ -1620,14 +1620,14 @@ int netd_state_open(const char *dir, struct netd_state **out, size_t *dropped, s
 		s->dir = strdup(dir);
 		if ((rc = netd_mkdir_p(dir, 0700)) < 0 || (s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 			rc = rc < 0 ? rc : -errno;
-			netd_err_set(err, rc, 500, "state dir %s: %s", dir, strerror(-rc));
+			netd_err_set(err, rc, CNI_ERR_IO, "state dir %s: %s", dir, strerror(-rc));
 			goto fail;
 		}
 		snprintf(sub, sizeof(sub), "%s/" NET_DIR, dir);
 		if ((rc = netd_mkdir_p(sub, 0700)) < 0 ||
 		    (s->dirfd_nets = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 			rc = rc < 0 ? rc : -errno;
-			netd_err_set(err, rc, 500, "state dir %s: %s", sub, strerror(-rc));
+			netd_err_set(err, rc, CNI_ERR_IO, "state dir %s: %s", sub, strerror(-rc));
 			goto fail;
 		}
 		load_networks(s);

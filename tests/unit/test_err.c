@@ -42,11 +42,42 @@ static void test_collect(void **state)
 	assert_int_equal(e.code, CNI_ERR_IO);
 }
 
+/* Messages end up in JSON: bytes that are not UTF-8 become '?', the rest stays. */
+static void test_utf8_only(void **state)
+{
+	struct netd_err e = {0};
+
+	netd_err_set(&e, -EINVAL, CNI_ERR_INVALID_ENV, "id '%s' is bad", "a\xff\xfe\xc3\xa9" "b\xe2\x82");
+	assert_string_equal(e.msg, "id 'a?" "?\xc3\xa9" "b?" "?' is bad");
+	netd_err_prefix(&e, 0, "ns \x80");
+	assert_string_equal(e.msg, "ns ?: id 'a?" "?\xc3\xa9" "b?" "?' is bad");
+	netd_err_details(&e, "\xc0\xaf");
+	assert_string_equal(e.details, "?" "?");
+}
+
+/* One meaning for the code; the daemon's HTTP status is derived from it. */
+static void test_http_status(void **state)
+{
+	assert_int_equal(netd_err_http_status(CNI_ERR_INVALID_CONFIG), 400);
+	assert_int_equal(netd_err_http_status(CNI_ERR_DECODE), 400);
+	assert_int_equal(netd_err_http_status(CNI_ERR_INVALID_ENV), 400);
+	assert_int_equal(netd_err_http_status(NETD_ERR_NOT_FOUND), 404);
+	assert_int_equal(netd_err_http_status(CNI_ERR_UNKNOWN_CONTAINER), 404);
+	assert_int_equal(netd_err_http_status(NETD_ERR_IN_USE), 409);
+	assert_int_equal(netd_err_http_status(CNI_ERR_TRY_LATER), 503);
+	assert_int_equal(netd_err_http_status(CNI_ERR_IO), 500);
+	assert_int_equal(netd_err_http_status(NETD_ERR_INTERNAL), 500);
+	assert_int_equal(netd_err_http_status(0), 500);
+	assert_int_equal(netd_err_http_status(404), 500); /* a status is not a code */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_wins_and_prefix),
 		cmocka_unit_test(test_collect),
+		cmocka_unit_test(test_utf8_only),
+		cmocka_unit_test(test_http_status),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -118,7 +118,7 @@ static void test_conflicts_name_holder(void **state)
 	put(p, web, &d);
 	assert_int_equal(d.n_add, 3);	/* v4 + v6 for 8080, v4 only for 127.0.0.1 */
 	assert_int_equal(netd_pub_check(p, &db->e, &err), -EEXIST);
-	assert_int_equal(err.code, 409);
+	assert_int_equal(err.code, NETD_ERR_IN_USE);
 	if (!strstr(err.msg, "container web") || !strstr(err.msg, "blue:web:eth0") || !strstr(err.msg, "8080/tcp"))
 		fail_msg("%s", err.msg);
 	memset(&err, 0, sizeof(err));
@@ -150,7 +150,7 @@ static void test_duplicates_in_one_request(void **state)
 
 	(void)state;
 	assert_int_equal(netd_pub_check(p, &dup->e, &err), -EINVAL);
-	assert_int_equal(err.code, 400);
+	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
 	assert_non_null(strstr(err.msg, "portMappings[0]"));
 	assert_non_null(strstr(err.msg, "portMappings[2]"));
 	ep_free(dup);
