@@ -8,6 +8,7 @@
 
 #include "netd/cni.h"
 #include "netd/ipam.h"
+#include "netd/resolv.h"
 
 static int load(struct cni_ctx *ctx, struct netd_ipam_conf **c)
 {
@@ -31,8 +32,10 @@ static int cmd_add(struct cni_ctx *ctx)
 		goto out;
 	}
 	/* Everything that can fail on input goes before the first reservation. */
-	if (c->resolv_conf && (rc = netd_ipam_resolv_conf(c->resolv_conf, &ctx->result->dns, &ctx->err)) < 0)
+	if (c->resolv_conf && (rc = netd_resolv_conf_read(c->resolv_conf, &ctx->result->dns, &ctx->err)) < 0) {
+		netd_err_prefix(&ctx->err, CNI_ERR_IO, "ipam.resolvConf");
 		goto out;
+	}
 	if ((rc = netd_ipam_store_open(c->data_dir, c->network, &s, &ctx->err)) < 0)
 		goto out;
 	if ((rc = netd_ipam_allocate(c, s, ctx->container_id, ctx->ifname, ips, &ctx->err)) < 0)

@@ -78,6 +78,10 @@ ipam_files() { ls "$DATA/$NET" 2>/dev/null | grep -v -e '^lock$' -e '^last_reser
 	[ "$(json_field '.dns.search[0]')" = example.com ]
 	[ -f "$DATA/$NET/fd10::100" ]
 	[ "$(cat "$DATA/$NET/last_reserved_ip.1")" = fd10::100 ]
+	# an unreadable resolvConf fails the ADD before anything is reserved
+	ipam_run "$IPAM" ADD ctr2 eth0 <<<"$(ipam_conf "\"subnet\":\"10.10.0.0/24\",\"resolvConf\":\"$BATS_TEST_TMPDIR/nope\"")"
+	assert_cni_error 5 "ipam.resolvConf: cannot read $BATS_TEST_TMPDIR/nope"
+	[ "$(ipam_files | tr '\n' ' ')" = "10.10.0.2 fd10::100 " ]
 }
 
 @test "CHECK verifies prevResult's addresses; DEL releases and is idempotent" {

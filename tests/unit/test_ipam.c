@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "netd/ipam.h"
+#include "netd/resolv.h"
 
 static char tmpdir[64];
 
@@ -684,7 +685,7 @@ static void test_result_and_resolv(void **state)
 	c = conf_ok(ipam);
 	assert_int_equal(alloc1(c, "a", "eth0", &ip, &err), 0);
 	assert_int_equal(netd_ipam_result(c, &ip, r, &err), 0);
-	assert_int_equal(netd_ipam_resolv_conf(c->resolv_conf, &r->dns, &err), 0);
+	assert_int_equal(netd_resolv_conf_read(c->resolv_conf, &r->dns, &err), 0);
 	assert_int_equal(r->n_ips, 1);
 	assert_int_equal(r->n_routes, 1);
 	assert_int_equal(r->dns.n_nameservers, 2);
@@ -699,9 +700,10 @@ static void test_result_and_resolv(void **state)
 	snprintf(ipam, sizeof(ipam), "{\"subnet\":\"10.1.0.0/24\",\"resolvConf\":\"%s/nope\"}", tmpdir);
 	c = conf_ok(ipam);
 	r = cni_result_new();
-	assert_int_equal(netd_ipam_resolv_conf(c->resolv_conf, &r->dns, &err), -ENOENT);
+	assert_int_equal(netd_resolv_conf_read(c->resolv_conf, &r->dns, &err), -ENOENT);
 	assert_int_equal(err.code, CNI_ERR_IO);
-	assert_non_null(strstr(err.msg, "ipam.resolvConf: cannot read"));
+	assert_non_null(strstr(err.msg, "cannot read"));
+	assert_non_null(strstr(err.msg, "/nope"));
 	cni_result_free(r);
 	netd_ipam_conf_free(c);
 }

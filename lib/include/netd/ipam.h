@@ -9,23 +9,12 @@
  *    resolvConf, `exclude` (addresses never handed out) and the requested IPs.
  *    Pure: no files are touched.
  *
- *  - the store (struct netd_ipam_store): host-local's on-disk layout, so the two
- *    plugins can share a data dir. Under <dataDir>/<network>/:
- *        <ip>                  one per reservation, "<containerID>\r\n<ifname>"
- *                              (files from old host-local hold only the id)
- *        last_reserved_ip.<N>  the last address handed out from range set N
- *        lock                  flock(LOCK_EX) held for a whole ADD/DEL/GC
- *    and one thing of our own, which host-local ignores:
- *        .netd-index/<id>+<ifname> the addresses of one attachment (a cache,
- *                              checked against the reservation files; see
- *                              ipam.c), so ADD/DEL/CHECK cost the same with
- *                              10 or 10,000 reservations. A stamp of the
- *                              directory's stat in the lock file tells when
- *                              someone else (host-local) changed it; then the
- *                              next run rebuilds the index from a scan, once.
- *    Opening the store takes the lock; closing releases it. Every operation
- *    below expects an open (locked) store, which is what makes concurrent
- *    plugin runs safe.
+ *  - the store (struct netd_ipam_store, netd/ipam_store.h): host-local's
+ *    on-disk layout plus our index of it; every operation below expects an
+ *    open (locked) store, which is what makes concurrent plugin runs safe.
+ *
+ * Files: ipam_conf.c (config, requests), ipam_order.c (allocation order),
+ * ipam_store.c (the store), ipam.c (the operations), ipam_cni.c (the plugin).
  *
  * Allocation gives one address per range set. In each set, in order: an
  * address the (container, ifname) already holds there is returned again (ADD
@@ -50,6 +39,7 @@
 #include "netd/addr.h"
 #include "netd/cni.h"
 #include "netd/err.h"
+#include "netd/ipam_store.h"
 
 #define NETD_IPAM_DEFAULT_DATA_DIR "/var/lib/cni/networks"
 /* CNI spec code for STATUS: "plugin not available". */
@@ -100,6 +90,10 @@ int netd_ipam_find_range(const struct netd_ipam_rangeset *s, const struct netd_a
  * network or broadcast address, not excluded. */
 bool netd_ipam_usable(const struct netd_ipam_conf *c, const struct netd_ipam_range *r,
 		      const struct netd_addr *a);
+/* The addresses of r never handed out: gateway, network, IPv4 broadcast. */
+bool netd_ipam_special(const struct netd_ipam_range *r, const struct netd_addr *a);
+/* The `exclude` entry holding a, or NULL. */
+const struct netd_prefix *netd_ipam_excluded(const struct netd_ipam_conf *c, const struct netd_addr *a);
 /* The allocation order, without the store: the next usable address of set
  * `set` after `cursor`, wrapping from the last range's end to the first's
  * start. cursor NULL or outside the set: the set's first usable address.
@@ -108,45 +102,6 @@ int netd_ipam_next(const struct netd_ipam_conf *c, size_t set, const struct netd
 		   struct netd_addr *out);
 /* "10.1.0.0/24,10.2.0.0/24" into buf; returns buf. */
 const char *netd_ipam_set_str(const struct netd_ipam_rangeset *s, char *buf, size_t len);
-
-/* ---- store --------------------------------------------------------------- */
-
-struct netd_ipam_store;
-
-/* One reservation file. ifname is NULL for an old id-only file. */
-struct netd_ipam_lease {
-	struct netd_addr addr;
-	char *id;
-	char *ifname;
-};
-
-/* Create <data_dir>/<network>/ if needed and take its lock (blocks until
- * other plugin runs let go). */
-int netd_ipam_store_open(const char *data_dir, const char *network, struct netd_ipam_store **out,
-			 struct netd_err *err);
-/* Release the lock; NULL is fine. */
-void netd_ipam_store_close(struct netd_ipam_store *s);
-/* Is the index in use for this open store (else every lookup scans)? */
-bool netd_ipam_store_indexed(const struct netd_ipam_store *s);
-
-/* Create the file for a (O_EXCL) and record it as last_reserved_ip.<set>.
- * -EEXIST if someone holds a. */
-int netd_ipam_store_reserve(struct netd_ipam_store *s, const struct netd_addr *a, const char *id,
-			    const char *ifname, size_t set, struct netd_err *err);
-/* Remove a's file (and its index line); -ENOENT if there is none. */
-int netd_ipam_store_remove(struct netd_ipam_store *s, const struct netd_addr *a);
-/* Who holds a: 0 and *out filled (free with netd_ipam_lease_clear), or -ENOENT. */
-int netd_ipam_store_get(struct netd_ipam_store *s, const struct netd_addr *a, struct netd_ipam_lease *out);
-/* Every reservation (files named by an address; lock etc. are skipped). */
-int netd_ipam_store_list(struct netd_ipam_store *s, struct netd_ipam_lease **out, size_t *n,
-			 struct netd_err *err);
-/* last_reserved_ip.<set>: 0, or -ENOENT / -EINVAL when absent or garbled. */
-int netd_ipam_store_last(struct netd_ipam_store *s, size_t set, struct netd_addr *out);
-
-void netd_ipam_lease_clear(struct netd_ipam_lease *l);
-void netd_ipam_leases_free(struct netd_ipam_lease *l, size_t n);
-/* Does lease l belong to (id, ifname)? Old id-only leases match on id. */
-bool netd_ipam_lease_match(const struct netd_ipam_lease *l, const char *id, const char *ifname);
 
 /* ---- operations (on an open store) ---------------------------------------- */
 
@@ -183,11 +138,8 @@ int netd_ipam_gc(struct netd_ipam_store *s, const struct netd_ipam_attachment *v
  * lock itself when the network's directory exists; creates nothing else. */
 int netd_ipam_status(const struct netd_ipam_conf *c, struct netd_err *err);
 
-/* Read a resolv.conf (nameserver, domain, search, options) into dns. */
-int netd_ipam_resolv_conf(const char *path, struct cni_dns *dns, struct netd_err *err);
-
 /* Fill a result: ips (c->n_sets of them) and c's routes. DNS is separate
- * (netd_ipam_resolv_conf) so a plugin can read it before reserving anything. */
+ * (netd_resolv_conf_read, netd/resolv.h) so a plugin can read it before reserving anything. */
 int netd_ipam_result(const struct netd_ipam_conf *c, const struct cni_ip *ips, struct cni_result *r,
 		     struct netd_err *err);
 
