@@ -21,6 +21,7 @@
 
 #include "netd/dns_server.h"
 #include "netd/netns.h"
+#include "netd/nft_dns.h"
 #include "netd/nl.h"
 
 #define PENDING_MAX 4096
@@ -65,6 +66,8 @@ struct listener {
 	struct conn *conns;
 	size_t n_conns;
 	struct upstream *up;
+	uint16_t udp_port, tcp_port;
+	bool direct;		/* on :53 itself: no nftables redirect */
 };
 
 struct conn {
@@ -512,14 +515,19 @@ static void on_conn(struct dns_server *s, struct conn *c, uint32_t events)
 		conn_close(s, c);
 }
 
-static int bind_local(int fd)
+/* 127.0.0.11:port; port 0: one the kernel picks, returned */
+static int bind_local(int fd, uint16_t *port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53)};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(*port)};
+	socklen_t al = sizeof(a);
 	int one = 1;
 
 	a.sin_addr.s_addr = htonl(0x7f00000b); /* 127.0.0.11 */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	return bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ? -errno : 0;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || getsockname(fd, (struct sockaddr *)&a, &al) < 0)
+		return -errno;
+	*port = ntohs(a.sin_port);
+	return 0;
 }
 
 static int lo_up(int nsfd, struct netd_err *err)
@@ -552,6 +560,8 @@ static void listener_free(struct dns_server *s, struct listener *l)
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, l->tcp.fd, NULL);
 		close(l->tcp.fd);
 	}
+	if (l->direct)
+		s->st.listeners_direct--;
 	free(l->view);
 	free(l);
 }
@@ -559,6 +569,7 @@ static void listener_free(struct dns_server *s, struct listener *l)
 static int listener_open(struct dns_server *s, const char *netns, struct listener **out, struct netd_err *err)
 {
 	struct listener *l = calloc(1, sizeof(*l));
+	struct netd_err nerr = {0};
 	int nsfd = -1, rc;
 
 	if (!l || !(l->view = strdup(netns))) {
@@ -573,9 +584,35 @@ static int listener_open(struct dns_server *s, const char *netns, struct listene
 	if ((rc = l->udp.fd = netns_socket(nsfd, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0, err)) < 0 ||
 	    (rc = l->tcp.fd = netns_socket(nsfd, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0, err)) < 0)
 		goto fail;
-	if ((rc = bind_local(l->udp.fd)) < 0 || (rc = bind_local(l->tcp.fd)) < 0 ||
-	    (listen(l->tcp.fd, 64) < 0 && (rc = -errno))) {
-		netd_err_set(err, rc, 0, "dns: cannot listen on 127.0.0.11:53 in %s: %s", netns, strerror(-rc));
+	/* ports of the kernel's choosing and the redirect from :53, so :53
+	 * stays free for the container; without nftables, :53 itself */
+	l->udp_port = l->tcp_port = 0;
+	if ((rc = bind_local(l->udp.fd, &l->udp_port)) < 0 || (rc = bind_local(l->tcp.fd, &l->tcp_port)) < 0) {
+		netd_err_set(err, rc, 0, "dns: cannot bind 127.0.0.11 in %s: %s", netns, strerror(-rc));
+		goto fail;
+	}
+	if (netd_nft_dns_redirect(nsfd, l->udp_port, l->tcp_port, &nerr) < 0) {
+		int u = netns_socket(nsfd, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0, err);
+		int t = u < 0 ? -1 : netns_socket(nsfd, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0, err);
+
+		close(l->udp.fd);
+		close(l->tcp.fd);
+		l->udp.fd = u;
+		l->tcp.fd = t;
+		l->udp_port = l->tcp_port = 53;
+		if ((rc = u) < 0 || (rc = t) < 0)
+			goto fail;
+		if ((rc = bind_local(l->udp.fd, &l->udp_port)) < 0 || (rc = bind_local(l->tcp.fd, &l->tcp_port)) < 0) {
+			netd_err_set(err, rc, 0, "dns: no nftables redirect in %s (%s), and cannot listen on "
+				     "127.0.0.11:53 either: %s", netns, nerr.msg, strerror(-rc));
+			goto fail;
+		}
+		s->st.listeners_direct++;
+		l->direct = true;
+	}
+	if (listen(l->tcp.fd, 64) < 0) {
+		rc = -errno;
+		netd_err_set(err, rc, 0, "dns: listen in %s: %s", netns, strerror(-rc));
 		goto fail;
 	}
 	if ((rc = ep_add(s, &l->udp, EPOLLIN)) < 0 || (rc = ep_add(s, &l->tcp, EPOLLIN)) < 0) {

@@ -237,3 +237,30 @@ EOF
 	# another opcode: NOTIMP
 	[ "$(ip netns exec a dig +tries=1 +time=2 +opcode=2 @127.0.0.11 b | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')" = NOTIMP ]
 }
+
+@test "the container keeps :53 for itself: netd listens on other ports behind an nftables redirect" {
+	ctr a; ctr b
+	netd_start "$D"
+	reg n a '["10.10.0.2/24"]'
+	reg n b '["10.10.0.3/24"]'
+	ip netns exec a nft list chain ip netd_dns output | grep -q 'udp dport 53 dnat to 127.0.0.11:'
+	ip netns exec a nft list chain ip netd_dns output | grep -q 'tcp dport 53 dnat to 127.0.0.11:'
+	! ip netns exec a ss -lnu | grep -q '127.0.0.11:53 ' || false
+	# a DNS server of the container's own, on every address's :53, UDP and TCP
+	ip netns exec a python3 -c '
+import socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 53))
+t = socket.socket(); t.bind(("0.0.0.0", 53)); t.listen()
+time.sleep(20)' &
+	own=$!
+	sleep 0.5
+	kill -0 "$own"
+	[ "$(q a b)" = 10.10.0.3 ]
+	[ "$(q a b +tcp)" = 10.10.0.3 ]
+	kill "$own"
+	# after a restart: new ports, the two rules replaced, not added to
+	netd_stop "$D" KILL
+	netd_start "$D"
+	[ "$(q a b)" = 10.10.0.3 ]
+	[ "$(ip netns exec a nft list chain ip netd_dns output | grep -c dnat)" = 2 ]
+}

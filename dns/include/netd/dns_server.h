@@ -3,8 +3,11 @@
  * forwarded upstream with c-ares.
  *
  * One listener per view (a container's netns): a UDP and a TCP socket on
- * 127.0.0.11:53 created inside that netns (whose `lo` is brought up if it
- * is down), so queries arrive already labelled with their asker. Every
+ * 127.0.0.11 created inside that netns (whose `lo` is brought up if it is
+ * down), so queries arrive already labelled with their asker. They listen
+ * on ports the kernel picks, and a small nftables table in the netns
+ * (netd/nft_dns.h) sends 127.0.0.11:53 there, leaving :53 to the
+ * container; where nftables is unavailable they listen on :53 itself. Every
  * socket, c-ares' included, sits on the server's own epoll fd, which the
  * caller puts in its loop: when it is readable, call dns_server_run(); at
  * the latest after dns_server_timeout_ms(), call it too (upstream timeouts).
@@ -48,6 +51,7 @@ struct dns_stats {
 	unsigned long long upstream_latency[DNS_LATENCY_BUCKETS];	/* cumulative counts per bound */
 	double upstream_latency_sum_ms;
 	size_t listeners;
+	size_t listeners_direct;	/* of those, on :53 itself (no nftables in that netns) */
 };
 
 struct dns_server;

@@ -1,0 +1,27 @@
+/* nft_dns.h — the DNS redirect table inside a container's netns.
+ *
+ * netd's resolver listens on 127.0.0.11 at ports the kernel picks, so that
+ * the container keeps :53 for a server of its own; this table, `ip
+ * netd_dns`, sends what the container addresses to 127.0.0.11:53 there:
+ *
+ *   chain output { type nat hook output priority -100;
+ *     ip daddr 127.0.0.11 udp dport 53 dnat to 127.0.0.11:UDP_PORT
+ *     ip daddr 127.0.0.11 tcp dport 53 dnat to 127.0.0.11:TCP_PORT }
+ *
+ * Conntrack turns the answers' source port back into 53. Setting it again
+ * (a new port after a netd restart) replaces both rules in one batch. The
+ * table lives and dies with the netns; nobody else writes to it, so no lock.
+ */
+#ifndef NETD_NFT_DNS_H
+#define NETD_NFT_DNS_H
+
+#include <stdint.h>
+
+#include "netd/err.h"
+
+#define NETD_NFT_DNS_TABLE "netd_dns"
+
+/* Install or update the table in netns nsfd (-1: here). Ports in host order. */
+int netd_nft_dns_redirect(int nsfd, uint16_t udp_port, uint16_t tcp_port, struct netd_err *err);
+
+#endif

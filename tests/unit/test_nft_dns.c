@@ -1,0 +1,92 @@
+/* The DNS redirect table in a container netns: 127.0.0.11:53 reaches the
+ * ports given, answers come back from :53, and setting new ports replaces
+ * the rules. Needs root (a private host); skipped otherwise. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "netd/netns.h"
+#include "netd/nft_dns.h"
+#include "unit.h"
+
+static struct sockaddr_in sin_of(uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+	a.sin_addr.s_addr = htonl(0x7f00000b);
+	return a;
+}
+
+/* A datagram to 127.0.0.11:53 arrives at the socket on `port`, whose
+ * answer comes back from :53. */
+static void round_trip(int ns, uint16_t port)
+{
+	struct netd_err err = {0};
+	int srv = netns_socket(ns, AF_INET, SOCK_DGRAM, 0, &err), cli = netns_socket(ns, AF_INET, SOCK_DGRAM, 0, &err);
+	struct sockaddr_in to = sin_of(53), me = sin_of(port), from;
+	struct timeval tv = {2, 0};
+	socklen_t fl = sizeof(from);
+	char buf[16];
+
+	assert_true(srv >= 0 && cli >= 0);
+	setsockopt(srv, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(cli, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(bind(srv, (struct sockaddr *)&me, sizeof(me)), 0);
+	assert_int_equal(sendto(cli, "q", 1, 0, (struct sockaddr *)&to, sizeof(to)), 1);
+	assert_int_equal(recvfrom(srv, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl), 1);
+	assert_int_equal(sendto(srv, "a", 1, 0, (struct sockaddr *)&from, fl), 1);
+	fl = sizeof(from);
+	assert_int_equal(recvfrom(cli, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl), 1);
+	assert_int_equal(ntohs(from.sin_port), 53);
+	assert_int_equal(ntohl(from.sin_addr.s_addr), 0x7f00000b);
+	close(srv);
+	close(cli);
+}
+
+static int lo_up(void *arg)
+{
+	return system("ip link set lo up") == 0 ? 0 : -EIO;
+}
+
+static void test_redirect(void **state)
+{
+	struct netd_err err = {0};
+	int ns = netd_test_new_netns();
+
+	assert_int_equal(netns_run(ns, lo_up, NULL, &err), 0);
+	assert_int_equal(netd_nft_dns_redirect(ns, 40001, 40002, &err), 0);
+	round_trip(ns, 40001);
+	netd_test_sh("nsenter --net=/proc/%d/fd/%d nft list chain ip netd_dns output | grep -q 'tcp dport 53 dnat to 127.0.0.11:40002'",
+		     (int)getpid(), ns);
+	/* new ports: the same two rules, rewritten */
+	assert_int_equal(netd_nft_dns_redirect(ns, 40003, 40004, &err), 0);
+	round_trip(ns, 40003);
+	netd_test_sh("test $(nsenter --net=/proc/%d/fd/%d nft list chain ip netd_dns output | grep -c dnat) = 2",
+		     (int)getpid(), ns);
+	close(ns);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_redirect),
+	};
+	int rc = netd_test_private_host("test_nft_dns", NULL);
+
+	if (rc)
+		return rc;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
