@@ -344,7 +344,7 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 			     "plugins", main_conf, "type", "netd-endpoint", "socket", opts.socket,
 			     "capabilities", "aliases", 1, "portMappings", 1);
 
-	mkdir(opts.conf_dir, 0755);
+	netd_mkdir_p(opts.conf_dir, 0755); /* if this fails, so does the open below, saying why */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	s = json_dumps(conflist, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

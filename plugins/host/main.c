@@ -174,9 +174,8 @@ static int state_save(struct cni_ctx *ctx, const struct rec *r)
 	json_t *j;
 	int rc;
 
-	if (mkdir(state_dir(ctx), 0700) < 0 && errno != EEXIST)
-		return netd_err_set(&ctx->err, -errno, CNI_ERR_IO, "create %s: %s", state_dir(ctx),
-				    strerror(errno));
+	if ((rc = netd_mkdir_p(state_dir(ctx), 0700)) < 0)
+		return netd_err_set(&ctx->err, rc, CNI_ERR_IO, "create %s: %s", state_dir(ctx), strerror(-rc));
 	state_path(ctx, r->cid, r->ifname, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	j = json_pack("{s:s, s:s, s:i, s:b, s:s, s:s, s:s, s:s, s:s, s:i}", "device", r->orig, "mac",

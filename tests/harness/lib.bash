@@ -71,12 +71,15 @@ assert_success() {
 # host_links: the host's links other than lo, one name per line
 host_links() { ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -v '^lo$' || true; }
 
-# snapshot of everything a plugin can change on the host, for "nothing left behind"
+# snapshot of everything a plugin can change on the host, for "nothing left behind".
+# IPv6 link-local addresses and their routes are left out: the kernel adds them
+# on its own, some time after a link comes up, so they would make the snapshot
+# depend on timing.
 host_state() {
 	{
 		ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//'
-		ip -o addr show | awk '{print $2, $4}'
-		ip route show table all
+		ip -o addr show | awk '{print $2, $4}' | grep -v ' fe80:' || true
+		ip route show table all | grep -v '^\(local \)\?fe80:' || true
 		nft list ruleset 2>/dev/null | grep -v '^$' || true
 		find /var/lib/cni -type f 2>/dev/null | grep -v -e '/lock$' -e 'last_reserved_ip' | sort
 	} 2>/dev/null

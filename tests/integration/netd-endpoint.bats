@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # netd-endpoint, the chained plugin, run the way a runtime runs it.
 
+load ../harness/lib
 load netd_lib
+bats_require_minimum_version 1.5.0
 
 setup() {
 	D=$BATS_TEST_TMPDIR/n
@@ -103,6 +105,41 @@ plugin() { # plugin CMD CONTAINERID [CNI_ARGS]: config on stdin
 	[ "$status" -eq 1 ]
 	[ "$(jq .code <<<"$output")" = 7 ]
 	[[ "$(jq -r .msg <<<"$output")" == *"field 'name'"* ]]
+}
+
+# bconf NAME: a netd-bridge config for network NAME
+bconf() {
+	printf '{"cniVersion":"1.0.0","name":"%s","type":"netd-bridge","bridge":"br-lim","ipam":{"type":"netd-ipam","subnet":"10.77.0.0/24"}}' "$1"
+}
+
+# econf NAME PREV: netd-endpoint after it
+econf() {
+	printf '{"cniVersion":"1.0.0","name":"%s","type":"netd-endpoint","socket":"%s","prevResult":%s}' "$1" "$D/netd.sock" "$2"
+}
+
+@test "the longest container id and network name a main plugin accepts, netd-endpoint accepts too; longer ones are refused before anything changes" {
+	netd_start "$D"
+	id=$(printf 'c%.0s' $(seq 128))
+	net=$(printf 'n%.0s' $(seq 64))
+	cni netd-bridge ADD "$id" eth0 /run/netns/ctr <<<"$(bconf "$net")"; assert_success
+	prev=$output
+	cni netd-endpoint ADD "$id" eth0 /run/netns/ctr <<<"$(econf "$net" "$prev")"; assert_success
+	run netd_curl "$D" "http://netd/v1/endpoints/$net:$id:eth0"
+	[ "${lines[-1]}" = 200 ]
+	before=$(host_state)
+	# one longer: the main plugin refuses it, as netd-endpoint would, with nothing built
+	cni netd-bridge ADD "${id}c" eth1 /run/netns/ctr <<<"$(bconf "$net")"
+	assert_cni_error 4 "not a valid container id"
+	cni netd-endpoint ADD "${id}c" eth1 /run/netns/ctr <<<"$(econf "$net" "$prev")"
+	assert_cni_error 4 "not a valid container id"
+	cni netd-bridge ADD c2 eth1 /run/netns/ctr <<<"$(bconf "${net}n")"
+	assert_cni_error 7 "not a valid name"
+	cni netd-endpoint ADD c2 eth1 /run/netns/ctr <<<"$(econf "${net}n" "$prev")"
+	assert_cni_error 7 "not a valid name"
+	[ "$(host_state)" = "$before" ]
+	! ns_exec ctr ip link show eth1 2>/dev/null || false
+	cni netd-endpoint DEL "$id" eth0 /run/netns/ctr <<<"$(econf "$net" "$prev")"; assert_success
+	cni netd-bridge DEL "$id" eth0 /run/netns/ctr <<<"$(bconf "$net")"; assert_success
 }
 
 @test "GC drops this network's endpoints that are not valid attachments, and only those" {
