@@ -3,7 +3,8 @@
  *
  * netd is one thread around one epoll loop (main.c). It keeps the dynamic state
  * of every network — networks and the endpoints containers registered — in
- * memory (state.c). Every endpoint change is appended to a journal under the
+ * memory (state.c; records, journal, compaction and loading in
+ * state_record.c, state_journal.c, state_compact.c, state_load.c). Every endpoint change is appended to a journal under the
  * state dir with one write(2) before the API acknowledges it, so a kill -9 at
  * any moment loses nothing that was answered (the page cache outlives the
  * process); how soon it also survives a power loss is the `sync` setting. The HTTP API (api.c) is a pure function
@@ -148,9 +149,7 @@ struct netd_state {
 extern void (*netd_state_warn)(const char *msg);
 
 /* Open (creating dirs 0700) and load the state under dir, dropping endpoints
- * whose netns path is gone (*dropped counts them). dir NULL: empty, memory only.
- * An old one-file-per-endpoint layout (endpoints/ID.json) is loaded and
- * converted (snapshot first, then its files removed). */
+ * whose netns path is gone (*dropped counts them). dir NULL: empty, memory only. */
 int netd_state_open(const char *dir, struct netd_state **out, size_t *dropped, struct netd_err *err);
 /* Waits for a running compaction and syncs the journal, then frees. */
 void netd_state_free(struct netd_state *s);

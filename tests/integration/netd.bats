@@ -156,30 +156,6 @@ reg() { # reg DIR CID NETWORK NETNS
 	grep -q "debug: state: compacted, snapshot of" "$D/log"
 }
 
-@test "state of the one-file-per-endpoint layout is loaded and converted" {
-	ip netns add keep
-	mkdir -p "$D/state/endpoints" "$D/state/networks"
-	printf '%s\n' '{"name":"old","driver":"bridge","subnets":["10.6.0.0/16"],"options":{},"created":"2024-01-01T00:00:00Z","implicit":false}' \
-		>"$D/state/networks/old.json"
-	for c in a b; do
-		printf '{"id":"old:%s:eth0","containerID":"%s","name":"%s","network":"old","ifname":"eth0","netns":"/run/netns/keep","mac":"","created":"2024-01-01T00:00:00Z","ips":["10.6.0.2/16"],"aliases":["x%s"],"portMappings":[],"links":[]}\n' \
-			$c $c $c $c >"$D/state/endpoints/old:$c:eth0.json"
-	done
-	netd_start "$D"
-	[ ! -e "$D/state/endpoints" ]
-	[ -e "$D/state/endpoints.0000000001.snap" ]
-	run netd_curl "$D" http://netd/v1/endpoints/old:b:eth0
-	[ "${lines[-1]}" = 200 ]
-	echo "${lines[0]}" | grep -q '"aliases":\["xb"\]'
-	netd_stop "$D" TERM
-	netd_start "$D"
-	run netd_curl "$D" http://netd/v1/endpoints?network=old
-	echo "${lines[0]}" | grep -q '"old:a:eth0"'
-	echo "${lines[0]}" | grep -q '"old:b:eth0"'
-	run netd_curl "$D" http://netd/v1/networks/old
-	echo "${lines[0]}" | grep -q 10.6.0.0/16
-}
-
 @test "two instances run side by side; a second one on the same socket refuses" {
 	netd_start "$D"
 	netd_start "$BATS_TEST_TMPDIR/n2"

@@ -1,5 +1,5 @@
 /* netd's endpoint store on disk: the journal, compaction, torn tails, the
- * old one-file-per-endpoint layout, the sync modes. What is asserted is what
+ * the sync modes. What is asserted is what
  * a restart gives back (netd_state_open on the same dir), compared with the
  * state before it record for record and in registration order. */
 #include <errno.h>
@@ -358,65 +358,6 @@ static void corrupt_record_detected(void **state)
 	netd_state_free(s);
 }
 
-/* State written by netd before the journal: endpoints/ID.json files. They
- * are loaded, converted to a snapshot, and the old directory goes. */
-static void old_layout_migrated(void **state)
-{
-	struct netd_state *mem = NULL, *s;
-	struct netd_err err = {0};
-	char path[512], cid[32], *before, *after;
-	size_t dropped = 0;
-	FILE *f;
-
-	(void)state;
-	assert_int_equal(netd_state_open(NULL, &mem, NULL, &err), 0);
-	snprintf(path, sizeof(path), "%s/endpoints", dir);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/networks", dir);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/networks/old.json", dir);
-	f = fopen(path, "w");
-	fputs("{\"name\":\"old\",\"driver\":\"bridge\",\"subnets\":[\"10.5.0.0/16\"],\"options\":{},"
-	      "\"created\":\"2024-01-01T00:00:00Z\",\"implicit\":false}\n", f);
-	fclose(f);
-	for (int i = 0; i < 20; i++) {
-		snprintf(cid, sizeof(cid), "m%d", i);
-		put(mem, cid, "old", i == 3 ? "/nonexistent/netns" : "/proc/self/ns/net", "o");
-	}
-	for (struct netd_ep *e = mem->first; e; e = e->next) {
-		snprintf(path, sizeof(path), "%s/endpoints/%s.json", dir, e->id);
-		f = fopen(path, "w");
-		fprintf(f, "%s\n", e->json);
-		fclose(f);
-	}
-	del(mem, "old", "m3");
-	snprintf(path, sizeof(path), "%s/endpoints/.x.json.tmp", dir);
-	f = fopen(path, "w");
-	fputs("{\"containerID\":", f);
-	fclose(f);
-
-	s = open_state(&dropped);
-	assert_int_equal(dropped, 1);
-	assert_int_equal(s->n_eps, 19);
-	assert_false(exists("endpoints/"));
-	assert_true(exists("endpoints.0000000001.snap"));
-	assert_int_equal(s->n_warnings, 0);
-	/* the old layout had no order: compare as sets, via get */
-	for (struct netd_ep *e = mem->first; e; e = e->next)
-		assert_string_equal(netd_state_get_ep(s, e->id)->json, e->json);
-	assert_non_null(strstr(netd_state_get_net(s, "old")->json, "10.5.0.0/16"));
-	before = dump(s);
-	netd_state_free(s);
-	s = open_state(&dropped);
-	assert_int_equal(dropped, 0);
-	after = dump(s);
-	assert_string_equal(before, after);
-	free(before);
-	free(after);
-	netd_state_free(s);
-	netd_state_free(mem);
-}
-
 /* Endpoints whose netns is gone are dropped at load, once: the drop is
  * journalled, and junk files do not stop a load. */
 static void dropped_once_and_junk_ignored(void **state)
@@ -579,7 +520,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(compaction_in_the_background, setup, teardown),
 		cmocka_unit_test_setup_teardown(torn_tail_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(corrupt_record_detected, setup, teardown),
-		cmocka_unit_test_setup_teardown(old_layout_migrated, setup, teardown),
 		cmocka_unit_test_setup_teardown(dropped_once_and_junk_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(sync_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(hand_written_records, setup, teardown),
