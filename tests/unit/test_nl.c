@@ -655,6 +655,68 @@ static void test_vxlan_fdb_neigh(void **state)
 	assert_false(netd_err_isset(&e2));
 }
 
+/* What the overlay reads back: a vxlan's remote list and a bridge's ports. */
+static void test_fdb_list_and_ports(void **state)
+{
+	struct fx *f = *state;
+	struct netd_err err = {0};
+	struct netd_bridge_opts bo = {0};
+	struct netd_link br, *ports;
+	struct netd_fdb *fdb;
+	static const uint8_t zero[6];
+	size_t n, nz = 0, nu = 0;
+
+	mk_veth(f, "u0", "u1", -1);
+	int u = ifindex(f->nl, "u0");
+	assert_int_equal(netd_nl_addr_add(f->nl, u, PP("192.168.50.1/24"), false, &err), 0);
+	struct netd_vxlan_opts o = { .name = "vx0", .vni = 7, .local = A("192.168.50.1"), .dev = u };
+	assert_int_equal(netd_nl_vxlan_create(f->nl, &o, &err), 0);
+	int vx = ifindex(f->nl, "vx0");
+	assert_int_equal(netd_nl_bridge_ensure(f->nl, "br0", &bo, &br, &err), 0);
+	assert_int_equal(netd_nl_link_set_master(f->nl, vx, br.ifindex, &err), 0);
+
+	/* no remotes yet */
+	assert_int_equal(netd_nl_fdb_list(f->nl, vx, &fdb, &n, &err), 0);
+	assert_int_equal(n, 0);
+	free(fdb);
+	struct netd_addr d1 = A("192.168.50.2"), d2 = A("192.168.50.3");
+	assert_int_equal(netd_nl_fdb_set(f->nl, vx, zero, &d1, &err), 0);
+	assert_int_equal(netd_nl_fdb_set(f->nl, vx, zero, &d2, &err), 0);
+	assert_int_equal(netd_nl_fdb_set(f->nl, vx, MAC1, &d2, &err), 0);
+	assert_int_equal(netd_nl_fdb_list(f->nl, vx, &fdb, &n, &err), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(fdb[i].permanent);
+		if (!memcmp(fdb[i].mac, zero, 6)) {
+			nz++;
+			assert_true(netd_addr_eq(&fdb[i].dst, &d1) || netd_addr_eq(&fdb[i].dst, &d2));
+		} else {
+			nu++;
+			assert_memory_equal(fdb[i].mac, MAC1, 6);
+			assert_true(netd_addr_eq(&fdb[i].dst, &d2));
+		}
+	}
+	assert_int_equal(nz, 2);
+	assert_int_equal(nu, 1);
+	free(fdb);
+
+	/* ports: the vxlan and one veth end; another veth is not one */
+	mk_veth(f, "p0", "p1", -1);
+	mk_veth(f, "q0", "q1", -1);
+	assert_int_equal(netd_nl_link_set_master(f->nl, ifindex(f->nl, "p0"), br.ifindex, &err), 0);
+	assert_int_equal(netd_nl_link_list_master(f->nl, br.ifindex, &ports, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_true((!strcmp(ports[0].name, "vx0") && !strcmp(ports[1].name, "p0")) ||
+		    (!strcmp(ports[0].name, "p0") && !strcmp(ports[1].name, "vx0")));
+	free(ports);
+	assert_int_equal(netd_nl_link_del(f->nl, ifindex(f->nl, "p0"), &err), 0);
+	assert_int_equal(netd_nl_link_list_master(f->nl, br.ifindex, &ports, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ports[0].name, "vx0");
+	free(ports);
+	assert_false(netd_err_isset(&err));
+}
+
 /* Dumps that race with changes are read again; what comes back is whole. */
 static void test_dump_retried_under_churn(void **state)
 {
@@ -830,6 +892,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_macvlan_into_container, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vxlan_fdb_neigh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fdb_list_and_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_retried_under_churn, setup, teardown),
 		cmocka_unit_test_setup_teardown(bench, setup, teardown),
 	};

@@ -197,6 +197,22 @@ int netd_nl_fdb_set(struct netd_nl *nl, int ifindex, const uint8_t mac[6], const
 int netd_nl_fdb_del(struct netd_nl *nl, int ifindex, const uint8_t mac[6], const struct netd_addr *dst,
 		    struct netd_err *err);
 
+/* FDB entries with a remote destination in ifindex's own table (a vxlan's
+ * remote list: flood entries are the all-zero MAC, one per remote). *out
+ * malloc'ed. Entries a bridge learnt for the device as its port are not
+ * included. */
+struct netd_fdb {
+	uint8_t mac[6];
+	struct netd_addr dst;
+	bool permanent;
+};
+int netd_nl_fdb_list(struct netd_nl *nl, int ifindex, struct netd_fdb **out, size_t *n, struct netd_err *err);
+
+/* Links whose master is `master` (a bridge's ports), in one dump the kernel
+ * filters. *out malloc'ed. */
+int netd_nl_link_list_master(struct netd_nl *nl, int master, struct netd_link **out, size_t *n,
+			     struct netd_err *err);
+
 /* Ifindex of the link carrying the default route of family (0 = v4 then v6),
  * lowest metric first, or -ENETUNREACH (err set, code 7: config must name a link). */
 int netd_nl_default_route_link(struct netd_nl *nl, int family, struct netd_err *err);
