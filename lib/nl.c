@@ -1492,3 +1492,40 @@ int netd_nl_fdb_list(struct netd_nl *nl, int ifindex, struct netd_fdb **out, siz
 	*n = v.n;
 	return 0;
 }
+
+struct owner_find {
+	struct netd_addr a;
+	int ifindex;
+};
+
+static int parse_addr_owner(struct nlmsghdr *nlh, void *arg)
+{
+	struct vec *v = arg;
+	struct owner_find *f = v->filter;
+	struct ifaddrmsg *ifa = nlmsg_data(nlh);
+	struct nlattr *tb[IFA_MAX + 1], *a;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || nlmsg_parse(nlh, sizeof(*ifa), tb, IFA_MAX, NULL) < 0 ||
+	    ifa->ifa_family != f->a.family || f->ifindex)
+		return 0;
+	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (a && (size_t)nla_len(a) == netd_addr_len(&f->a) && !memcmp(nla_data(a), f->a.b, nla_len(a)))
+		f->ifindex = (int)ifa->ifa_index;
+	return 0;
+}
+
+int netd_nl_addr_owner(struct netd_nl *nl, const struct netd_addr *a, struct netd_err *err)
+{
+	struct addr_filter af = { 0, a->family };
+	struct owner_find f = { .a = *a };
+	struct vec v = { .size = 1, .filter = &f };
+	int rc;
+
+	if (!family_ok(a->family))
+		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "address owner: no address");
+	rc = dump(nl, build_addr_dump, &af, parse_addr_owner, &v);
+	free(v.v);
+	if (rc < 0)
+		return fail(nl, err, rc, "list addresses");
+	return f.ifindex ? f.ifindex : -EADDRNOTAVAIL;
+}

@@ -23,7 +23,8 @@ static void usage(FILE *f)
 		"\n"
 		"  status                          netd's state\n"
 		"  endpoints [--network NET]       endpoints registered with netd\n"
-		"  network create [-d DRIVER] [--subnet CIDR] [--gateway IP] [-o KEY=VALUE]... NAME\n"
+		"  network create [-d DRIVER] [--subnet CIDR] [--gateway IP] [--ip-range CIDR] [--vni N]\n"
+		"                 [-o KEY=VALUE]... NAME\n"
 		"  network ls | inspect NAME | rm NAME\n"
 		"  container add NAME --net A[,B] [-p HOST:CONTAINER[/PROTO]]... [--alias X]... [--link C[:ALIAS]]...\n"
 		"  container del NAME | check NAME | ls\n"
@@ -252,13 +253,63 @@ static json_t *option_value(const char *v)
 	return json_string(v);
 }
 
+static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return (!*s || *end || errno || *s == '-' || *out < min || *out > max) ? -EINVAL : 0;
+}
+
+/* First and last address of r (netd-ipam itself never hands out the
+ * subnet's network or broadcast address). */
+static void range_bounds(const struct netd_prefix *r, struct netd_addr *first, struct netd_addr *last)
+{
+	int bits = r->addr.family == AF_INET ? 32 : 128;
+
+	*first = r->addr;
+	*last = r->addr;
+	for (int i = r->len; i < bits; i++) {
+		first->b[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+		last->b[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+	}
+}
+
+/* The overlay's VNI: given, or derived from the name (FNV-1a, folded into
+ * 1..16777215) so that every host creating the network by the same name
+ * agrees without talking. "peers" given as "a,b,c" becomes a list. */
+static void overlay_conf(json_t *main_conf, const char *name, unsigned long vni, json_t *opts_obj)
+{
+	json_t *peers = json_object_get(opts_obj, "peers");
+
+	if (!vni) {
+		uint32_t h = 2166136261u;
+
+		for (const char *c = name; *c; c++)
+			h = (h ^ (uint8_t)*c) * 16777619u;
+		vni = (h % 16777215u) + 1;
+	}
+	json_object_set_new(main_conf, "vni", json_integer((json_int_t)vni));
+	if (json_is_string(peers)) {
+		json_t *list = json_array();
+		char *dup = strdup(json_string_value(peers)), *save = NULL;
+
+		for (char *t = dup ? strtok_r(dup, ", ", &save) : NULL; t; t = strtok_r(NULL, ", ", &save))
+			json_array_append_new(list, json_string(t));
+		free(dup);
+		json_object_set_new(opts_obj, "peers", list);
+	}
+}
+
 static int network_create(int argc, char **argv, json_t *opts_obj)
 {
-	const char *driver = "bridge", *subnet = NULL, *gateway = NULL, *name = NULL;
-	json_t *main_conf, *ipam, *conflist, *body;
+	const char *driver = "bridge", *subnet = NULL, *gateway = NULL, *name = NULL, *ip_range = NULL, *vni = NULL;
+	json_t *main_conf, *ipam, *conflist, *body, *ipam_opts;
 	char path[4096], tmp[4200], subnet_buf[NETD_PREFIX_STRLEN], gw_buf[NETD_ADDR_STRLEN], type[80];
-	struct netd_prefix p;
+	struct netd_prefix p, rng;
 	struct netd_addr gw;
+	unsigned long vni_n = 0;
 	char *s;
 	int fd;
 
@@ -271,13 +322,24 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 			subnet = argv[++a];
 		else if (!strcmp(o, "--gateway") && a + 1 < argc)
 			gateway = argv[++a];
+		else if (!strcmp(o, "--ip-range") && a + 1 < argc)
+			ip_range = argv[++a];
+		else if (!strcmp(o, "--vni") && a + 1 < argc)
+			vni = argv[++a];
 		else if ((!strcmp(o, "-o") || !strcmp(o, "--opt")) && a + 1 < argc) {
 			char *kv = argv[++a], *eq = strchr(kv, '=');
 
 			if (!eq || eq == kv)
 				return ctl_fail("-o wants KEY=VALUE, not '%s'", kv), EXIT_USAGE;
 			*eq = 0;
-			json_object_set_new(opts_obj, kv, option_value(eq + 1));
+			/* "ipam.KEY" goes to the IPAM section (dataDir, per host) */
+			if (!strncmp(kv, "ipam.", 5) && kv[5]) {
+				if (!json_is_object(ipam_opts = json_object_get(opts_obj, "ipam")))
+					json_object_set_new(opts_obj, "ipam", ipam_opts = json_object());
+				json_object_set_new(ipam_opts, kv + 5, option_value(eq + 1));
+			}
+			else
+				json_object_set_new(opts_obj, kv, option_value(eq + 1));
 		} else if (o[0] == '-' || name)
 			return usage(stderr), EXIT_USAGE;
 		else
@@ -316,6 +378,14 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 	if (gateway && (netd_addr_parse(gateway, &gw) < 0 || !netd_prefix_contains(&p, &gw)))
 		return ctl_fail("--gateway '%s' is not an address in %s", gateway, netd_prefix_str(&p, subnet_buf)),
 		       EXIT_USAGE;
+	if (ip_range && (netd_prefix_parse(ip_range, &rng) < 0 || rng.addr.family != p.addr.family ||
+			 rng.len < p.len || !netd_prefix_contains(&p, &rng.addr)))
+		return fail("--ip-range '%s' is not a CIDR inside %s", ip_range, netd_prefix_str(&p, subnet_buf)),
+		       EXIT_USAGE;
+	if (vni && strcmp(driver, "overlay"))
+		return fail("--vni is for the overlay driver"), EXIT_USAGE;
+	if (vni && (parse_ulong(vni, 1, 16777215, &vni_n) < 0))
+		return fail("--vni '%s' is not a number in 1..16777215", vni), EXIT_USAGE;
 
 	snprintf(type, sizeof(type), "netd-%s", driver);
 	main_conf = json_object();
@@ -335,9 +405,22 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 
 		if (gateway)
 			json_object_set_new(range, "gateway", json_string(netd_addr_str(&gw, gw_buf)));
+		if (ip_range) {
+			struct netd_addr first, last;
+
+			range_bounds(&rng, &first, &last);
+			json_object_set_new(range, "rangeStart", json_string(netd_addr_str(&first, gw_buf)));
+			json_object_set_new(range, "rangeEnd", json_string(netd_addr_str(&last, gw_buf)));
+		}
 		ipam = json_pack("{s:s, s:[[o]], s:[{s:s}]}", "type", "netd-ipam", "ranges", range, "routes", "dst",
 				 p.addr.family == AF_INET ? "0.0.0.0/0" : "::/0");
 		json_object_set_new(main_conf, "ipam", ipam);
+	}
+	if (!strcmp(driver, "overlay"))
+		overlay_conf(main_conf, name, vni_n, opts_obj);
+	if ((ipam_opts = json_object_get(main_conf, "ipam")) && json_is_object(json_object_get(opts_obj, "ipam"))) {
+		json_object_update(ipam_opts, json_object_get(opts_obj, "ipam"));
+		json_object_del(opts_obj, "ipam");
 	}
 	json_object_update(main_conf, opts_obj);
 	conflist = json_pack("{s:s, s:s, s:[o, {s:s, s:s, s:{s:b, s:b}}]}", "cniVersion", "1.0.0", "name", name,

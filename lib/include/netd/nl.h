@@ -197,6 +197,9 @@ int netd_nl_fdb_set(struct netd_nl *nl, int ifindex, const uint8_t mac[6], const
 int netd_nl_fdb_del(struct netd_nl *nl, int ifindex, const uint8_t mac[6], const struct netd_addr *dst,
 		    struct netd_err *err);
 
+/* Ifindex of the link holding address a, or -EADDRNOTAVAIL (err untouched). */
+int netd_nl_addr_owner(struct netd_nl *nl, const struct netd_addr *a, struct netd_err *err);
+
 /* FDB entries with a remote destination in ifindex's own table (a vxlan's
  * remote list: flood entries are the all-zero MAC, one per remote). *out
  * malloc'ed. Entries a bridge learnt for the device as its port are not
