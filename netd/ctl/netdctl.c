@@ -380,12 +380,12 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 		       EXIT_USAGE;
 	if (ip_range && (netd_prefix_parse(ip_range, &rng) < 0 || rng.addr.family != p.addr.family ||
 			 rng.len < p.len || !netd_prefix_contains(&p, &rng.addr)))
-		return fail("--ip-range '%s' is not a CIDR inside %s", ip_range, netd_prefix_str(&p, subnet_buf)),
+		return ctl_fail("--ip-range '%s' is not a CIDR inside %s", ip_range, netd_prefix_str(&p, subnet_buf)),
 		       EXIT_USAGE;
 	if (vni && strcmp(driver, "overlay"))
-		return fail("--vni is for the overlay driver"), EXIT_USAGE;
+		return ctl_fail("--vni is for the overlay driver"), EXIT_USAGE;
 	if (vni && (parse_ulong(vni, 1, 16777215, &vni_n) < 0))
-		return fail("--vni '%s' is not a number in 1..16777215", vni), EXIT_USAGE;
+		return ctl_fail("--vni '%s' is not a number in 1..16777215", vni), EXIT_USAGE;
 
 	snprintf(type, sizeof(type), "netd-%s", driver);
 	main_conf = json_object();

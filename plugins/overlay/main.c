@@ -30,6 +30,7 @@
 #include "netd/log.h"
 #include "netd/netns.h"
 #include "netd/nft.h"
+#include "netd/nft_masq.h"
 #include "netd/nl.h"
 #include "netd/overlay.h"
 
@@ -176,7 +177,7 @@ static int lock_network(struct cni_ctx *ctx, const struct overlay_conf *c)
 	if (stat("/proc/self/ns/net", &st) < 0)
 		st.st_ino = 0;
 	snprintf(name, sizeof(name), "overlay-%u-%lu", c->vni, (unsigned long)st.st_ino);
-	return netd_lock_acquire(name, LOCK_TIMEOUT_MS, &ctx->err);
+	return netd_lock_acquire(cni_getenv(ctx->envp, "NETD_LOCK_DIR"), name, LOCK_TIMEOUT_MS, &ctx->err);
 }
 
 /* Host end of the veth: "veth" + 11 hex digits of a hash of the endpoint. */
@@ -231,7 +232,9 @@ static void undo_add(struct cni_ctx *ctx, struct netd_nl *nl, const struct overl
 	struct netd_link l;
 	struct netd_err e = {0};
 
-	if (u->masq && netd_nft_masq_del(owner, &e) < 0)
+	struct netd_nft_del_req q = {.owner = owner, .masq = true};
+
+	if (u->masq && netd_nft_del(&q, &e) < 0)
 		log_warn("undo: nftables: %s", e.msg);
 	if (u->veth && netd_nl_link_get(nl, veth, &l, NULL) == 0 && netd_nl_link_del(nl, l.ifindex, &e) < 0)
 		log_warn("undo: delete %s: %s", veth, e.msg);
@@ -384,8 +387,12 @@ static int cmd_del(struct cni_ctx *ctx)
 
 	if (c.ipam_type && cni_ipam_exec(ctx, CNI_CMD_DEL, NULL) < 0)
 		netd_err_collect(&first, &ctx->err);
-	if (c.ip_masq && netd_nft_masq_del(owner, &ctx->err) < 0)
-		netd_err_collect(&first, &ctx->err);
+	if (c.ip_masq) {
+		struct netd_nft_del_req q = {.owner = owner, .masq = true};
+
+		if (netd_nft_del(&q, &ctx->err) < 0)
+			netd_err_collect(&first, &ctx->err);
+	}
 	if (netd_overlay_release(nl, c.vni, &ctx->err) < 0)
 		netd_err_collect(&first, &ctx->err);
 
