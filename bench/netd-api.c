@@ -40,8 +40,8 @@ static void body(char *buf, size_t size, int i)
 	snprintf(buf, size, "{\"containerID\":\"bench%07d\",\"name\":\"c%d\",\"network\":\"benchnet\","
 		 "\"netns\":\"/proc/self/ns/net\",\"ifname\":\"eth0\",\"ips\":[\"10.%d.%d.%d/8\"],"
 		 "\"mac\":\"02:00:00:00:00:01\",\"aliases\":[\"svc%d\"],"
-		 "\"portMappings\":[{\"hostPort\":8080,\"containerPort\":80,\"protocol\":\"tcp\"}],\"links\":[]}",
-		 i, i, (i >> 16) & 255, (i >> 8) & 255, i & 255, i % 10);
+		 "\"portMappings\":[{\"hostPort\":%d,\"containerPort\":80,\"protocol\":\"tcp\"}],\"links\":[]}",
+		 i, i, (i >> 16) & 255, (i >> 8) & 255, i & 255, i % 10, 1024 + i % 64000); /* a host port each */
 }
 
 static int check(int rc, const struct netd_http_resp *r, int want1, int want2, const struct netd_err *e)

@@ -291,6 +291,10 @@ static struct nftnl_set *build_set(const struct netd_nft_table *t, size_t i)
 	nftnl_set_set_u32(o, NFTNL_SET_KEY_TYPE, s->key_type);
 	nftnl_set_set_u32(o, NFTNL_SET_KEY_LEN, s->key_len);
 	nftnl_set_set_u32(o, NFTNL_SET_FLAGS, s->flags);
+	if (s->data_len) {
+		nftnl_set_set_u32(o, NFTNL_SET_DATA_TYPE, s->data_type);
+		nftnl_set_set_u32(o, NFTNL_SET_DATA_LEN, s->data_len);
+	}
 	if (nf)
 		nftnl_set_set_data(o, NFTNL_SET_DESC_CONCAT, s->concat, (uint32_t)nf);
 	nftnl_set_set_u32(o, NFTNL_SET_ID, (uint32_t)i + 1);
@@ -330,10 +334,12 @@ int netd_nft_batch_skeleton(struct netd_nft_batch *b, const struct netd_nft_tabl
 		nftnl_chain_set_u32(o, NFTNL_CHAIN_FAMILY, t->family);
 		nftnl_chain_set_str(o, NFTNL_CHAIN_TABLE, t->name);
 		nftnl_chain_set_str(o, NFTNL_CHAIN_NAME, ch->name);
-		nftnl_chain_set_str(o, NFTNL_CHAIN_TYPE, ch->type);
-		nftnl_chain_set_u32(o, NFTNL_CHAIN_HOOKNUM, (uint32_t)ch->hook);
-		nftnl_chain_set_s32(o, NFTNL_CHAIN_PRIO, ch->prio);
-		nftnl_chain_set_u32(o, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+		if (ch->type) {
+			nftnl_chain_set_str(o, NFTNL_CHAIN_TYPE, ch->type);
+			nftnl_chain_set_u32(o, NFTNL_CHAIN_HOOKNUM, (uint32_t)ch->hook);
+			nftnl_chain_set_s32(o, NFTNL_CHAIN_PRIO, ch->prio);
+			nftnl_chain_set_u32(o, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+		}
 		nlh = batch_msg(b, t->family, NFT_MSG_NEWCHAIN, NLM_F_CREATE, 512, "create chain %s", ch->name);
 		if (nlh) {
 			nftnl_chain_nlmsg_build_payload(nlh, o);
@@ -359,9 +365,11 @@ int netd_nft_batch_skeleton(struct netd_nft_batch *b, const struct netd_nft_tabl
 	}
 	for (i = 0; i < t->nchains; i++) {
 		const struct netd_nft_chain *ch = &t->chains[i];
-		struct nftnl_rule *flush = netd_nft_rule_new(t, ch->name);
+		struct nftnl_rule *flush;
 
-		if (!flush)
+		if (!ch->type)
+			continue;
+		if (!(flush = netd_nft_rule_new(t, ch->name)))
 			return -ENOMEM;
 		nlh = batch_msg(b, t->family, NFT_MSG_DELRULE, 0, 256, "replace rules of chain %s", ch->name);
 		if (nlh) {
@@ -440,6 +448,8 @@ static struct nftnl_set_elem *elem_obj(const struct netd_nft_elem *r, const char
 	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, r->key, r->klen);
 	if (r->kelen)
 		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, r->key_end, r->kelen);
+	if (r->dlen)
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, r->data, r->dlen);
 	if (comment) {
 		struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFTNL_UDATA_COMMENT_MAXLEN + 16);
 
@@ -481,6 +491,23 @@ static int batch_elems_msg(struct netd_nft_batch *b, const struct netd_nft_table
 	nlh = batch_msg(b, t->family, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, n * 256 + 512,
 			"%s %s%s in set %s", type == NFT_MSG_NEWSETELEM ? "add" : "delete", key,
 			n > 1 ? " (and others)" : "", set->name);
+	if (nlh) {
+		nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		batch_msg_done(b, nlh);
+	}
+	nftnl_set_free(s);
+	return nlh ? 0 : -ENOMEM;
+}
+
+int netd_nft_batch_flush_set(struct netd_nft_batch *b, const struct netd_nft_table *t,
+			     const struct netd_nft_set *set)
+{
+	struct nftnl_set *s = set_obj(t, set);
+	struct nlmsghdr *nlh;
+
+	if (!s)
+		return -ENOMEM;
+	nlh = batch_msg(b, t->family, NFT_MSG_DELSETELEM, 0, 512, "flush set %s", set->name);
 	if (nlh) {
 		nftnl_set_elems_nlmsg_build_payload(nlh, s);
 		batch_msg_done(b, nlh);
@@ -728,6 +755,7 @@ int netd_nft_rules_ok(struct netd_nft_conn *c, const struct netd_nft_table *t, s
 	int rc = 1;
 
 	for (i = 0; rc == 1 && i < t->nchains; i++)
-		rc = chain_ok(c, t, &t->chains[i], err);
+		if (t->chains[i].type)	/* a regular chain's rules are not ours */
+			rc = chain_ok(c, t, &t->chains[i], err);
 	return rc;
 }

@@ -19,6 +19,7 @@
 #include <sys/vfs.h>
 
 #include "daemon.h"
+#include "fw.h"
 #include "netd/netns.h"
 
 #ifndef NSFS_MAGIC
@@ -163,8 +164,15 @@ static void get_status(struct netd_daemon *d, struct api_resp *resp)
 			      "pid", (int)getpid(), "uptime", (json_int_t)(time(NULL) - d->stats.started),
 			      "endpoints", (json_int_t)d->state->n_eps, "networks", (json_int_t)d->state->n_nets,
 			      "socket", d->cfg.socket, "stateDir", d->state->dir ? d->state->dir : "");
-	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	char *s;
 
+	if (j && d->fw) {
+		const char *w = netd_fw_warning(d->fw);
+
+		json_object_set_new(j, "publishedPorts", json_integer((json_int_t)netd_fw_published(d->fw)));
+		json_object_set_new(j, "warnings", w[0] ? json_pack("[s]", w) : json_array());
+	}
+	s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);
 	if (s)
 		buf_str(&b, s);
@@ -326,13 +334,17 @@ static void endpoints(struct netd_daemon *d, const struct api_req *req, struct a
 			return;
 		}
 		json_decref(j);
-		if (check_netns(ep->netns, &err) < 0) {
+		/* published ports and isolation before the state: a refusal changes nothing */
+		if (check_netns(ep->netns, &err) < 0 ||
+		    (d->fw && netd_fw_put(d->fw, ep, netd_state_get_ep(d->state, ep->id), &err) < 0)) {
 			netd_ep_free(ep);
 			from_err(resp, &err);
 			return;
 		}
 		/* ep belongs to the state from here, even on failure */
 		if (netd_state_put_ep(d->state, ep, &replaced, &err) < 0) {
+			if (d->fw)
+				netd_fw_sync(d->fw, d->state, &(struct netd_err){0});
 			from_err(resp, &err);
 			return;
 		}
@@ -380,8 +392,14 @@ static void endpoint(struct netd_daemon *d, const struct api_req *req, const cha
 		buf_str(&b, ep->json);
 		ok(resp, 200, &b);
 	} else if (!strcmp(req->method, "DELETE")) {
-		/* Idempotent, like CNI DEL: deleting what is not there succeeds. */
+		/* Idempotent, like CNI DEL: deleting what is not there succeeds.
+		 * A failed table change is repaired from the state at the next
+		 * tick (fw.c); the DEL itself goes on. */
+		if (d->fw && (ep = netd_state_get_ep(d->state, id)))
+			netd_fw_del(d->fw, ep, &(struct netd_err){0});
 		if (netd_state_del_ep(d->state, id, &err) < 0 && err.code != NETD_ERR_NOT_FOUND) {
+			if (d->fw)
+				netd_fw_sync(d->fw, d->state, &(struct netd_err){0});
 			from_err(resp, &err);
 			return;
 		}

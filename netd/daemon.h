@@ -38,7 +38,8 @@
 #define NETD_SYSCONFDIR "/etc"
 #endif
 #define NETD_DEFAULT_CONFIG NETD_SYSCONFDIR "/netd/netd.conf"
-#define NETD_BODY_MAX_DEFAULT (64 * 1024)
+/* 10,000 port mappings of one endpoint are ~700 KB of JSON */
+#define NETD_BODY_MAX_DEFAULT (4 * 1024 * 1024)
 #define NETD_ALLOW_MAX 32
 
 /* ---- config (config.c) -------------------------------------------------- */
@@ -194,9 +195,12 @@ struct netd_stats {
 };
 
 struct dns_server;
+struct netd_fw;
+
 struct netd_daemon {
 	struct netd_config cfg;
 	struct netd_state *state;
+	struct netd_fw *fw;		/* table inet netd (fw.h); NULL in tests without nftables */
 	struct netd_stats stats;
 	bool shutting_down;
 	/* The resolver (dns.c, only in the netd binary): NULL in tests. The API

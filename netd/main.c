@@ -24,6 +24,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
+#include "fw.h"
 #include "netd/log.h"
 
 /* Command line settings, applied again on top of the file at every reload. */
@@ -148,6 +149,17 @@ static int listen_unix(const char *path, struct stat *st)
 static void state_warn(const char *msg)
 {
 	log_warn("state: %s", msg);
+}
+
+static void fw_warn(const char *msg)
+{
+	log_warn("nftables: %s", msg);
+}
+
+/* The sooner of two timeouts, -1 meaning none. */
+static int sooner(int a, int b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }
 
 static void reload(struct netd_daemon *d)
@@ -279,6 +291,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	if (netd_fw_open(&d.fw, d.state, fw_warn, &err) < 0) {
+		log_err("table inet %s: %s", NETD_FW_TABLE, err.msg);
+		goto out;
+	}
+	log_info("table inet %s: %zu published ports", NETD_FW_TABLE, netd_fw_published(d.fw));
+
 	if ((lfd = listen_unix(d.cfg.socket, &sock_st)) < 0)
 		goto out;
 	apply_socket_group(&d.cfg);
@@ -296,6 +314,8 @@ int main(int argc, char **argv)
 	epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev);
 	ev.data.fd = netd_dns_fd(&d);
 	epoll_ctl(efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	ev.data.fd = netd_fw_fd(d.fw);
+	epoll_ctl(efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	ev.data.fd = info->epoll_fd;
 	if (epoll_ctl(efd, EPOLL_CTL_ADD, info->epoll_fd, &ev) < 0) {
 		log_err("epoll: %s", strerror(errno));
@@ -309,8 +329,8 @@ int main(int argc, char **argv)
 		struct epoll_event evs[8];
 		bool run_http = false;
 		unsigned long compactions = d.state->n_compactions;
-		int st = netd_state_timeout_ms(d.state), dt = netd_dns_timeout_ms(&d);
-		int n = epoll_wait(efd, evs, 8, st < 0 || (dt >= 0 && dt < st) ? dt : st);
+		int n = epoll_wait(efd, evs, 8, sooner(sooner(netd_state_timeout_ms(d.state), netd_dns_timeout_ms(&d)),
+						       netd_fw_timeout_ms(d.fw)));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -331,6 +351,8 @@ int main(int argc, char **argv)
 						stop = true;
 					}
 				}
+			} else if (evs[i].data.fd == netd_fw_fd(d.fw)) {
+				netd_fw_event(d.fw);
 			} else if (evs[i].data.fd == tfd) {
 				uint64_t x;
 
@@ -350,6 +372,7 @@ int main(int argc, char **argv)
 		/* the batch fdatasync and journal compaction; problems are logged
 		 * through state_warn and never stop the loop */
 		netd_state_tick(d.state, &(struct netd_err){0});
+		netd_fw_tick(d.fw);
 		if (d.state->n_compactions != compactions)
 			log_debug("state: compacted, snapshot of %zu endpoints in %.0f ms", d.state->n_eps,
 				  d.state->last_compact_ms);
@@ -366,6 +389,7 @@ out:
 			unlink(d.cfg.socket);
 	}
 	netd_dns_stop(&d);
+	netd_fw_free(d.fw);
 	netd_state_free(d.state);
 	if (efd >= 0)
 		close(efd);

@@ -27,7 +27,7 @@
  * syscall, which made loading 10,000 endpoints take seconds.) */
 static json_t *load_json_at(int dirfd, const char *name)
 {
-	char buf[NETD_BODY_MAX_DEFAULT * 2];
+	char buf[128 * 1024];	/* networks, and endpoints of the old layout (64 KiB bodies) */
 	size_t len = 0;
 	ssize_t n;
 	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

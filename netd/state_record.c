@@ -186,8 +186,8 @@ static int check_ports(const json_t *v, struct netd_err *err)
 	size_t i;
 	json_t *e;
 
-	if (!json_is_array(v) || json_array_size(v) > 1024)
-		return bad(err, "field '%s' must be an array of at most 1024 mappings", "portMappings");
+	if (!json_is_array(v) || json_array_size(v) > 65536)
+		return bad(err, "field '%s' must be an array of at most 65536 mappings", "portMappings");
 	json_array_foreach(v, i, e) {
 		char ctx[32];
 		json_t *p;

@@ -192,7 +192,7 @@ reg() { # reg DIR CID NETWORK NETNS
 	run curl -s -i --unix-socket "$D/netd.sock" -XPUT http://netd/v1/networks
 	[[ "$output" == *"405"* ]]
 	echo "$output" | grep -qi '^Allow: GET, HEAD, POST'
-	head -c 200000 /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/big"
+	head -c 5000000 /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/big"
 	run netd_curl "$D" -XPOST --data-binary @"$BATS_TEST_TMPDIR/big" http://netd/v1/endpoints
 	[ "${lines[-1]}" = 413 ]
 	run netd_curl "$D" -XPOST -H 'Transfer-Encoding: chunked' --data-binary @"$BATS_TEST_TMPDIR/big" \

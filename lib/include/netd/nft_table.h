@@ -63,8 +63,12 @@ struct netd_nft_set {
 	bool host_order_key;	/* a lone string key: nft prints it only if told */
 	/* the first key of a message, for error messages ("add 10.1.0.2 in set masq4") */
 	void (*key_str)(const uint8_t *key, char *out, size_t n);
+	/* a map (NFT_SET_MAP in flags): what its elements map to */
+	uint32_t data_type, data_len;
 };
 
+/* type NULL: a regular chain (no hook), created if missing and otherwise
+ * never touched: its rules belong to someone else (the operator's `user`). */
 struct netd_nft_chain {
 	const char *name, *type;	/* "nat", "filter" */
 	int hook, prio;			/* NF_INET_*, NF_BR_*; priority */
@@ -86,6 +90,8 @@ struct netd_nft_elem {
 	const struct netd_nft_set *set;
 	uint8_t key[NETD_NFT_KEY_MAX], key_end[NETD_NFT_KEY_MAX];
 	uint32_t klen, kelen;		/* kelen 0: no range end */
+	uint8_t data[NETD_NFT_KEY_MAX];	/* what a map element maps to */
+	uint32_t dlen;			/* 0: not a map element */
 	char comment[NETD_NFT_COMMENT_MAX];	/* "" if none */
 };
 
@@ -128,6 +134,10 @@ int netd_nft_batch_skeleton(struct netd_nft_batch *b, const struct netd_nft_tabl
  * goes on every element. -ENOMEM only. */
 int netd_nft_batch_elems(struct netd_nft_batch *b, const struct netd_nft_table *t, uint16_t type,
 			 const struct netd_nft_elem *v, size_t n, const char *comment);
+
+/* Every element of `set` removed (a flush, in the batch). -ENOMEM only. */
+int netd_nft_batch_flush_set(struct netd_nft_batch *b, const struct netd_nft_table *t,
+			     const struct netd_nft_set *set);
 
 /* Rule building: a rule in chain of t; expressions appended with
  * netd_nft_rule_add (NULL expression: rc becomes -ENOMEM). */

@@ -1,0 +1,104 @@
+# Helpers for isolation.bats and ports.bats: a netd with netdctl networks
+# (netd-bridge + netd-ipam + netd-endpoint), containers as namespaces, echo
+# servers that say who answered and whom they saw, and "out": another machine
+# that routes the container subnets through this host.
+
+load netd_lib
+
+ECHO=$NETD_SRC/tests/harness/echo.py
+
+fw_setup() {
+	D=$BATS_TEST_TMPDIR/n
+	BIN=$BATS_TEST_TMPDIR/bin
+	mkdir -p "$BIN"
+	for p in bridge ipam endpoint; do
+		cp "$NETD_BUILD/plugins/$p/netd-$p" "$BIN/"
+	done
+	export CNI_PATH=$BIN NETD_SOCKET=$D/netd.sock NETD_CACHE_DIR=$BATS_TEST_TMPDIR/cache
+	export NETD_CNI_CONF_DIR=$BATS_TEST_TMPDIR/net.d
+	netd_start "$D"
+}
+
+fw_teardown() {
+	local p
+	for p in $(cat "$BATS_TEST_TMPDIR/servers" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+	[ -f "$D/pid" ] && kill -9 "$(cat "$D/pid")" 2>/dev/null || true
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do ip netns del "$ns" || true; done
+}
+
+ctl() { "$NETDCTL_BIN" "$@"; }
+
+# container NAME NETS [netdctl args]: attach, and route everything else through
+# the first network's gateway (as a runtime's default route does)
+container() {
+	local name=$1 nets=$2 gw
+	shift 2
+	ctl container add "$name" --net "$nets" "$@" >/dev/null
+	gw=$(ip netns exec "$name" ip -4 -o addr show eth0 | awk '{print $4}' | sed 's|\.[0-9]*/.*|.1|')
+	ip netns exec "$name" ip route replace default via "$gw"
+}
+
+# serve NETNS NAME PORT...: echo servers on TCP and UDP; NETNS "host" for the host
+serve() {
+	local ns=$1 log=$BATS_TEST_TMPDIR/serve-$1-$2.log i
+	shift
+	if [ "$ns" = host ]; then
+		"$ECHO" serve "$@" >"$log" 2>&1 &
+	else
+		ip netns exec "$ns" "$ECHO" serve "$@" >"$log" 2>&1 &
+	fi
+	echo $! >>"$BATS_TEST_TMPDIR/servers"
+	for i in $(seq 50); do grep -q ready "$log" && return 0; sleep 0.05; done
+	cat "$log"
+	return 1
+}
+
+# ask NETNS tcp|udp HOST PORT: prints "NAME PEER" of whoever answered
+ask() {
+	local ns=$1
+	shift
+	if [ "$ns" = host ]; then "$ECHO" "$@"; else ip netns exec "$ns" "$ECHO" "$@"; fi
+}
+
+# answered_by NETNS PROTO HOST PORT NAME: asserts NAME answered
+answered_by() {
+	local want=$5 got
+	got=$(ask "$1" "$2" "$3" "$4") || { echo "no answer from $3:$4/$2 in $1 (wanted $want)"; return 1; }
+	[ "${got%% *}" = "$want" ] || { echo "$3:$4/$2 in $1: answered '$got', wanted $want"; return 1; }
+}
+
+# no_answer NETNS PROTO HOST PORT
+no_answer() {
+	local got
+	if got=$(ask "$1" "$2" "$3" "$4" 0.5 2>/dev/null); then
+		echo "$3:$4/$2 from $1 answered '$got', expected no answer"
+		return 1
+	fi
+}
+
+# out: a second machine on 198.51.100.0/24 (host .1, out .2) that routes 10.0.0.0/8
+# (and fd00::/8) through this host
+outside() {
+	ip netns add out
+	ip link add h-out type veth peer name eth0 netns out
+	ip addr add 198.51.100.1/24 dev h-out
+	ip addr add 2001:db8:100::1/64 dev h-out nodad
+	ip link set h-out up
+	ip netns exec out ip addr add 198.51.100.2/24 dev eth0
+	ip netns exec out ip addr add 2001:db8:100::2/64 dev eth0 nodad
+	ip netns exec out ip link set eth0 up
+	ip netns exec out ip link set lo up
+	ip netns exec out ip route add 10.0.0.0/8 via 198.51.100.1
+	ip netns exec out ip route add fd00::/8 via 2001:db8:100::1
+	sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+}
+
+# wait until the table holds its forward chain again (at most 2 s); prints ms
+table_back() {
+	local i
+	for i in $(seq 200); do
+		nft list chain inet netd forward >/dev/null 2>&1 && { echo $((i * 10)); return 0; }
+		sleep 0.01
+	done
+	return 1
+}
