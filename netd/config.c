@@ -18,6 +18,7 @@ void netd_config_defaults(struct netd_config *c)
 	c->log_level = NETD_LOG_INFO;
 	c->max_body = NETD_BODY_MAX_DEFAULT;
 	c->sync = NETD_SYNC_BATCH;
+	snprintf(c->nft_table, sizeof(c->nft_table), "netd");
 }
 
 /* "1000, 1001" -> ids; numbers only, so that a typo cannot silently allow
@@ -84,6 +85,14 @@ int netd_config_set(struct netd_config *c, const char *key, const char *value, s
 		return parse_ids(value, (unsigned *)c->allow_uids, &c->n_allow_uids, key, err);
 	if (!strcmp(key, "allow_gids"))
 		return parse_ids(value, (unsigned *)c->allow_gids, &c->n_allow_gids, key, err);
+	if (!strcmp(key, "nft_table")) {
+		size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+
+		if (!n || value[n] || n >= sizeof(c->nft_table))
+			return netd_err_set(err, -EINVAL, 400, "nft_table: '%s' is not 1-32 of [A-Za-z0-9_]", value);
+		snprintf(c->nft_table, sizeof(c->nft_table), "%s", value);
+		return 0;
+	}
 	if (!strcmp(key, "sync")) {
 		if (!strcmp(value, "always"))
 			c->sync = NETD_SYNC_ALWAYS;

@@ -55,6 +55,7 @@ struct netd_config {
 	size_t n_allow_gids;
 	size_t max_body;		/* request bodies above it get 413 */
 	int sync;			/* enum netd_sync for the endpoint journal (default batch) */
+	char nft_table[33];		/* netd's table in family inet (default "netd") */
 };
 
 void netd_config_defaults(struct netd_config *c);

@@ -317,8 +317,8 @@ static const struct netd_nft_chain chains[] = {
 	{"forward", "filter", NF_INET_FORWARD, 0, 7, rule_forward},
 };
 
-static const struct netd_nft_table table = {NFPROTO_INET, NETD_FW_TABLE, chains, sizeof(chains) / sizeof(chains[0]),
-					    sets, S_N};
+static const struct netd_nft_table table_tmpl = {NFPROTO_INET, "netd", chains,
+						 sizeof(chains) / sizeof(chains[0]), sets, S_N};
 
 /* ---- state --------------------------------------------------------------- */
 
@@ -328,6 +328,10 @@ struct subnet {
 };
 
 struct netd_fw {
+	struct netd_nft_table t;	/* table_tmpl under the configured name */
+	char name[33];
+	uint64_t heal_times[4];		/* the last heals: a fight with someone is slowed down */
+	uint64_t heal_at_min;		/* no heal before */
 	struct netd_pub *pub;
 	struct subnet *subs;
 	size_t n_subs, cap_subs;
@@ -495,13 +499,14 @@ static void elist_free(struct elist *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static int batch_elist(struct netd_nft_batch *b, uint16_t type, struct elist *l)
+static int batch_elist(struct netd_nft_batch *b, const struct netd_nft_table *t, uint16_t type,
+		       struct elist *l)
 {
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < S_N; i++)
 		if (l->by_set[i].n)
-			rc = netd_nft_batch_elems(b, &table, type, l->by_set[i].v, l->by_set[i].n, NULL);
+			rc = netd_nft_batch_elems(b, t, type, l->by_set[i].v, l->by_set[i].n, NULL);
 	return rc;
 }
 
@@ -683,8 +688,8 @@ static int send_change(struct netd_fw *fw, struct elist *del, struct elist *add,
 		return rc;
 	if (netd_nft_batch_init(&b, &fw->conn) < 0)
 		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
-	if ((rc = batch_elist(&b, NFT_MSG_DELSETELEM, del)) < 0 ||
-	    (rc = batch_elist(&b, NFT_MSG_NEWSETELEM, add)) < 0)
+	if ((rc = batch_elist(&b, &fw->t, NFT_MSG_DELSETELEM, del)) < 0 ||
+	    (rc = batch_elist(&b, &fw->t, NFT_MSG_NEWSETELEM, add)) < 0)
 		netd_err_set(err, rc, NETD_ERR_INTERNAL, "out of memory");
 	else
 		rc = netd_nft_batch_send(&fw->conn, &b, err);
@@ -735,11 +740,11 @@ static int rebuild(struct netd_fw *fw, struct netd_err *err)
 	}
 	rc = netd_nft_batch_init(&b, &fw->conn);
 	if (!rc)
-		rc = netd_nft_batch_skeleton(&b, &table);
+		rc = netd_nft_batch_skeleton(&b, &fw->t);
 	for (size_t i = 0; !rc && i < S_N; i++)
-		rc = netd_nft_batch_flush_set(&b, &table, &sets[i]);
+		rc = netd_nft_batch_flush_set(&b, &fw->t, &sets[i]);
 	if (!rc)
-		rc = batch_elist(&b, NFT_MSG_NEWSETELEM, &all);
+		rc = batch_elist(&b, &fw->t, NFT_MSG_NEWSETELEM, &all);
 	if (rc < 0)
 		netd_err_set(err, rc, NETD_ERR_INTERNAL, "out of memory");
 	else
@@ -848,7 +853,7 @@ static bool foreign_deletion(const struct netd_fw *fw, const struct nlmsghdr *nl
 			continue;
 		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0)
 			return false;
-		if (strcmp(mnl_attr_get_str(a), NETD_FW_TABLE))
+		if (strcmp(mnl_attr_get_str(a), fw->name))
 			return false;
 		/* deleting rules of the user chain is the operator's business */
 		if (type == NFT_MSG_DELRULE) {
@@ -865,6 +870,13 @@ static bool foreign_deletion(const struct netd_fw *fw, const struct nlmsghdr *nl
 	return false;
 }
 
+static uint64_t heal_time(const struct netd_fw *fw)
+{
+	uint64_t t = now_ms() + HEAL_DELAY_MS;
+
+	return t < fw->heal_at_min ? fw->heal_at_min : t;
+}
+
 void netd_fw_event(struct netd_fw *fw)
 {
 	for (;;) {
@@ -874,7 +886,7 @@ void netd_fw_event(struct netd_fw *fw)
 
 		if (n < 0) {
 			if (errno == ENOBUFS) /* events were lost: look anyway */
-				fw->heal_at = now_ms() + HEAL_DELAY_MS;
+				fw->heal_at = heal_time(fw);
 			if (errno == EINTR || errno == ENOBUFS)
 				continue;
 			return;
@@ -882,7 +894,7 @@ void netd_fw_event(struct netd_fw *fw)
 		len = (int)n;
 		for (nlh = (const struct nlmsghdr *)fw->evbuf; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
 			if (!fw->heal_at && foreign_deletion(fw, nlh))
-				fw->heal_at = now_ms() + HEAL_DELAY_MS;
+				fw->heal_at = heal_time(fw);
 	}
 }
 
@@ -910,19 +922,25 @@ void netd_fw_tick(struct netd_fw *fw)
 	if (fw->resync) {
 		fw->resync = false;
 		if (netd_fw_sync(fw, fw->state, &err) < 0) {
-			fw_warn(fw, "table inet %s: rebuild failed, retrying in 1 s: %s", NETD_FW_TABLE, err.msg);
+			fw_warn(fw, "table inet %s: rebuild failed, retrying in 1 s: %s", fw->name, err.msg);
 			resync_soon(fw);
 			fw->heal_at += 1000;
 		}
 		return;
 	}
 	if (rebuild(fw, &err) < 0) {
-		fw_warn(fw, "table inet %s: rebuild failed, retrying in 1 s: %s", NETD_FW_TABLE, err.msg);
+		fw_warn(fw, "table inet %s: rebuild failed, retrying in 1 s: %s", fw->name, err.msg);
 		fw->heal_at = now_ms() + 1000;
 		return;
 	}
+	/* four heals within 2 s: someone keeps changing the table (a second
+	 * netd with the same nft_table?): from now on at most one a second */
+	memmove(fw->heal_times, fw->heal_times + 1, sizeof(fw->heal_times) - sizeof(fw->heal_times[0]));
+	fw->heal_times[3] = now_ms();
+	if (fw->heal_times[0] && fw->heal_times[3] - fw->heal_times[0] < 2000)
+		fw->heal_at_min = fw->heal_times[3] + 1000;
 	fw_warn(fw, "table inet %s was changed by someone else: rebuilt (%zu published ports, %zu subnets)",
-		NETD_FW_TABLE, netd_pub_count(fw->pub), fw->n_subs);
+		fw->name, netd_pub_count(fw->pub), fw->n_subs);
 	check_forward_policy(fw);
 }
 
@@ -976,14 +994,17 @@ int netd_fw_sync(struct netd_fw *fw, const struct netd_state *s, struct netd_err
 	return rebuild(fw, err);
 }
 
-int netd_fw_open(struct netd_fw **out, const struct netd_state *s, void (*warn)(const char *msg),
-		 struct netd_err *err)
+int netd_fw_open(struct netd_fw **out, const char *name, const struct netd_state *s,
+		 void (*warn)(const char *msg), struct netd_err *err)
 {
 	struct netd_fw *fw = calloc(1, sizeof(*fw));
 	int rc;
 
 	if (!fw)
 		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
+	snprintf(fw->name, sizeof(fw->name), "%s", name);
+	fw->t = table_tmpl;
+	fw->t.name = fw->name;
 	fw->warn = warn;
 	fw->state = s;
 	if ((rc = open_events(fw, err)) < 0 || (rc = netd_fw_sync(fw, s, err)) < 0) {

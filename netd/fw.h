@@ -18,16 +18,14 @@
 
 #include "daemon.h"
 
-#define NETD_FW_TABLE "netd"
-
 struct netd_fw;
 
-/* Open the connections, register every endpoint of s (in registration
+/* Open the connections for table `inet <name>`, register every endpoint of s (in registration
  * order; an endpoint whose mappings conflict with an earlier one keeps
  * its isolation but not those mappings: logged through warn) and build the
  * table in one batch. */
-int netd_fw_open(struct netd_fw **out, const struct netd_state *s, void (*warn)(const char *msg),
-		 struct netd_err *err);
+int netd_fw_open(struct netd_fw **out, const char *name, const struct netd_state *s,
+		 void (*warn)(const char *msg), struct netd_err *err);
 void netd_fw_free(struct netd_fw *fw);
 
 /* ep is being registered, replacing old (NULL: none). Validates its port

@@ -291,11 +291,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	if (netd_fw_open(&d.fw, d.state, fw_warn, &err) < 0) {
-		log_err("table inet %s: %s", NETD_FW_TABLE, err.msg);
+	if (netd_fw_open(&d.fw, d.cfg.nft_table, d.state, fw_warn, &err) < 0) {
+		log_err("table inet %s: %s", d.cfg.nft_table, err.msg);
 		goto out;
 	}
-	log_info("table inet %s: %zu published ports", NETD_FW_TABLE, netd_fw_published(d.fw));
+	log_info("table inet %s: %zu published ports", d.cfg.nft_table, netd_fw_published(d.fw));
 
 	if ((lfd = listen_unix(d.cfg.socket, &sock_st)) < 0)
 		goto out;

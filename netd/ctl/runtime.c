@@ -19,6 +19,7 @@
 
 #include "ctl.h"
 #include "netd/cni.h"
+#include "netd/portmap.h"
 #include "netd/util.h"
 
 extern char **environ;
@@ -254,24 +255,29 @@ static int run_ip(const char *verb, const char *name)
 
 /* ---- commands ------------------------------------------------------------- */
 
-static json_t *parse_port(const char *spec)
+/* -p [IP:]HOST[-HOST2]:CONTAINER[-CONTAINER2][/PROTO]: appended to ports,
+ * a range as one mapping per port. */
+static int parse_port(const char *spec, json_t *ports)
 {
-	char proto[8] = "tcp";
-	unsigned h, c;
-	int n = 0;
+	struct netd_portmap *v = NULL;
+	struct netd_err err = {0};
+	size_t n = 0;
 
-	if (sscanf(spec, "%u:%u%n", &h, &c, &n) != 2 || !h || !c || h > 65535 || c > 65535)
-		return NULL;
-	if (spec[n] == '/') {
-		if (strlen(spec + n + 1) >= sizeof(proto))
-			return NULL;
-		strcpy(proto, spec + n + 1);
-		if (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp"))
-			return NULL;
-	} else if (spec[n]) {
-		return NULL;
+	if (netd_portspec_parse(spec, &v, &n, &err) < 0) {
+		ctl_fail("%s", err.msg);
+		return -EINVAL;
 	}
-	return json_pack("{s:i, s:i, s:s}", "hostPort", (int)h, "containerPort", (int)c, "protocol", proto);
+	for (size_t i = 0; i < n; i++) {
+		json_t *m = json_pack("{s:i, s:i, s:s}", "hostPort", v[i].host_port, "containerPort",
+				      v[i].container_port, "protocol", netd_proto_name(v[i].proto));
+		char ip[NETD_ADDR_STRLEN];
+
+		if (v[i].host_ip.family)
+			json_object_set_new(m, "hostIP", json_string(netd_addr_str(&v[i].host_ip, ip)));
+		json_array_append_new(ports, m);
+	}
+	free(v);
+	return 0;
 }
 
 static void print_ips(json_t *result, char *buf, size_t size)
@@ -304,11 +310,8 @@ static int container_add(int argc, char **argv, json_t *ports, json_t *aliases)
 		if ((!strcmp(o, "--net") || !strcmp(o, "--network")) && a + 1 < argc)
 			nets = argv[++a];
 		else if ((!strcmp(o, "-p") || !strcmp(o, "--publish")) && a + 1 < argc) {
-			json_t *p = parse_port(argv[++a]);
-
-			if (!p)
-				return ctl_fail("-p wants HOST:CONTAINER[/tcp|udp|sctp], not '%s'", argv[a]), EXIT_USAGE;
-			json_array_append_new(ports, p);
+			if (parse_port(argv[++a], ports) < 0)
+				return EXIT_USAGE;
 		} else if (!strcmp(o, "--alias") && a + 1 < argc) {
 			if (!netd_name_valid(argv[++a]))
 				return ctl_fail("invalid alias '%s'", argv[a]), EXIT_USAGE;

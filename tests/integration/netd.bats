@@ -158,7 +158,10 @@ reg() { # reg DIR CID NETWORK NETNS
 
 @test "two instances run side by side; a second one on the same socket refuses" {
 	netd_start "$D"
-	netd_start "$BATS_TEST_TMPDIR/n2"
+	# each instance in one netns needs a table of its own
+	echo "nft_table = netd2" >"$BATS_TEST_TMPDIR/n2.conf"
+	netd_start "$BATS_TEST_TMPDIR/n2" --config "$BATS_TEST_TMPDIR/n2.conf"
+	nft list table inet netd2 >/dev/null
 	run reg "$D" only1 n /proc/1/ns/net
 	[ "${lines[-1]}" = 201 ]
 	run netd_curl "$BATS_TEST_TMPDIR/n2" http://netd/v1/endpoints
