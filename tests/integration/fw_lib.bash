@@ -28,6 +28,15 @@ fw_teardown() {
 
 ctl() { "$NETDCTL_BIN" "$@"; }
 
+# fw_stop: stop netd and wait until it is gone (so it cannot heal what we do next)
+fw_stop() {
+	local pid i
+	pid=$(cat "$D/pid")
+	netd_stop "$D"
+	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
+	return 1
+}
+
 # container NAME NETS [netdctl args]: attach, and route everything else through
 # the first network's gateway (as a runtime's default route does)
 container() {

@@ -35,7 +35,7 @@ teardown() { fw_teardown; }
 	container a2 a
 	answered_by a2 tcp 10.70.1.2 80 a1
 	# without netd's table the same packets go through: it is the table that isolates
-	netd_stop "$D"
+	fw_stop
 	nft delete table inet netd
 	answered_by a1 tcp 10.70.2.2 80 b1
 	answered_by b1 udp 10.70.1.2 81 a1
@@ -89,7 +89,7 @@ teardown() { fw_teardown; }
 	nft list chain inet netd user | grep -q "proto-dst 8080 drop"
 	no_answer out tcp 198.51.100.1 8080
 	# restart: the table is rebuilt from state in one batch
-	netd_stop "$D"
+	fw_stop
 	nft delete table inet netd
 	netd_start "$D"
 	no_answer a1 tcp 10.70.2.2 80
@@ -97,7 +97,7 @@ teardown() { fw_teardown; }
 }
 
 @test "an iptables FORWARD policy of drop is reported at start and in netdctl status" {
-	netd_stop "$D"
+	fw_stop
 	nft add table ip filter
 	nft add chain ip filter FORWARD '{ type filter hook forward priority 0; policy drop; }'
 	netd_start "$D"
