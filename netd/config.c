@@ -89,7 +89,7 @@ int netd_config_set(struct netd_config *c, const char *key, const char *value, s
 		size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
 
 		if (!n || value[n] || n >= sizeof(c->nft_table))
-			return netd_err_set(err, -EINVAL, 400, "nft_table: '%s' is not 1-32 of [A-Za-z0-9_]", value);
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nft_table: '%s' is not 1-32 of [A-Za-z0-9_]", value);
 		snprintf(c->nft_table, sizeof(c->nft_table), "%s", value);
 		return 0;
 	}
