@@ -110,17 +110,25 @@ TEST_HELPER struct nft_counts nft_counts(void)
 	return c;
 }
 
-TEST_HELPER char *nft_text(void)
+/* `nft list table FAMILY netd_cni` as an operator sees it (static buffer). */
+TEST_HELPER char *nft_list(const char *family)
 {
-	FILE *p = popen("nft list table inet netd_cni 2>&1", "r");
 	static char buf[65536];
+	char cmd[128];
+	FILE *p;
 	size_t n;
 
-	assert_non_null(p);
+	snprintf(cmd, sizeof(cmd), "nft list table %s netd_cni 2>&1", family);
+	assert_non_null(p = popen(cmd, "r"));
 	n = fread(buf, 1, sizeof(buf) - 1, p);
 	buf[n] = 0;
 	pclose(p);
 	return buf;
+}
+
+TEST_HELPER char *nft_text(void)
+{
+	return nft_list("inet");
 }
 
 TEST_HELPER int add(const char *pfx, const char *o)
@@ -199,15 +207,7 @@ TEST_HELPER struct msp_counts msp_counts(void)
 
 TEST_HELPER char *msp_text(void)
 {
-	FILE *p = popen("nft list table bridge netd_cni 2>&1", "r");
-	static char buf[65536];
-	size_t n;
-
-	assert_non_null(p);
-	n = fread(buf, 1, sizeof(buf) - 1, p);
-	buf[n] = 0;
-	pclose(p);
-	return buf;
+	return nft_list("bridge");
 }
 
 static const uint8_t __attribute__((unused)) MAC1[6] = { 0x02, 0, 0, 0, 0x01, 0x01 }, MAC2[6] = { 0x02, 0, 0, 0, 0x01, 0x02 },

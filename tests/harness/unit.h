@@ -96,6 +96,16 @@ TEST_HELPER struct netd_prefix P(const char *s)
 	return p;
 }
 
+/* "10.1.0.2" or "fd00::2" as an address. */
+TEST_HELPER struct netd_addr A(const char *s)
+{
+	struct netd_addr a;
+
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(netd_addr_parse(s, &a), 0);
+	return a;
+}
+
 /* ---- timing (bench/ only: unit tests assert no times) --------------------- */
 
 TEST_HELPER double now_us(void)

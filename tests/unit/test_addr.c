@@ -8,22 +8,7 @@
 #include <cmocka.h>
 
 #include "netd/addr.h"
-
-static struct netd_addr A(const char *s)
-{
-	struct netd_addr a;
-
-	assert_int_equal(netd_addr_parse(s, &a), 0);
-	return a;
-}
-
-static struct netd_prefix P(const char *s)
-{
-	struct netd_prefix p;
-
-	assert_int_equal(netd_prefix_parse(s, &p), 0);
-	return p;
-}
+#include "unit.h"
 
 static void test_parse(void **state)
 {

@@ -14,6 +14,7 @@
 #include <net/if.h>
 
 #include "netd/ifconf.h"
+#include "unit.h"
 
 static struct netd_nl *nl;
 static struct netd_link eth0;
@@ -358,9 +359,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_route_conflicts, setup, teardown),
 	};
 
-	if (geteuid() != 0) {
-		printf("skipped: needs root for a private network namespace\n");
-		return 77;
-	}
+	int rc;
+
+	if ((rc = netd_test_private_host("test_ifconf", NULL)) != 0)
+		return rc;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

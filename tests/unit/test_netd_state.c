@@ -1,5 +1,5 @@
 /* netd's endpoint store on disk: the journal, compaction, torn tails, the
- * the sync modes. What is asserted is what
+ * sync modes. What is asserted is what
  * a restart gives back (netd_state_open on the same dir), compared with the
  * state before it record for record and in registration order. */
 #include <errno.h>
@@ -88,6 +88,15 @@ static char *dump(const struct netd_state *s)
 	return out;
 }
 
+/* s holds exactly the records of `want` (a dump), in the same order. */
+static void assert_dump(const struct netd_state *s, const char *want)
+{
+	char *got = dump(s);
+
+	assert_string_equal(want, got);
+	free(got);
+}
+
 static bool exists(const char *name)
 {
 	char path[256];
@@ -127,7 +136,7 @@ static void append_file(const char *name, const void *data, size_t len)
 static void journal_round_trip(void **state)
 {
 	struct netd_state *s = open_state(NULL);
-	char cid[32], *before, *after;
+	char cid[32], *before;
 	struct stat st;
 	char path[256];
 
@@ -149,13 +158,11 @@ static void journal_round_trip(void **state)
 	netd_state_free(s);
 
 	s = open_state(NULL);
-	after = dump(s);
-	assert_string_equal(before, after);
+	assert_dump(s, before);
 	assert_int_equal(s->n_eps, 300 - 43);
 	assert_int_equal(s->n_warnings, 0);
 	assert_non_null(strstr(s->last->json, "\"replaced\""));
 	assert_non_null(netd_state_get_net(s, "red"));
-	free(after);
 	netd_state_free(s);
 	free(before);
 }
@@ -166,7 +173,7 @@ static void compaction_keeps_everything(void **state)
 {
 	struct netd_state *s = open_state(NULL);
 	struct netd_err err = {0};
-	char cid[32], *before, *after;
+	char cid[32], *before;
 
 	(void)state;
 	for (int i = 0; i < 500; i++) {
@@ -189,18 +196,15 @@ static void compaction_keeps_everything(void **state)
 	netd_state_free(s);
 
 	s = open_state(NULL);
-	after = dump(s);
-	assert_string_equal(before, after);
+	assert_dump(s, before);
 	free(before);
-	free(after);
 	/* after the compaction: more changes, then a restart */
 	del(s, "n", "k1");
 	put(s, "late", "n", "/proc/self/ns/net", "y");
 	before = dump(s);
 	netd_state_free(s);
 	s = open_state(NULL);
-	after = dump(s);
-	assert_string_equal(before, after);
+	assert_dump(s, before);
 	assert_null(netd_state_get_ep(s, "n:k1:eth0"));
 	assert_non_null(netd_state_get_ep(s, "n:late:eth0"));
 	assert_int_equal(s->n_warnings, 0);
@@ -211,11 +215,8 @@ static void compaction_keeps_everything(void **state)
 	assert_int_equal(count_files(".log"), 1);
 	netd_state_free(s);
 	s = open_state(NULL);
-	free(after);
-	after = dump(s);
-	assert_string_equal(before, after);
+	assert_dump(s, before);
 	free(before);
-	free(after);
 	netd_state_free(s);
 }
 
@@ -225,7 +226,7 @@ static void compaction_in_the_background(void **state)
 {
 	struct netd_state *s = open_state(NULL);
 	struct netd_err err = {0};
-	char cid[32], *before, *after;
+	char cid[32], *before;
 	int spins = 0;
 
 	(void)state;
@@ -257,13 +258,11 @@ static void compaction_in_the_background(void **state)
 	before = dump(s);
 	netd_state_free(s);
 	s = open_state(NULL);
-	after = dump(s);
-	assert_string_equal(before, after);
+	assert_dump(s, before);
 	assert_int_equal(s->n_eps, 40);
 	assert_non_null(netd_state_get_ep(s, "n:during:eth0"));
 	assert_null(netd_state_get_ep(s, "n:b99:eth0"));
 	free(before);
-	free(after);
 	netd_state_free(s);
 }
 
@@ -273,7 +272,7 @@ static void torn_tail_dropped(void **state)
 {
 	struct netd_state *s = open_state(NULL);
 	struct netd_err err = {0};
-	char cid[32], *before, *after;
+	char cid[32], *before;
 	static const char partial[] = "P 00000120 5d1e9a0c {\"id\":\"n:torn:eth0\",\"contai";
 
 	(void)state;
@@ -286,8 +285,7 @@ static void torn_tail_dropped(void **state)
 	append_file("endpoints.0000000001.log", partial, sizeof(partial) - 1);
 
 	s = open_state(NULL);
-	after = dump(s);
-	assert_string_equal(before, after);
+	assert_dump(s, before);
 	assert_int_equal(s->n_warnings, 1);
 	assert_non_null(strstr(s->warning, "endpoints.0000000001.log: torn or corrupt record at byte"));
 	assert_non_null(strstr(s->warning, "the 10 records before it are kept"));
@@ -295,13 +293,11 @@ static void torn_tail_dropped(void **state)
 	assert_int_equal(s->jgen, 2); /* appends go to a new journal */
 	put(s, "after", "n", "/proc/self/ns/net", "y");
 	free(before);
-	free(after);
 	before = dump(s);
 	netd_state_free(s);
 
 	s = open_state(NULL);
-	after = dump(s);
-	assert_string_equal(before, after);
+	assert_dump(s, before);
 	assert_non_null(netd_state_get_ep(s, "n:after:eth0"));
 	/* the tick retires the torn journal */
 	assert_int_equal(netd_state_tick(s, &err), 0);
@@ -310,11 +306,8 @@ static void torn_tail_dropped(void **state)
 	netd_state_free(s);
 	s = open_state(NULL);
 	assert_int_equal(s->n_warnings, 0);
-	free(after);
-	after = dump(s);
-	assert_string_equal(before, after);
+	assert_dump(s, before);
 	free(before);
-	free(after);
 	netd_state_free(s);
 }
 

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "netd/netns.h"
+#include "unit.h"
 
 static unsigned long long ino_of_path(const char *path)
 {
@@ -33,20 +34,6 @@ static unsigned long long ino_of_fd(int fd)
 
 	assert_int_equal(netns_ino(fd, &ino), 0);
 	return ino;
-}
-
-/* A new netns, returned as an fd; the caller stays where it was. */
-static int new_netns(void)
-{
-	int here = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), fd;
-
-	assert_true(here >= 0);
-	assert_int_equal(unshare(CLONE_NEWNET), 0);
-	fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_int_equal(setns(here, CLONE_NEWNET), 0);
-	close(here);
-	return fd;
 }
 
 static void test_open_missing(void **state)
@@ -90,7 +77,7 @@ static void test_open_proc_and_named(void **state)
 	close(fd);
 
 	/* A named netns the way `ip netns add` makes one: a bind mount. */
-	ns = new_netns();
+	ns = netd_test_new_netns();
 	f = open("/run/netns/ct1", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
 	assert_true(f >= 0);
 	close(f);
@@ -120,7 +107,7 @@ static void test_run_enters_and_returns(void **state)
 {
 	unsigned long long here = ino_of_path("/proc/self/ns/net"), seen = 0;
 	struct netd_err err = {0};
-	int ns = new_netns();
+	int ns = netd_test_new_netns();
 
 	(void)state;
 	assert_int_equal(netns_run(ns, where_am_i, &seen, &err), 42);
@@ -141,7 +128,7 @@ static void test_run_enters_and_returns(void **state)
 static void test_socket_lives_in_netns(void **state)
 {
 	struct netd_err err = {0};
-	int ns = new_netns(), s, sns;
+	int ns = netd_test_new_netns(), s, sns;
 
 	(void)state;
 	s = netns_socket(ns, AF_INET, SOCK_DGRAM, 0, &err);
@@ -161,7 +148,7 @@ static void test_sysctl_per_netns(void **state)
 {
 	struct netd_err err = {0};
 	char here[16], there[16];
-	int ns = new_netns();
+	int ns = netd_test_new_netns();
 
 	(void)state;
 	assert_int_equal(netns_sysctl_get(-1, "net/ipv4/ip_forward", here, sizeof(here), &err), 0);
@@ -209,19 +196,10 @@ int main(void)
 		cmocka_unit_test(test_sysctl_errors),
 	};
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_netns: needs root (netns, mounts); skipped\n");
-		return 77;
-	}
-	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		fprintf(stderr, "test_netns: cannot make a private netns (%s); skipped\n", strerror(errno));
-		return 77;
-	}
-	mkdir("/run/netns", 0755);
-	if (mount("tmpfs", "/run/netns", "tmpfs", 0, "mode=0755") < 0) {
-		fprintf(stderr, "test_netns: mount tmpfs on /run/netns: %s\n", strerror(errno));
-		return 1;
-	}
+	static const char *const dirs[] = { "/run/netns", NULL };
+	int rc;
+
+	if ((rc = netd_test_private_host("test_netns", dirs)) != 0)
+		return rc;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,25 +27,13 @@
 
 #include "netd/netns.h"
 #include "netd/nl.h"
+#include "unit.h"
 
 struct fx {
 	int host, ct;		/* netns fds */
 	struct netd_nl *nl;	/* in host */
 	struct netd_nl *cnl;	/* in ct */
 };
-
-static int new_netns_stay(void)
-{
-	int here = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), fd;
-
-	assert_true(here >= 0);
-	assert_int_equal(unshare(CLONE_NEWNET), 0);
-	fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_int_equal(setns(here, CLONE_NEWNET), 0);
-	close(here);
-	return fd;
-}
 
 static int setup(void **state)
 {
@@ -55,7 +43,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	assert_int_equal(unshare(CLONE_NEWNET), 0);	/* fresh host */
 	f->host = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	f->ct = new_netns_stay();
+	f->ct = netd_test_new_netns();
 	assert_int_equal(netd_nl_open(-1, &f->nl, &err), 0);
 	assert_int_equal(netd_nl_open(f->ct, &f->cnl, &err), 0);
 	*state = f;
@@ -141,24 +129,8 @@ static int ifindex(struct netd_nl *nl, const char *name)
 	return l.ifindex;
 }
 
-static struct netd_prefix P(const char *s)
-{
-	struct netd_prefix p;
-
-	assert_int_equal(netd_prefix_parse(s, &p), 0);
-	return p;
-}
-
 /* Pointer to a parsed prefix (a compound literal: lives for the enclosing block). */
 #define PP(s) (&(struct { struct netd_prefix p; }){ P(s) }.p)
-
-static struct netd_addr A(const char *s)
-{
-	struct netd_addr a;
-
-	assert_int_equal(netd_addr_parse(s, &a), 0);
-	return a;
-}
 
 static void test_veth_in_two_netns(void **state)
 {
@@ -775,27 +747,6 @@ static void test_dump_retried_under_churn(void **state)
 
 /* ---- benchmark ------------------------------------------------------- */
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
 /* What a bridge plugin ADD does with the kernel: ensure the bridge, create
  * the veth into the container, attach the host end, hairpin, address and
  * default route in the container. Times each, for N veths on one bridge. */
@@ -834,7 +785,7 @@ static void bench(void **state)
 	for (i = 0; i < n; i++) {
 		snprintf(hn, sizeof(hn), "veth%d", i);
 		snprintf(pn, sizeof(pn), own_ns ? "eth0" : "c%d", i);
-		cns[i] = own_ns ? new_netns_stay() : -1;
+		cns[i] = own_ns ? netd_test_new_netns() : -1;
 		if (own_ns) {
 			if (cnl != f->cnl)
 				netd_nl_free(cnl);
@@ -897,14 +848,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bench, setup, teardown),
 	};
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_nl: needs root (network namespaces); skipped\n");
-		return 77;
-	}
-	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		fprintf(stderr, "test_nl: cannot make a private netns (%s); skipped\n", strerror(errno));
-		return 77;
-	}
+	int rc;
+
+	if ((rc = netd_test_private_host("test_nl", NULL)) != 0)
+		return rc;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
