@@ -175,7 +175,7 @@ static int check_dns(const json_t *v, struct netd_err *err)
 		return bad(err, "field '%s' must be an array of at most 16 addresses", "dns.nameservers");
 	json_array_foreach(ns, i, e) {
 		if (!json_is_string(e) || netd_addr_parse(json_string_value(e), &a) < 0)
-			return netd_err_set(err, -EINVAL, 400, "dns.nameservers[%zu]: not an IP address", i);
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "dns.nameservers[%zu]: not an IP address", i);
 	}
 	return 0;
 }
