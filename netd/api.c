@@ -207,6 +207,14 @@ static void metrics(struct netd_daemon *d, struct api_resp *resp)
 	buf_str(&b, "# HELP netd_state_warnings_total State problems logged (torn journal tail, failed compaction).\n"
 		    "# TYPE netd_state_warnings_total counter\n");
 	buf_fmt(&b, "netd_state_warnings_total %lu\n", d->state->n_warnings);
+	buf_str(&b, "# HELP netd_api_connections API connections open.\n# TYPE netd_api_connections gauge\n");
+	buf_fmt(&b, "netd_api_connections %zu\n", d->conns.n);
+	buf_str(&b, "# HELP netd_api_connections_evicted_total Connections closed to make room for a new one "
+		    "(per-uid or total bound).\n# TYPE netd_api_connections_evicted_total counter\n");
+	buf_fmt(&b, "netd_api_connections_evicted_total %llu\n", d->conns.evicted);
+	buf_str(&b, "# HELP netd_api_connections_expired_total Connections closed for not sending a whole request "
+		    "in time.\n# TYPE netd_api_connections_expired_total counter\n");
+	buf_fmt(&b, "netd_api_connections_expired_total %llu\n", d->conns.expired);
 	buf_str(&b, "# HELP netd_uptime_seconds Seconds since netd started.\n# TYPE netd_uptime_seconds gauge\n");
 	buf_fmt(&b, "netd_uptime_seconds %lld\n", (long long)(time(NULL) - d->stats.started));
 	ok(resp, 200, &b);

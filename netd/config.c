@@ -17,6 +17,9 @@ void netd_config_defaults(struct netd_config *c)
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", NETD_DEFAULT_STATE_DIR);
 	c->log_level = NETD_LOG_INFO;
 	c->max_body = NETD_BODY_MAX_DEFAULT;
+	c->max_conns = NETD_CONN_MAX_DEFAULT;
+	c->max_conns_per_uid = NETD_CONN_MAX_PER_UID_DEFAULT;
+	c->request_timeout_ms = NETD_CONN_TIMEOUT_MS_DEFAULT;
 	c->sync = NETD_SYNC_BATCH;
 	snprintf(c->nft_table, sizeof(c->nft_table), "netd");
 }
@@ -47,6 +50,21 @@ static int parse_ids(const char *value, unsigned *ids, size_t *n, const char *ke
 		ids[(*n)++] = (unsigned)v;
 		p = end;
 	}
+	return 0;
+}
+
+static int parse_uint(const char *value, unsigned long lo, unsigned long hi, unsigned *out, const char *key,
+		      struct netd_err *err)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno || end == value || *end || value[0] == '-' || v < lo || v > hi)
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s: '%s' is not a number from %lu to %lu",
+				    key, value, lo, hi);
+	*out = (unsigned)v;
 	return 0;
 }
 
@@ -125,6 +143,18 @@ int netd_config_set(struct netd_config *c, const char *key, const char *value, s
 					    "between 1024 and 16777216", value);
 		c->max_body = v;
 		return 0;
+	}
+	if (!strcmp(key, "max_connections"))
+		return parse_uint(value, 1, 65536, &c->max_conns, key, err);
+	if (!strcmp(key, "max_connections_per_uid"))
+		return parse_uint(value, 1, 65536, &c->max_conns_per_uid, key, err);
+	if (!strcmp(key, "request_timeout")) {
+		unsigned s;
+		int rc = parse_uint(value, 1, 300, &s, key, err);
+
+		if (rc == 0)
+			c->request_timeout_ms = s * 1000;
+		return rc;
 	}
 	return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "unknown setting '%s'", key);
 }

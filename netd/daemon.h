@@ -24,12 +24,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <limits.h>
 #include <jansson.h>
 
 #include "netd/err.h"
 #include "netd/util.h"
+#include "conn.h"
 
 #define NETD_VERSION "0.1.0"
 #define NETD_DEFAULT_SOCKET "/run/netd/netd.sock"
@@ -54,6 +56,9 @@ struct netd_config {
 	gid_t allow_gids[NETD_ALLOW_MAX];
 	size_t n_allow_gids;
 	size_t max_body;		/* request bodies above it get 413 */
+	unsigned max_conns;		/* API connections held at once (conn.h) */
+	unsigned max_conns_per_uid;	/* ... by one peer uid */
+	unsigned request_timeout_ms;	/* a whole request must arrive within it */
 	int sync;			/* enum netd_sync for the endpoint journal (default batch) */
 	char nft_table[33];		/* netd's table in family inet (default "netd") */
 };
@@ -203,6 +208,7 @@ struct netd_daemon {
 	struct netd_state *state;
 	struct netd_fw *fw;		/* table inet netd (fw.h); NULL in tests without nftables */
 	struct netd_stats stats;
+	struct netd_conns conns;	/* API connections: bounds and deadlines (conn.h) */
 	bool shutting_down;
 	/* The resolver (dns.c, only in the netd binary): NULL in tests. The API
 	 * calls the hooks after every stored register / unregister. */
@@ -247,8 +253,12 @@ void netd_api_error(struct api_resp *resp, int status, const char *fmt, ...)
 /* ---- HTTP glue (http.c, only in the netd binary) ----------------------- */
 
 struct MHD_Daemon;
-/* Serve the API on an already listening socket, driven by the caller's loop
- * (MHD_USE_EPOLL without threads; see main.c). Takes ownership of listen_fd. */
-struct MHD_Daemon *netd_http_start(struct netd_daemon *d, int listen_fd, struct netd_err *err);
+/* Serve the API on connections the caller accepts and hands over with
+ * netd_http_add, driven by the caller's loop (MHD_USE_EPOLL without threads;
+ * see main.c). MHD holds at most max_conns connections. */
+struct MHD_Daemon *netd_http_start(struct netd_daemon *d, unsigned max_conns, struct netd_err *err);
+/* Hand an accepted connection to MHD, which owns (and closes) fd from here,
+ * also when this fails (-EIO). */
+int netd_http_add(struct MHD_Daemon *mhd, int fd, const struct sockaddr *sa, socklen_t salen);
 
 #endif

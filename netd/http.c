@@ -1,9 +1,15 @@
 /* http.c — libmicrohttpd glue: collects the body, checks the peer, calls the
  * API, queues the answer. MHD runs without threads: main.c's epoll loop calls
- * MHD_run when MHD's own epoll fd is readable or its timeout expires. */
+ * MHD_run when MHD's own epoll fd is readable or its timeout expires. MHD
+ * never sees the listening socket: main.c accepts, checks the peer and hands
+ * the connection over (netd_http_add); this file tells the connection table
+ * (conn.h) when a request is whole and when its answer has gone. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
 
@@ -19,12 +25,30 @@ struct req_ctx {
 	gid_t gid;
 };
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int conn_fd(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	return ci ? ci->connect_fd : -1;
+}
+
 static enum MHD_Result send_resp(struct netd_daemon *d, struct MHD_Connection *c, struct req_ctx *rc,
 				 const char *method, const char *url, struct api_resp *r)
 {
 	struct MHD_Response *mr;
 	enum MHD_Result ret;
 	size_t len = r->body ? strlen(r->body) : 0;
+
+	/* answered: the request deadline stops until the answer has gone */
+	netd_conns_busy(&d->conns, conn_fd(c));
 
 	mr = MHD_create_response_from_buffer(len, r->body, MHD_RESPMEM_MUST_FREE);
 	if (!mr) {
@@ -39,7 +63,6 @@ static enum MHD_Result send_resp(struct netd_daemon *d, struct MHD_Connection *c
 	MHD_destroy_response(mr);
 	log_debug("%s %s from pid=%d uid=%u gid=%u: %d", method, url, (int)rc->pid, (unsigned)rc->uid,
 		  (unsigned)rc->gid, r->status);
-	(void)d;
 	return ret;
 }
 
@@ -127,6 +150,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
 {
+	struct netd_daemon *d = cls;
 	struct req_ctx *rc = *con_cls;
 
 	if (rc) {
@@ -134,20 +158,54 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 		free(rc);
 		*con_cls = NULL;
 	}
+	/* the answer has gone (or the request died): the next one is due in time */
+	netd_conns_idle(&d->conns, conn_fd(c), now_ms());
 }
 
-struct MHD_Daemon *netd_http_start(struct netd_daemon *d, int listen_fd, struct netd_err *err)
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct netd_daemon *d = cls;
+
+	/* called before MHD closes the socket, so the fd is still this one */
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+		netd_conns_del(&d->conns, conn_fd(c));
+}
+
+/* MHD's complaints are mostly about clients that went away (or that netd sent
+ * away): worth a debug line, not a line per flooded connection in the log. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '.'))
+		msg[--n] = 0;
+	log_debug("http: %s", msg);
+}
+
+struct MHD_Daemon *netd_http_start(struct netd_daemon *d, unsigned max_conns, struct netd_err *err)
 {
 	struct MHD_Daemon *mhd;
 
-	mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-			       on_request, d,
-			       MHD_OPTION_LISTEN_SOCKET, listen_fd,
+	/* The inactivity timeout only catches a client that stops reading its
+	 * answer; an incomplete request meets the table's shorter deadline. */
+	mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET, 0,
+			       NULL, NULL, on_request, d,
 			       MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+			       MHD_OPTION_NOTIFY_CONNECTION, on_connection, d,
+			       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, d,
 			       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-			       MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+			       MHD_OPTION_CONNECTION_LIMIT, max_conns,
 			       MHD_OPTION_END);
 	if (!mhd)
-		netd_err_set(err, -EIO, CNI_ERR_IO, "cannot start the HTTP server on the API socket");
+		netd_err_set(err, -EIO, CNI_ERR_IO, "cannot start the HTTP server for the API");
 	return mhd;
+}
+
+int netd_http_add(struct MHD_Daemon *mhd, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	return MHD_add_connection(mhd, fd, sa, salen) == MHD_YES ? 0 : -EIO;
 }

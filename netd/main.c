@@ -1,8 +1,15 @@
 /* netd — the daemon: one thread, one epoll loop.
  *
  * Sources on the loop: a signalfd (SIGTERM/SIGINT stop cleanly keeping state,
- * SIGHUP reloads the config), libmicrohttpd's epoll fd (the API), and a
- * timerfd armed with MHD's next timeout. No locks, because nothing else runs.
+ * SIGHUP reloads the config), the API's listening socket, libmicrohttpd's
+ * epoll fd (the API's connections), a timerfd armed with MHD's next timeout,
+ * and the connections of refused peers while they drain. No locks, because
+ * nothing else runs.
+ *
+ * netd accepts API connections itself: the peer's credentials are read before
+ * any of its bytes, a peer that is not allowed is answered 403 without MHD,
+ * and the connection table (conn.h) bounds what one uid may hold and how long
+ * a request may take, so idle or trickling clients cannot lock others out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -137,13 +145,184 @@ static int listen_unix(const char *path, struct stat *st)
 		return -1;
 	}
 	umask(old);
-	if (chmod(path, 0660) < 0 || listen(fd, 256) < 0 || stat(path, st) < 0) {
+	/* a deep backlog: connecting never blocks while netd sheds a flood */
+	if (chmod(path, 0660) < 0 || listen(fd, SOMAXCONN) < 0 || stat(path, st) < 0) {
 		log_err("listen %s: %s", path, strerror(errno));
 		close(fd);
 		unlink(path);
 		return -1;
 	}
 	return fd;
+}
+
+/* netd's open-file limit is what bounds its connections and (later) its DNS
+ * sockets, two per endpoint: take all the hard limit allows. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise the open-file limit to %llu: %s", (unsigned long long)rl.rlim_max,
+			 strerror(errno));
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void conns_configure(struct netd_conns *t, const struct netd_config *c)
+{
+	t->max = c->max_conns;
+	t->max_per_uid = c->max_conns_per_uid;
+	t->timeout_ms = c->request_timeout_ms;
+}
+
+/* MHD's own bound: the largest max_connections a reload may set, plus the
+ * connections already dropped by the table that MHD has not closed yet. */
+#define MHD_CONN_LIMIT (65536 + 2 * ACCEPT_BATCH)
+#define ACCEPT_BATCH 64
+
+static struct loop {
+	struct netd_daemon *d;
+	struct MHD_Daemon *mhd;
+	int efd, lfd;
+	int reserve_fd;		/* spare fd for shedding a connection at EMFILE */
+	uint64_t last_emfile_log;
+} L = {.efd = -1, .lfd = -1, .reserve_fd = -1};
+
+/* Close a dropped connection: ours (a refused peer) at once; MHD's by shutting
+ * it down, so that MHD sees the end, closes it and tells the table. */
+static void conn_drop(int fd)
+{
+	const struct netd_conn *c = netd_conns_get(&L.d->conns, fd);
+
+	if (c && c->refused) {
+		close(fd);
+		netd_conns_del(&L.d->conns, fd);
+	} else {
+		shutdown(fd, SHUT_RDWR);
+	}
+}
+
+#define REFUSED_BODY "{\"error\":\"permission denied: uid not allowed by netd.conf\"}"
+static const char refused_resp[] = "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n"
+				   "Connection: close\r\nContent-Length: %zu\r\n\r\n" REFUSED_BODY;
+
+/* A peer that may not use the API: answered before a byte of its request is
+ * read. Closing at once could turn the answer into a reset for a client still
+ * writing, so the connection drains (discarded) until the client closes it or
+ * its deadline passes, counted against its uid like any other. */
+static void refuse(int fd, const struct ucred *cr)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = fd};
+	char resp[256];
+	int evict, len = snprintf(resp, sizeof(resp), refused_resp, strlen(REFUSED_BODY));
+
+	log_info("connection from pid=%d uid=%u gid=%u refused (not in allow_uids/allow_gids)", (int)cr->pid,
+		 (unsigned)cr->uid, (unsigned)cr->gid);
+	L.d->stats.by_code[403]++;
+	if (write(fd, resp, (size_t)len) < 0 || shutdown(fd, SHUT_WR) < 0 ||
+	    netd_conns_add(&L.d->conns, fd, cr->uid, true, now_ms(), &evict) < 0) {
+		close(fd);
+		return;
+	}
+	if (evict >= 0)
+		conn_drop(evict);
+	if (epoll_ctl(L.efd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(fd);
+		netd_conns_del(&L.d->conns, fd);
+	}
+}
+
+static void drain_refused(int fd)
+{
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (n == 0 || errno != EAGAIN) {
+		close(fd);
+		netd_conns_del(&L.d->conns, fd);
+	}
+}
+
+/* Take what the listening socket has (a batch, so one busy client cannot hold
+ * the loop), check each peer, and hand the allowed ones to MHD. */
+static void accept_batch(void)
+{
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_un sa;
+		socklen_t salen = sizeof(sa);
+		struct ucred cr;
+		socklen_t cl = sizeof(cr);
+		int fd = accept4(L.lfd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC), evict;
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* out of fds: shed this one rather than spin on it */
+				uint64_t now = now_ms();
+
+				if (now - L.last_emfile_log > 10000) {
+					log_warn("accept: %s; shedding connections", strerror(errno));
+					L.last_emfile_log = now;
+				}
+				if (L.reserve_fd >= 0) {
+					close(L.reserve_fd);
+					fd = accept4(L.lfd, NULL, NULL, SOCK_CLOEXEC);
+					if (fd >= 0)
+						close(fd);
+					L.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+				}
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+				log_warn("accept: %s", strerror(errno));
+			}
+			return;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0) {
+			log_warn("cannot read a peer's credentials (%s): connection closed", strerror(errno));
+			close(fd);
+			continue;
+		}
+		if (!netd_config_peer_allowed(&L.d->cfg, cr.uid, cr.gid)) {
+			refuse(fd, &cr);
+			continue;
+		}
+		if (netd_conns_add(&L.d->conns, fd, cr.uid, false, now_ms(), &evict) < 0) {
+			log_warn("no room for a connection from pid=%d uid=%u: closed", (int)cr.pid, (unsigned)cr.uid);
+			close(fd);
+			continue;
+		}
+		if (evict >= 0) {
+			log_debug("uid %u: connection limit, the oldest waiting connection is closed",
+				  (unsigned)netd_conns_get(&L.d->conns, evict)->uid);
+			conn_drop(evict);
+		}
+		if (netd_http_add(L.mhd, fd, (struct sockaddr *)&sa, salen) < 0) {
+			/* MHD closed it */
+			netd_conns_del(&L.d->conns, fd);
+			log_warn("the HTTP server refused a connection from pid=%d uid=%u", (int)cr.pid,
+				 (unsigned)cr.uid);
+		}
+	}
+}
+
+static void expire_conns(void)
+{
+	int fd;
+
+	while ((fd = netd_conns_expired(&L.d->conns, now_ms())) >= 0) {
+		log_debug("connection of uid %u: no whole request within %u ms, closed",
+			  (unsigned)netd_conns_get(&L.d->conns, fd)->uid, L.d->conns.timeout_ms);
+		conn_drop(fd);
+	}
 }
 
 static void state_warn(const char *msg)
@@ -177,6 +356,7 @@ static void reload(struct netd_daemon *d)
 		snprintf(c.state_dir, sizeof(c.state_dir), "%s", d->cfg.state_dir);
 		d->cfg = c;
 		d->state->sync = c.sync;
+		conns_configure(&d->conns, &c);
 		netd_log_init("netd", log_level(c.log_level));
 		apply_socket_group(&c);
 		log_info("configuration reloaded");
@@ -217,8 +397,8 @@ int main(int argc, char **argv)
 	struct stat sock_st;
 	sigset_t mask;
 	size_t dropped = 0;
-	int opt, sfd = -1, tfd = -1, efd = -1, lfd, status = 1;
-	bool stop = false;
+	int opt, sfd = -1, tfd = -1, efd = -1, lfd = -1, status = 1;
+	bool stop = false, sock_ours = false;
 
 	config_path = NETD_DEFAULT_CONFIG;
 	while ((opt = getopt_long(argc, argv, "s:d:c:l:hV", opts, NULL)) != -1) {
@@ -261,6 +441,11 @@ int main(int argc, char **argv)
 	}
 	netd_log_init("netd", log_level(d.cfg.log_level));
 	d.stats.started = time(NULL);
+	raise_nofile();
+	netd_conns_init(&d.conns);
+	conns_configure(&d.conns, &d.cfg);
+	L.d = &d;
+	L.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -297,15 +482,17 @@ int main(int argc, char **argv)
 	}
 	log_info("table inet %s: %zu published ports", d.cfg.nft_table, netd_fw_published(d.fw));
 
-	if ((lfd = listen_unix(d.cfg.socket, &sock_st)) < 0)
-		goto out;
-	apply_socket_group(&d.cfg);
-	if (!(mhd = netd_http_start(&d, lfd, &err))) {
+	if (!(mhd = netd_http_start(&d, MHD_CONN_LIMIT, &err))) {
 		log_err("%s", err.msg);
-		close(lfd);
-		unlink(d.cfg.socket);
 		goto out;
 	}
+	L.mhd = mhd;
+	L.efd = efd;
+	if ((lfd = listen_unix(d.cfg.socket, &sock_st)) < 0)
+		goto out;
+	L.lfd = lfd;
+	sock_ours = true;
+	apply_socket_group(&d.cfg);
 	info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	ev.events = EPOLLIN;
 	ev.data.fd = sfd;
@@ -316,6 +503,8 @@ int main(int argc, char **argv)
 	epoll_ctl(efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	ev.data.fd = netd_fw_fd(d.fw);
 	epoll_ctl(efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	ev.data.fd = lfd;
+	epoll_ctl(efd, EPOLL_CTL_ADD, lfd, &ev);
 	ev.data.fd = info->epoll_fd;
 	if (epoll_ctl(efd, EPOLL_CTL_ADD, info->epoll_fd, &ev) < 0) {
 		log_err("epoll: %s", strerror(errno));
@@ -327,10 +516,11 @@ int main(int argc, char **argv)
 
 	while (!stop) {
 		struct epoll_event evs[8];
-		bool run_http = false;
 		unsigned long compactions = d.state->n_compactions;
-		int n = epoll_wait(efd, evs, 8, sooner(sooner(netd_state_timeout_ms(d.state), netd_dns_timeout_ms(&d)),
-						       netd_fw_timeout_ms(d.fw)));
+		int n = epoll_wait(efd, evs, 8, sooner(sooner(sooner(netd_state_timeout_ms(d.state),
+								     netd_dns_timeout_ms(&d)),
+							      netd_fw_timeout_ms(d.fw)),
+						       netd_conns_timeout_ms(&d.conns, now_ms())));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -358,14 +548,18 @@ int main(int argc, char **argv)
 
 				if (read(tfd, &x, sizeof(x)) < 0 && errno != EAGAIN)
 					log_warn("timerfd: %s", strerror(errno));
-				run_http = true;
-			} else if (evs[i].data.fd != netd_dns_fd(&d)) {
-				run_http = true;
+			} else if (evs[i].data.fd == lfd) {
+				if (!stop)
+					accept_batch();
+			} else if (evs[i].data.fd != info->epoll_fd && evs[i].data.fd != netd_dns_fd(&d)) {
+				drain_refused(evs[i].data.fd);
 			}
 		}
 		/* DNS sockets, and c-ares' upstream timeouts */
 		netd_dns_run(&d);
-		if (run_http && !stop) {
+		/* deadlines first, so that MHD sees those connections end in this run */
+		expire_conns();
+		if (!stop) {
 			MHD_run(mhd);
 			arm_timer(tfd, mhd);
 		}
@@ -380,16 +574,20 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	sd_notify(0, "STOPPING=1");
-	if (mhd) {
+	if (mhd)
+		MHD_stop_daemon(mhd);
+	if (lfd >= 0)
+		close(lfd);
+	if (sock_ours) {
 		struct stat now;
 
-		MHD_stop_daemon(mhd);
 		/* remove the socket only if it is still ours (not a successor's) */
 		if (stat(d.cfg.socket, &now) == 0 && now.st_ino == sock_st.st_ino && now.st_dev == sock_st.st_dev)
 			unlink(d.cfg.socket);
 	}
 	netd_dns_stop(&d);
 	netd_fw_free(d.fw);
+	netd_conns_fini(&d.conns);
 	netd_state_free(d.state);
 	if (efd >= 0)
 		close(efd);

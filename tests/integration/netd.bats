@@ -162,7 +162,7 @@ reg() { # reg DIR CID NETWORK NETNS
 	echo "nft_table = netd2" >"$BATS_TEST_TMPDIR/n2.conf"
 	netd_start "$BATS_TEST_TMPDIR/n2" --config "$BATS_TEST_TMPDIR/n2.conf"
 	nft list table inet netd2 >/dev/null
-	run reg "$D" only1 n /proc/1/ns/net
+	run reg "$D" only1 n /proc/self/ns/net
 	[ "${lines[-1]}" = 201 ]
 	run netd_curl "$BATS_TEST_TMPDIR/n2" http://netd/v1/endpoints
 	[ "${lines[0]}" = "[]" ]
@@ -215,7 +215,7 @@ reg() { # reg DIR CID NETWORK NETNS
 	mkdir -p /run/netns
 	: >/run/netns/stale # what a netns whose bind mount is gone leaves behind
 	for ns in /run/netns/nothere /run/netns/stale /etc/passwd /proc/self/ns/mnt '/run/netns/a\u0007b' \
-		'/proc/1/ns/net\n'; do
+		'/proc/self/ns/net\n'; do
 		run reg "$D" c n "$ns"
 		[ "${lines[-1]}" = 400 ] || { echo "netns $ns: $output"; false; }
 	done
@@ -306,6 +306,7 @@ while True:
 	grep -qx 'NoNewPrivileges=yes' "$unit"
 	grep -qx 'RuntimeDirectory=netd' "$unit"
 	grep -qx 'StateDirectory=netd' "$unit"
+	grep -qx 'LimitNOFILE=524288' "$unit"
 }
 
 @test "the example netd.conf is accepted; a config with a typo is refused at start" {
