@@ -88,3 +88,29 @@ host_state() {
 # Note for test authors: bats ignores a failing `! cmd` unless it is the last
 # line of a test (bash's errexit does not apply to negated pipelines); write
 # `! cmd || false` so the assertion can fail.
+
+# withprev CONFIG PREV: CONFIG with PREV as its prevResult (for CHECK and DEL).
+withprev() { jq -c --argjson p "$2" '. + {prevResult: $p}' <<<"$1"; }
+
+# bad_add PLUGIN CODE NEEDLE CONFIG [CNI_ARGS]: an ADD into netns c1 fails with
+# one CNI error object of CODE whose msg holds NEEDLE, and neither the host nor
+# c1 changed.
+bad_add() {
+	local before ns_before
+	before=$(host_state)
+	ns_before=$(ns_exec c1 ip -o link show)
+	CNI_ARGS=${5:-} cni "$1" ADD c1 <<<"$4"
+	assert_cni_error "$2" "$3"
+	diff <(echo "$before") <(host_state)
+	[ "$(ns_exec c1 ip -o link show)" = "$ns_before" ]
+}
+
+# cleanup_host [DIR...]: what a test left in its private host goes: every
+# netns, every link but lo, the nftables ruleset, and the given directories.
+cleanup_host() {
+	local n l
+	for n in $(ip netns list | awk '{print $1}'); do ip netns del "$n"; done
+	for l in $(host_links); do ip link del "$l" 2>/dev/null || true; done
+	nft flush ruleset 2>/dev/null || true
+	rm -rf "$@"
+}

@@ -10,12 +10,7 @@ conf() {
 	echo "{\"cniVersion\":\"1.0.0\",\"name\":\"net1\",\"type\":\"netd-bridge\",\"bridge\":\"br0\",\"isGateway\":true,\"isDefaultGateway\":true${extra:+,$extra},\"ipam\":$ipam}"
 }
 
-teardown() {
-	for n in $(ip netns list | awk '{print $1}'); do ip netns del "$n"; done
-	for l in $(host_links); do ip link del "$l" 2>/dev/null || true; done
-	nft flush ruleset 2>/dev/null || true
-	rm -rf /var/lib/cni/networks
-}
+teardown() { cleanup_host /var/lib/cni/networks; }
 
 @test "ADD gives the container eth0 with an address, default route and a result" {
 	ns_add c1

@@ -35,10 +35,7 @@ setup() {
 
 teardown() {
 	kill "$(cat "$BATS_TEST_TMPDIR/httpd.pid")" 2>/dev/null || true
-	for n in $(ip netns list | awk '{print $1}'); do ip netns del "$n"; done
-	for l in $(host_links); do ip link del "$l" 2>/dev/null || true; done
-	nft flush ruleset 2>/dev/null || true
-	rm -rf /var/lib/cni/networks /var/lib/netd/host
+	cleanup_host /var/lib/cni/networks /var/lib/netd/host
 }
 
 # router: netns "rt" with a veth to "out" (198.51.100.0/24, 2001:db8:2::/64)

@@ -18,7 +18,6 @@ conf() {
 	local extra=${1:-'"device":"h0"'} ipam=${2-$IPAM}
 	echo "{\"cniVersion\":\"1.0.0\",\"name\":\"hd\",\"type\":\"netd-host\"${extra:+,$extra}${ipam:+,\"ipam\":$ipam}}"
 }
-withprev() { jq -c --argjson p "$2" '. + {prevResult: $p}' <<<"$1"; }
 # everything about a device the user can see, without its ifindex
 dev_state() { ip -o link show "$1" | sed 's/^[0-9]*: //; s/@if[0-9]*//; s/link-netns[^ ]* [^ ]*//'; }
 
@@ -32,11 +31,7 @@ setup() {
 	ip netns attach host $$
 }
 
-teardown() {
-	for n in $(ip netns list | awk '{print $1}'); do ip netns del "$n"; done
-	for l in $(host_links); do ip link del "$l" 2>/dev/null || true; done
-	rm -rf /var/lib/cni/networks /var/lib/netd/host
-}
+teardown() { cleanup_host /var/lib/cni/networks /var/lib/netd/host; }
 
 @test "ADD moves h0 in as eth0 with its address; DEL gives it back with name, MAC, MTU, alias and state" {
 	ns_add c1
@@ -188,30 +183,20 @@ teardown() {
 	[ -z "$(ls -A /var/lib/netd/host 2>/dev/null)" ]
 }
 
-bad_input() { # bad_input CODE NEEDLE CONFIG
-	local before ns_before
-	before=$(host_state)
-	ns_before=$(ns_exec c1 ip -o link show)
-	cni netd-host ADD c1 <<<"$3"
-	assert_cni_error "$1" "$2"
-	diff <(echo "$before") <(host_state)
-	[ "$(ns_exec c1 ip -o link show)" = "$ns_before" ]
-}
-
 @test "bad input: each a well-formed error with the right code, nothing changed" {
 	ns_add c1
-	bad_input 7 "no device given" "$(conf '"mtu":1500')"
-	bad_input 102 "device nope0 is not on the host" "$(conf '"device":"nope0"')"
-	bad_input 7 "not a valid interface name" "$(conf '"device":"a/b"')"
-	bad_input 7 "hwaddr 'zz:zz' does not parse" "$(conf '"hwaddr":"zz:zz"')"
-	bad_input 102 "device 02:00:00:00:00:77 is not on the host" "$(conf '"hwaddr":"02:00:00:00:00:77"')"
-	bad_input 7 "must be a path under /sys/" "$(conf '"kernelpath":"/etc/passwd"')"
-	bad_input 102 "is not on the host" "$(conf '"kernelpath":"/sys/devices/virtual/net/nope0"')"
-	bad_input 7 "loopback" "$(conf '"device":"lo"')"
-	bad_input 7 "field 'device'" "$(conf '"device":5')"
-	bad_input 7 "unknown IPAM type 'nosuch'" "$(conf "" '{"type":"nosuch"}')"
+	bad_add netd-host 7 "no device given" "$(conf '"mtu":1500')"
+	bad_add netd-host 102 "device nope0 is not on the host" "$(conf '"device":"nope0"')"
+	bad_add netd-host 7 "not a valid interface name" "$(conf '"device":"a/b"')"
+	bad_add netd-host 7 "hwaddr 'zz:zz' does not parse" "$(conf '"hwaddr":"zz:zz"')"
+	bad_add netd-host 102 "device 02:00:00:00:00:77 is not on the host" "$(conf '"hwaddr":"02:00:00:00:00:77"')"
+	bad_add netd-host 7 "must be a path under /sys/" "$(conf '"kernelpath":"/etc/passwd"')"
+	bad_add netd-host 102 "is not on the host" "$(conf '"kernelpath":"/sys/devices/virtual/net/nope0"')"
+	bad_add netd-host 7 "loopback" "$(conf '"device":"lo"')"
+	bad_add netd-host 7 "field 'device'" "$(conf '"device":5')"
+	bad_add netd-host 7 "unknown IPAM type 'nosuch'" "$(conf "" '{"type":"nosuch"}')"
 	ns_exec c1 ip link add eth0 type veth peer name eth1
-	bad_input 102 "interface eth0 already exists in netns /run/netns/c1" "$(conf)"
+	bad_add netd-host 102 "interface eth0 already exists in netns /run/netns/c1" "$(conf)"
 	cni netd-host ADD nope <<<"$(conf)"
 	assert_cni_error 3 "does not exist"
 	ip link show h0

@@ -5,11 +5,7 @@ load ../harness/lib
 bats_require_minimum_version 1.5.0
 
 conf() { echo "{\"cniVersion\":\"${1:-1.0.0}\",\"name\":\"none\",\"type\":\"netd-loopback\"}"; }
-withprev() { jq -c --argjson p "$1" '. + {prevResult: $p}' <<<"$(conf)"; }
-
-teardown() {
-	for n in $(ip netns list | awk '{print $1}'); do ip netns del "$n"; done
-}
+teardown() { cleanup_host; }
 
 @test "ADD brings lo up with 127.0.0.1/8 and ::1 and reports them" {
 	ns_add c1
@@ -56,11 +52,11 @@ teardown() {
 	ns_add c1
 	cni netd-loopback ADD c1 lo <<<"$(conf)"; assert_success
 	prev=$output
-	cni netd-loopback CHECK c1 lo <<<"$(withprev "$prev")"
+	cni netd-loopback CHECK c1 lo <<<"$(withprev "$(conf)" "$prev")"
 	assert_success
 	[ -z "$output" ]
 	ns_exec c1 ip link set lo down
-	cni netd-loopback CHECK c1 lo <<<"$(withprev "$prev")"
+	cni netd-loopback CHECK c1 lo <<<"$(withprev "$(conf)" "$prev")"
 	assert_cni_error 103 "lo in netns /run/netns/c1 is down"
 	cni netd-loopback CHECK c1 lo <<<"$(conf)"
 	assert_cni_error 7 "prevResult"

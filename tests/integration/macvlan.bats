@@ -13,8 +13,6 @@ conf() {
 	local extra=${1:-} ipam=${2-$IPAM}
 	echo "{\"cniVersion\":\"1.0.0\",\"name\":\"mv\",\"type\":\"netd-macvlan\",\"master\":\"m0\"${extra:+,$extra}${ipam:+,\"ipam\":$ipam}}"
 }
-withprev() { jq -c --argjson p "$2" '. + {prevResult: $p}' <<<"$1"; }
-
 setup() {
 	ns_add peer
 	ip link add m0 type veth peer name m1 netns peer
@@ -25,11 +23,7 @@ setup() {
 	ns_exec peer ip addr add 10.50.0.1/24 dev m1
 }
 
-teardown() {
-	for n in $(ip netns list | awk '{print $1}'); do ip netns del "$n"; done
-	for l in $(host_links); do ip link del "$l" 2>/dev/null || true; done
-	rm -rf /var/lib/cni/networks
-}
+teardown() { cleanup_host /var/lib/cni/networks; }
 
 @test "ADD: a bridge-mode macvlan of m0 in the container, with address and result" {
 	ns_add c1
@@ -229,30 +223,20 @@ teardown() {
 	[ "$(ns_exec c3 ip -o link show | wc -l)" -eq 1 ]
 }
 
-bad_input() { # bad_input CODE NEEDLE CONFIG [CNI_ARGS]
-	local before ns_before
-	before=$(host_state)
-	ns_before=$(ns_exec c1 ip -o link show)
-	CNI_ARGS=${4:-} cni netd-macvlan ADD c1 <<<"$3"
-	assert_cni_error "$1" "$2"
-	diff <(echo "$before") <(host_state)
-	[ "$(ns_exec c1 ip -o link show)" = "$ns_before" ]
-}
-
 @test "bad input: each a well-formed error with the right code, nothing changed" {
 	ns_add c1
-	bad_input 7 "master interface 'nope0' does not exist on the host" "$(conf | sed 's/"m0"/"nope0"/')"
-	bad_input 7 "not a valid interface name" "$(conf | sed 's/"m0"/"a\/b"/')"
-	bad_input 7 "invalid macvlan mode 'bridged'" "$(conf '"mode":"bridged"')"
-	bad_input 7 "MAC address 'zz:zz' does not parse" "$(conf)" "MAC=zz:zz"
-	bad_input 7 "multicast" "$(conf)" "MAC=01:00:5e:00:00:01"
-	bad_input 7 "mtu 9000 is larger than master m0's MTU 1500" "$(conf '"mtu":9000')"
-	bad_input 7 "field 'mtu'" "$(conf '"mtu":"big"')"
-	bad_input 7 "field 'mode'" "$(conf '"mode":3')"
-	bad_input 7 "unknown IPAM type 'nosuch'" "$(conf "" '{"type":"nosuch"}')"
-	bad_input 7 "loopback" "$(conf | sed 's/"m0"/"lo"/')"
+	bad_add netd-macvlan 7 "master interface 'nope0' does not exist on the host" "$(conf | sed 's/"m0"/"nope0"/')"
+	bad_add netd-macvlan 7 "not a valid interface name" "$(conf | sed 's/"m0"/"a\/b"/')"
+	bad_add netd-macvlan 7 "invalid macvlan mode 'bridged'" "$(conf '"mode":"bridged"')"
+	bad_add netd-macvlan 7 "MAC address 'zz:zz' does not parse" "$(conf)" "MAC=zz:zz"
+	bad_add netd-macvlan 7 "multicast" "$(conf)" "MAC=01:00:5e:00:00:01"
+	bad_add netd-macvlan 7 "mtu 9000 is larger than master m0's MTU 1500" "$(conf '"mtu":9000')"
+	bad_add netd-macvlan 7 "field 'mtu'" "$(conf '"mtu":"big"')"
+	bad_add netd-macvlan 7 "field 'mode'" "$(conf '"mode":3')"
+	bad_add netd-macvlan 7 "unknown IPAM type 'nosuch'" "$(conf "" '{"type":"nosuch"}')"
+	bad_add netd-macvlan 7 "loopback" "$(conf | sed 's/"m0"/"lo"/')"
 	ns_exec c1 ip link add eth0 type veth peer name eth1
-	bad_input 102 "interface eth0 already exists in netns /run/netns/c1" "$(conf)"
+	bad_add netd-macvlan 102 "interface eth0 already exists in netns /run/netns/c1" "$(conf)"
 	ns_exec c1 ip link del eth0
 	cni netd-macvlan ADD nope <<<"$(conf)"
 	assert_cni_error 3 "does not exist"
