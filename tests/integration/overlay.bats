@@ -65,6 +65,9 @@ three_by_two() {
 	assert_success
 	[[ $output == *h2a* ]] && [[ $output == *h2b* ]]
 	[[ $output != *h1a* ]]
+	# and its DNS answers for containers of the same host (across hosts
+	# comes with the shared store)
+	[ "$(ip netns exec h2a dig +short +tries=1 +time=5 @127.0.0.11 h2b)" = "$(ctr_ip h2b)" ]
 	# CHECK through the chain is clean
 	on h3 netdctl container check h3a
 }
