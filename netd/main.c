@@ -325,6 +325,41 @@ static void expire_conns(void)
 	}
 }
 
+/* The listening socket systemd passed (netd.socket), or -1 if none; -2 after
+ * logging why it cannot be used. Its path becomes the socket netd reports. It
+ * stays systemd's: netd neither replaces nor removes it, so connections made
+ * while netd is down wait in its backlog and start netd. */
+static int activated_socket(struct netd_config *c)
+{
+	struct sockaddr_un sa = {0};
+	socklen_t salen = sizeof(sa);
+	int n = sd_listen_fds(1), fd = SD_LISTEN_FDS_START;
+
+	if (n <= 0) {
+		if (n < 0)
+			log_warn("socket activation: %s; binding the socket myself", strerror(-n));
+		return -1;
+	}
+	if (n > 1) {
+		log_err("socket activation: systemd passed %d sockets, netd takes exactly one", n);
+		return -2;
+	}
+	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+		log_err("socket activation: the socket systemd passed is not a listening unix stream socket");
+		return -2;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		log_err("socket activation: %s", strerror(errno));
+		return -2;
+	}
+	if (getsockname(fd, (struct sockaddr *)&sa, &salen) == 0 && sa.sun_path[0] == '/') {
+		if (strcmp(sa.sun_path, c->socket))
+			log_info("socket activation: serving %s, not the configured %s", sa.sun_path, c->socket);
+		snprintf(c->socket, sizeof(c->socket), "%s", sa.sun_path);
+	}
+	return fd;
+}
+
 static void state_warn(const char *msg)
 {
 	log_warn("state: %s", msg);
@@ -488,10 +523,16 @@ int main(int argc, char **argv)
 	}
 	L.mhd = mhd;
 	L.efd = efd;
-	if ((lfd = listen_unix(d.cfg.socket, &sock_st)) < 0)
+	if ((lfd = activated_socket(&d.cfg)) == -2)
 		goto out;
+	if (lfd >= 0) {
+		log_info("API socket %s from systemd (socket activation)", d.cfg.socket);
+	} else {
+		if ((lfd = listen_unix(d.cfg.socket, &sock_st)) < 0)
+			goto out;
+		sock_ours = true;
+	}
 	L.lfd = lfd;
-	sock_ours = true;
 	apply_socket_group(&d.cfg);
 	info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	ev.events = EPOLLIN;

@@ -309,6 +309,75 @@ while True:
 	grep -qx 'LimitNOFILE=524288' "$unit"
 }
 
+@test "packaging/netd.socket passes systemd-analyze verify and activates netd.service" {
+	run systemd-analyze verify "$NETD_BUILD/netd/netd.socket"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	grep -qx 'ListenStream=/run/netd/netd.sock' "$NETD_BUILD/netd/netd.socket"
+	grep -qx 'SocketMode=0660' "$NETD_BUILD/netd/netd.socket"
+	grep -qx 'Requires=netd.socket' "$NETD_BUILD/netd/netd.service"
+	grep -qx 'Also=netd.socket' "$NETD_BUILD/netd/netd.service"
+}
+
+# activate SOCKET DELAY NETD-ARGS...: what systemd does for netd.socket: bind and
+# listen on SOCKET, then after DELAY seconds exec netd with it as fd 3,
+# LISTEN_FDS=1 and LISTEN_PID=netd's pid (exec keeps the pid). Logs to $D/log.
+activate() {
+	local sock=$1 delay=$2
+	shift 2
+	mkdir -p "$D"
+	python3 -c '
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o660)
+s.listen(128)
+open(sys.argv[1] + ".ino", "w").write(str(os.stat(sys.argv[1]).st_ino))
+time.sleep(float(sys.argv[2]))
+os.dup2(s.fileno(), 3)
+os.environ["LISTEN_FDS"] = "1"
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.execv(sys.argv[3], sys.argv[3:])
+' "$sock" "$delay" "$NETD_BIN" --state-dir "$D/state" --log-level debug "$@" 2>>"$D/log" &
+	echo $! >"$D/pid"
+}
+
+@test "socket activation: netd serves the listening socket it is handed, answers what queued before it started, and leaves the socket alone" {
+	sock=$BATS_TEST_TMPDIR/activated.sock
+	activate "$sock" 1.5 --socket "$D/configured.sock"
+	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+	# a client that connects before netd runs (the first ADD) waits, then is answered
+	curl -s -m 20 -w '\n%{http_code}' --unix-socket "$sock" http://netd/v1/status >"$BATS_TEST_TMPDIR/early" &
+	early=$!
+	sleep 0.5
+	[ "$(cat "$BATS_TEST_TMPDIR/early")" = "" ] # nobody has answered yet
+	wait "$early"
+	[ "$(tail -n1 "$BATS_TEST_TMPDIR/early")" = 200 ]
+	[ "$(head -n1 "$BATS_TEST_TMPDIR/early" | jq -r .socket)" = "$sock" ]
+	[ "$(head -n1 "$BATS_TEST_TMPDIR/early" | jq -r .pid)" = "$(cat "$D/pid")" ]
+	grep -q "API socket $sock from systemd (socket activation)" "$D/log"
+	[ ! -e "$D/configured.sock" ] # it bound nothing of its own
+	# the API works as usual on it, connection checks included
+	ip netns add a1
+	run curl -s -w '\n%{http_code}' --unix-socket "$sock" -XPOST \
+		-d '{"containerID":"c1","network":"n","netns":"/run/netns/a1"}' http://netd/v1/endpoints
+	[ "${lines[-1]}" = 201 ]
+	# SIGTERM: the socket is systemd's, it stays (same inode) for the next start
+	netd_stop "$D" TERM
+	[ -S "$sock" ]
+	[ "$(stat -c %i "$sock")" = "$(cat "$sock.ino")" ]
+	grep -q "SIGTERM: shutting down, state kept" "$D/log"
+}
+
+@test "socket activation: LISTEN_PID of another process is not for netd: it binds its own socket" {
+	mkdir -p "$D"
+	LISTEN_FDS=1 LISTEN_PID=1 netd_start "$D" 3</dev/null
+	run netd_curl "$D" http://netd/v1/status
+	[ "${lines[-1]}" = 200 ]
+	! grep -q "socket activation" "$D/log" || false
+}
+
 @test "the example netd.conf is accepted; a config with a typo is refused at start" {
 	netd_start "$D" --config "$NETD_SRC/packaging/netd.conf"
 	printf 'socket = /run/netd/y.sock\nlog_levle = debug\n' >"$BATS_TEST_TMPDIR/bad.conf"
