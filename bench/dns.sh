@@ -1,0 +1,146 @@
+#!/bin/bash
+# bench/dns.sh [SECONDS]: dnsperf from a container netns against netd's
+# resolver, dnsmasq and aardvark-dns, all serving the same 1,000 container
+# names, in one run (runs itself under tests/harness/isolate).
+#   1. full rate, known names only
+#   2. full rate, 20% unknown names (answered by a local upstream dnsmasq)
+#   3. 5,000 queries/s, known names: latency (p50/p99 from dnsperf -v)
+# Also: netd's CPU time for the full-rate known run, and its RSS with the
+# 1,000 names and with 10,000 endpoints registered.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${NETD_ISOLATED:-}" != 1 ]; then
+	exec tests/harness/isolate "$0" "$@"
+fi
+SECS=${1:-10}
+B=${NETD_BUILD:-$PWD/build}
+AARDVARK=$(command -v aardvark-dns || echo /usr/lib/podman/aardvark-dns)
+for t in dnsperf dnsmasq "$AARDVARK" "$B/netd/netd"; do
+	command -v "$t" >/dev/null || { echo "bench/dns.sh: $t is missing (scripts/deps)" >&2; exit 1; }
+done
+W=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	[ -f "$W/aardvark/aardvark.pid" ] && kill "$(cat "$W/aardvark/aardvark.pid")" 2>/dev/null || true
+	ip netns del bc 2>/dev/null || true
+	ip netns del pool 2>/dev/null || true
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+# the client container bc (10.77.0.2) and the host side: 10.77.0.1 (the
+# network's gateway, where aardvark-dns listens), .3 dnsmasq, .53 upstream
+ip netns add bc
+ip netns add pool
+ip link add bh0 type veth peer name eth0 netns bc
+ip addr add 10.77.0.1/16 dev bh0
+ip addr add 10.77.0.3/16 dev bh0
+ip addr add 10.77.0.53/16 dev bh0
+ip link set bh0 up
+ip -n bc addr add 10.77.0.2/16 dev eth0
+ip -n bc link set eth0 up
+ip -n bc link set lo up
+echo "nameserver 10.77.0.53" >"$W/resolv.conf"
+mount --bind "$W/resolv.conf" /etc/resolv.conf
+
+# names c1..c1000 at 10.77.(1..4).x; unknown names uN.example.test
+: >"$W/hosts"
+mkdir -p "$W/aardvark"
+echo "10.77.0.1" >"$W/aardvark/bench"
+echo "bc0000000000 10.77.0.2  bc" >>"$W/aardvark/bench"
+for i in $(seq 1000); do
+	ip="10.77.$((1 + i / 250)).$((i % 250 + 1))"
+	echo "$ip c$i" >>"$W/hosts"
+	printf 'c%010d %s  c%d\n' "$i" "$ip" "$i" >>"$W/aardvark/bench"
+done
+for i in $(seq 1000); do echo "c$((i * 7 % 1000 + 1)) A"; done >"$W/known"
+for i in $(seq 1000); do
+	if [ $((i % 5)) = 0 ]; then echo "u$i.example.test A"; else echo "c$((i * 7 % 1000 + 1)) A"; fi
+done >"$W/mixed"
+
+# the upstream: every *.example.test is 192.0.2.1
+dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=10.77.0.53 --bind-interfaces \
+	--address=/example.test/192.0.2.1 --pid-file="$W/up.pid" 2>/dev/null &
+pids+=($!)
+dnsmasq --keep-in-foreground --no-resolv --no-hosts --addn-hosts="$W/hosts" --listen-address=10.77.0.3 \
+	--bind-interfaces --server=10.77.0.53 --cache-size=10000 --pid-file="$W/dm.pid" 2>/dev/null &
+pids+=($!)
+"$AARDVARK" --config "$W/aardvark" -p 53 run >/dev/null 2>&1 &
+pids+=($!)
+"$B/netd/netd" --socket "$W/netd.sock" --state-dir "$W/state" --log-level err 2>"$W/netd.log" &
+netd_pid=$!
+pids+=($netd_pid)
+for i in $(seq 100); do [ -S "$W/netd.sock" ] && break; sleep 0.05; done
+reg() { curl -sf --unix-socket "$W/netd.sock" http://netd/v1/endpoints -d "$1" -o /dev/null -w "%{http_code}" | grep -q "^20"; }
+reg '{"containerID":"bc","network":"bench","netns":"/run/netns/bc","name":"bc","ips":["10.77.0.2/16"]}'
+while read -r ip name; do
+	reg "{\"containerID\":\"$name\",\"network\":\"bench\",\"netns\":\"/run/netns/pool\",\"name\":\"$name\",\"ips\":[\"$ip/16\"]}"
+done <"$W/hosts"
+sleep 1
+
+perf() { # perf SERVER FILE [dnsperf args]: prints qps
+	local s=$1 f=$2
+	shift 2
+	ip netns exec bc dnsperf -s "$s" -d "$f" -l "$SECS" -c 8 -T 2 -q 500 "$@" 2>&1 |
+		awk '/Queries per second/ {print $4} /Queries lost/ {lost=$3} END {}'
+}
+lost() {
+	local s=$1 f=$2
+	shift 2
+	ip netns exec bc dnsperf -s "$s" -d "$f" -l "$SECS" -c 8 -T 2 -q 500 "$@" 2>&1 | grep -E "Queries (per second|lost)"
+}
+# p50 and p99 in ms at a fixed rate, from each answer's latency (-v)
+lat() {
+	ip netns exec bc dnsperf -s "$1" -d "$W/known" -l "$SECS" -Q 5000 -c 4 -T 1 -v 2>/dev/null |
+		awk '$1 == ">" {print $NF * 1000}' | sort -n |
+		awk '{v[NR] = $1} END {if (NR) printf "%.3f %.3f\n", v[int(NR * 0.5)], v[int(NR * 0.99)]; else print "- -"}'
+}
+cpu() { awk '{print $14 + $15}' "/proc/$netd_pid/stat"; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$netd_pid/status"; }
+
+declare -A Q
+echo "== full rate, known names (${SECS}s each)"
+for s in netd:127.0.0.11 dnsmasq:10.77.0.3 aardvark:10.77.0.1; do
+	c0=$(cpu)
+	Q[${s%%:*}.known]=$(perf "${s#*:}" "$W/known")
+	[ "${s%%:*}" = netd ] && netd_cpu=$(( ($(cpu) - c0) * 100 / $(getconf CLK_TCK) ))
+	echo "${s%%:*}: ${Q[${s%%:*}.known]} qps"
+done
+echo "netd CPU during its run: $((netd_cpu / SECS))% of one core"
+echo "== full rate, 20% unknown names"
+for s in netd:127.0.0.11 dnsmasq:10.77.0.3 aardvark:10.77.0.1; do
+	Q[${s%%:*}.mixed]=$(perf "${s#*:}" "$W/mixed")
+	echo "${s%%:*}: ${Q[${s%%:*}.mixed]} qps"
+done
+echo "== 5,000 qps, known names: p50 p99 (ms)"
+for s in netd:127.0.0.11 dnsmasq:10.77.0.3 aardvark:10.77.0.1; do
+	echo "${s%%:*}: $(lat "${s#*:}")"
+done
+echo "== netd RSS"
+echo "1,001 endpoints: $(rss) KiB"
+# 9,000 more over one kept-alive connection (a curl each would take minutes)
+python3 - "$W/netd.sock" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rb")
+for i in range(1001, 10001):
+    body = json.dumps({"containerID": "x%d" % i, "network": "bench", "netns": "/run/netns/pool",
+                       "name": "x%d" % i, "ips": ["10.78.%d.%d/16" % (i // 250, i % 250 + 1)]}).encode()
+    s.sendall(b"POST /v1/endpoints HTTP/1.1\r\nHost: netd\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    status = f.readline().split()[1]
+    length = 0
+    while True:
+        h = f.readline().strip()
+        if not h:
+            break
+        if h.lower().startswith(b"content-length:"):
+            length = int(h.split(b":")[1])
+    f.read(length)
+    if status not in (b"200", b"201"):
+        sys.exit("register x%d: HTTP %s" % (i, status.decode()))
+PY
+echo "10,000 endpoints: $(rss) KiB"
+echo "netd with 10,000 endpoints, known names: $(perf 127.0.0.11 "$W/known") qps"
