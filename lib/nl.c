@@ -8,6 +8,12 @@
  *
  * One request is in flight at a time on a netd_nl. Its state (kernel errno,
  * ext-ack text, "done") lives in the struct and is reset by xfer().
+ *
+ * Why links, addresses and routes are one file of ~1,300 lines: each is a
+ * handful of short request builders and parsers over the same transport and
+ * error path (xfer, dump, fail); apart they would be three small files that
+ * all include the same internals. Neighbours, FDB and the overlay's
+ * listings, which share less with them, are nl_neigh.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -30,29 +36,12 @@
 #include "netd/netns.h"
 #include "netd/nl.h"
 #include "netd/util.h"
+#include "nl_internal.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
 #endif
 
-/* Interrupted dumps are repeated this many times, then reported. */
-#define DUMP_ATTEMPTS 5
-
-struct netd_nl {
-	struct nl_sock *sk;
-	struct nl_cb *cb;
-	/* the request in flight */
-	unsigned int seq;
-	bool done;
-	int kerr;		/* errno the kernel answered, 0 = none */
-	char extack[256];	/* its extended-ack message, "" = none */
-	int (*parse)(struct nlmsghdr *nlh, void *arg);
-	void *parse_arg;
-	int parse_rc;
-	unsigned long dump_retries;	/* interrupted dumps started over, ever */
-};
-
-typedef int (*parse_fn)(struct nlmsghdr *nlh, void *arg);
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -114,7 +103,7 @@ static int vfail(struct netd_nl *nl, struct netd_err *err, int rc, const char *f
 }
 
 __attribute__((format(printf, 4, 5)))
-static int fail(struct netd_nl *nl, struct netd_err *err, int rc, const char *fmt, ...)
+int fail(struct netd_nl *nl, struct netd_err *err, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -129,7 +118,7 @@ static int link_name_of(struct netd_nl *nl, int ifindex, char *buf, size_t len);
 /* Like fail() for an operation on link `ifindex`, naming it: "set MTU 9000
  * of link veth0: ...". The name lookup happens only on this error path. */
 __attribute__((format(printf, 5, 6)))
-static int fail_link(struct netd_nl *nl, struct netd_err *err, int rc, int ifindex, const char *fmt, ...)
+int fail_link(struct netd_nl *nl, struct netd_err *err, int rc, int ifindex, const char *fmt, ...)
 {
 	char what[400], name[IFNAMSIZ + 16], extack[sizeof(nl->extack)];
 	va_list ap;
@@ -271,14 +260,8 @@ static int xfer(struct netd_nl *nl, struct nl_msg *msg, parse_fn parse, void *ar
 	return nl->parse_rc;
 }
 
-/* A growable array of fixed-size records, filled by dump parsers. */
-struct vec {
-	void *v;
-	size_t n, cap, size;
-	void *filter;		/* parser-specific */
-};
 
-static void *vec_push(struct vec *v)
+void *vec_push(struct vec *v)
 {
 	void *p;
 
@@ -300,7 +283,7 @@ static void *vec_push(struct vec *v)
  * an interrupted dump (the table changed while we read it) starts over
  * with an emptied vec. If it never holds still, -EAGAIN: a half-old,
  * half-new list would make CHECK report drift that is not there. */
-static int dump(struct netd_nl *nl, struct nl_msg *(*build)(const void *ctx), const void *ctx,
+int dump(struct netd_nl *nl, struct nl_msg *(*build)(const void *ctx), const void *ctx,
 		parse_fn parse, struct vec *out)
 {
 	struct nl_msg *msg;
@@ -391,7 +374,7 @@ void netd_nl_free(struct netd_nl *nl)
 
 /* ---- message helpers ------------------------------------------------- */
 
-static struct nl_msg *new_msg(int type, int flags, const void *hdr, size_t len)
+struct nl_msg *new_msg(int type, int flags, const void *hdr, size_t len)
 {
 	struct nl_msg *m = nlmsg_alloc_simple(type, NLM_F_REQUEST | flags);
 
@@ -402,7 +385,7 @@ static struct nl_msg *new_msg(int type, int flags, const void *hdr, size_t len)
 	return m;
 }
 
-static struct nl_msg *link_msg(int type, int flags, int family, int ifindex)
+struct nl_msg *link_msg(int type, int flags, int family, int ifindex)
 {
 	struct ifinfomsg ifi = { .ifi_family = family, .ifi_index = ifindex };
 
@@ -439,7 +422,7 @@ static void parse_linkinfo(struct nlattr *attr, struct netd_link *l)
 		l->hairpin = nla_get_u8(sd[IFLA_BRPORT_MODE]);
 }
 
-static int parse_link(struct nlmsghdr *nlh, struct netd_link *l)
+int parse_link(struct nlmsghdr *nlh, struct netd_link *l)
 {
 	struct ifinfomsg *ifi = nlmsg_data(nlh);
 	struct nlattr *tb[IFLA_MAX + 1];
@@ -572,7 +555,7 @@ int netd_nl_link_list(struct netd_nl *nl, struct netd_link **out, size_t *n, str
 }
 
 /* Send a change request, with an ack. */
-static int change(struct netd_nl *nl, struct nl_msg *m)
+int change(struct netd_nl *nl, struct nl_msg *m)
 {
 	if (!m)
 		return -ENOMEM;
@@ -1013,7 +996,7 @@ bad:
 	return NULL;
 }
 
-static bool family_ok(int family)
+bool family_ok(int family)
 {
 	return family == AF_INET || family == AF_INET6;
 }
@@ -1101,6 +1084,43 @@ int netd_nl_addr_list(struct netd_nl *nl, int ifindex, int family, struct netd_p
 	*out = v.v;
 	*n = v.n;
 	return 0;
+}
+
+struct owner_find {
+	struct netd_addr a;
+	int ifindex;
+};
+
+static int parse_addr_owner(struct nlmsghdr *nlh, void *arg)
+{
+	struct vec *v = arg;
+	struct owner_find *f = v->filter;
+	struct ifaddrmsg *ifa = nlmsg_data(nlh);
+	struct nlattr *tb[IFA_MAX + 1], *a;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || nlmsg_parse(nlh, sizeof(*ifa), tb, IFA_MAX, NULL) < 0 ||
+	    ifa->ifa_family != f->a.family || f->ifindex)
+		return 0;
+	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (a && (size_t)nla_len(a) == netd_addr_len(&f->a) && !memcmp(nla_data(a), f->a.b, nla_len(a)))
+		f->ifindex = (int)ifa->ifa_index;
+	return 0;
+}
+
+int netd_nl_addr_owner(struct netd_nl *nl, const struct netd_addr *a, struct netd_err *err)
+{
+	struct addr_filter af = { 0, a->family };
+	struct owner_find f = { .a = *a };
+	struct vec v = { .size = 1, .filter = &f };
+	int rc;
+
+	if (!family_ok(a->family))
+		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "address owner: no address");
+	rc = dump(nl, build_addr_dump, &af, parse_addr_owner, &v);
+	free(v.v);
+	if (rc < 0)
+		return fail(nl, err, rc, "list addresses");
+	return f.ifindex ? f.ifindex : -EADDRNOTAVAIL;
 }
 
 /* ---- routes ---------------------------------------------------------- */
@@ -1312,220 +1332,4 @@ int netd_nl_default_route_link(struct netd_nl *nl, int family, struct netd_err *
 				    "no %sdefault route to pick a link from",
 				    family == AF_INET ? "IPv4 " : family == AF_INET6 ? "IPv6 " : "");
 	return best;
-}
-
-/* ---- neighbours and FDB --------------------------------------------- */
-
-static struct nl_msg *neigh_msg(int type, int flags, int family, int ifindex, uint8_t ntf,
-				const struct netd_addr *dst, const uint8_t *mac)
-{
-	struct ndmsg nd = {
-		.ndm_family = family,
-		.ndm_ifindex = ifindex,
-		.ndm_state = NUD_PERMANENT,
-		.ndm_flags = ntf,
-	};
-	struct nl_msg *m = new_msg(type, flags, &nd, sizeof(nd));
-
-	if (m && ((dst && dst->family && nla_put(m, NDA_DST, netd_addr_len(dst), dst->b) < 0) ||
-		  (mac && nla_put(m, NDA_LLADDR, 6, mac) < 0))) {
-		nlmsg_free(m);
-		m = NULL;
-	}
-	return m;
-}
-
-int netd_nl_neigh_set(struct netd_nl *nl, int ifindex, const struct netd_addr *a, const uint8_t mac[6],
-		      struct netd_err *err)
-{
-	char buf[NETD_ADDR_STRLEN];
-	int rc;
-
-	if (!family_ok(a->family))
-		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "neighbour: no address");
-	rc = change(nl, neigh_msg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, a->family, ifindex, 0, a, mac));
-	return rc < 0 ? fail_link(nl, err, rc, ifindex, "set neighbour %s", netd_addr_str(a, buf)) : 0;
-}
-
-int netd_nl_neigh_del(struct netd_nl *nl, int ifindex, const struct netd_addr *a, struct netd_err *err)
-{
-	char buf[NETD_ADDR_STRLEN];
-	int rc;
-
-	if (!family_ok(a->family))
-		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "neighbour: no address");
-	rc = change(nl, neigh_msg(RTM_DELNEIGH, 0, a->family, ifindex, 0, a, NULL));
-	if (rc == -ENOENT || rc == -ENODEV)
-		return -ENOENT;
-	return rc < 0 ? fail_link(nl, err, rc, ifindex, "delete neighbour %s", netd_addr_str(a, buf)) : 0;
-}
-
-int netd_nl_fdb_set(struct netd_nl *nl, int ifindex, const uint8_t mac[6], const struct netd_addr *dst,
-		    struct netd_err *err)
-{
-	/* The all-zero (flood) and multicast MACs hold a list of remotes, one
-	 * per peer VTEP; vxlan refuses REPLACE on them, so they append. */
-	bool list = (mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
-	char buf[18];
-	int rc = change(nl, neigh_msg(RTM_NEWNEIGH, NLM_F_CREATE | (list ? NLM_F_APPEND : NLM_F_REPLACE),
-				      AF_BRIDGE, ifindex, NTF_SELF, dst, mac));
-
-	if (rc == -EEXIST && list)
-		return 0;
-	return rc < 0 ? fail_link(nl, err, rc, ifindex, "set FDB entry %s", netd_mac_str(mac, buf)) : 0;
-}
-
-int netd_nl_fdb_del(struct netd_nl *nl, int ifindex, const uint8_t mac[6], const struct netd_addr *dst,
-		    struct netd_err *err)
-{
-	char buf[18];
-	int rc = change(nl, neigh_msg(RTM_DELNEIGH, 0, AF_BRIDGE, ifindex, NTF_SELF, dst, mac));
-
-	if (rc == -ENOENT || rc == -ENODEV)
-		return -ENOENT;
-	return rc < 0 ? fail_link(nl, err, rc, ifindex, "delete FDB entry %s", netd_mac_str(mac, buf)) : 0;
-}
-
-/* ---- listings for the overlay: bridge ports, a device's FDB ---------- */
-
-struct master_filter {
-	int master;
-};
-
-static struct nl_msg *build_master_dump(const void *ctx)
-{
-	const struct master_filter *f = ctx;
-	struct nl_msg *m = link_msg(RTM_GETLINK, NLM_F_DUMP, AF_UNSPEC, 0);
-
-	if (m && (nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0 ||
-		  nla_put_u32(m, IFLA_MASTER, f->master) < 0)) {
-		nlmsg_free(m);
-		m = NULL;
-	}
-	return m;
-}
-
-static int parse_port_vec(struct nlmsghdr *nlh, void *arg)
-{
-	struct vec *v = arg;
-	const struct master_filter *f = v->filter;
-	struct netd_link l = {0}, *p;
-	int rc;
-
-	if (nlh->nlmsg_type != RTM_NEWLINK)
-		return 0;
-	if ((rc = parse_link(nlh, &l)) < 0)
-		return rc;
-	/* The kernel filters by IFLA_MASTER; this guards kernels that ignore it. */
-	if (l.master != f->master)
-		return 0;
-	if (!(p = vec_push(v)))
-		return -ENOMEM;
-	*p = l;
-	return 0;
-}
-
-int netd_nl_link_list_master(struct netd_nl *nl, int master, struct netd_link **out, size_t *n,
-			     struct netd_err *err)
-{
-	struct master_filter f = { master };
-	struct vec v = { .size = sizeof(struct netd_link), .filter = &f };
-	int rc = dump(nl, build_master_dump, &f, parse_port_vec, &v);
-
-	if (rc < 0) {
-		free(v.v);
-		return fail_link(nl, err, rc, master, "list ports");
-	}
-	*out = v.v;
-	*n = v.n;
-	return 0;
-}
-
-static struct nl_msg *build_fdb_dump(const void *ctx)
-{
-	const int *ifindex = ctx;
-	struct ndmsg nd = { .ndm_family = AF_BRIDGE };
-	struct nl_msg *m = new_msg(RTM_GETNEIGH, NLM_F_DUMP, &nd, sizeof(nd));
-
-	if (m && nla_put_u32(m, NDA_IFINDEX, *ifindex) < 0) {
-		nlmsg_free(m);
-		m = NULL;
-	}
-	return m;
-}
-
-static int parse_fdb(struct nlmsghdr *nlh, void *arg)
-{
-	struct vec *v = arg;
-	const int *ifindex = v->filter;
-	struct ndmsg *nd = nlmsg_data(nlh);
-	struct nlattr *tb[NDA_MAX + 1];
-	struct netd_fdb *e;
-
-	if (nlh->nlmsg_type != RTM_NEWNEIGH || nlmsg_parse(nlh, sizeof(*nd), tb, NDA_MAX, NULL) < 0)
-		return 0;
-	/* Only the device's own table (a vxlan's remotes), not what a bridge
-	 * it is a port of learnt about it (NTF_MASTER). */
-	if ((int)nd->ndm_ifindex != *ifindex || !(nd->ndm_flags & NTF_SELF) || !tb[NDA_LLADDR] ||
-	    nla_len(tb[NDA_LLADDR]) != 6 || !tb[NDA_DST] ||
-	    (nla_len(tb[NDA_DST]) != 4 && nla_len(tb[NDA_DST]) != 16))
-		return 0;
-	if (!(e = vec_push(v)))
-		return -ENOMEM;
-	memcpy(e->mac, nla_data(tb[NDA_LLADDR]), 6);
-	e->dst.family = nla_len(tb[NDA_DST]) == 4 ? AF_INET : AF_INET6;
-	memcpy(e->dst.b, nla_data(tb[NDA_DST]), nla_len(tb[NDA_DST]));
-	e->permanent = nd->ndm_state & NUD_PERMANENT;
-	return 0;
-}
-
-int netd_nl_fdb_list(struct netd_nl *nl, int ifindex, struct netd_fdb **out, size_t *n, struct netd_err *err)
-{
-	struct vec v = { .size = sizeof(struct netd_fdb), .filter = &ifindex };
-	int rc = dump(nl, build_fdb_dump, &ifindex, parse_fdb, &v);
-
-	if (rc < 0) {
-		free(v.v);
-		return fail_link(nl, err, rc, ifindex, "list FDB entries");
-	}
-	*out = v.v;
-	*n = v.n;
-	return 0;
-}
-
-struct owner_find {
-	struct netd_addr a;
-	int ifindex;
-};
-
-static int parse_addr_owner(struct nlmsghdr *nlh, void *arg)
-{
-	struct vec *v = arg;
-	struct owner_find *f = v->filter;
-	struct ifaddrmsg *ifa = nlmsg_data(nlh);
-	struct nlattr *tb[IFA_MAX + 1], *a;
-
-	if (nlh->nlmsg_type != RTM_NEWADDR || nlmsg_parse(nlh, sizeof(*ifa), tb, IFA_MAX, NULL) < 0 ||
-	    ifa->ifa_family != f->a.family || f->ifindex)
-		return 0;
-	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
-	if (a && (size_t)nla_len(a) == netd_addr_len(&f->a) && !memcmp(nla_data(a), f->a.b, nla_len(a)))
-		f->ifindex = (int)ifa->ifa_index;
-	return 0;
-}
-
-int netd_nl_addr_owner(struct netd_nl *nl, const struct netd_addr *a, struct netd_err *err)
-{
-	struct addr_filter af = { 0, a->family };
-	struct owner_find f = { .a = *a };
-	struct vec v = { .size = 1, .filter = &f };
-	int rc;
-
-	if (!family_ok(a->family))
-		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "address owner: no address");
-	rc = dump(nl, build_addr_dump, &af, parse_addr_owner, &v);
-	free(v.v);
-	if (rc < 0)
-		return fail(nl, err, rc, "list addresses");
-	return f.ifindex ? f.ifindex : -EADDRNOTAVAIL;
 }
