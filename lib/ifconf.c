@@ -156,7 +156,6 @@ static int route_install(struct netd_nl *nl, int ifindex, const struct cni_route
 		free(have);
 		if (rc)
 			return rc < 0 ? rc : 0;
-		memset(err, 0, sizeof(*err));
 		rc = netd_nl_route_add(nl, &nr, err);
 		if (rc == -EEXIST && tries < 3)
 			memset(err, 0, sizeof(*err));
