@@ -6,6 +6,7 @@
 #define NETDCTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <jansson.h>
 
 #include "netd/err.h"
@@ -32,6 +33,20 @@ int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * a file that is not such a conflist, CNI_ERR_DECODE for bad JSON,
  * NETD_ERR_NOT_FOUND when there is no such file. */
 int ctl_conflist_load(const char *name, json_t **out, struct netd_err *err);
+
+/* Drivers and bridges (drivers.c) */
+/* bridge, macvlan, host, overlay: is it one, is its netd-<driver> plugin in
+ * the CNI path, and the installed ones ", "-joined ("none" if none) */
+bool ctl_driver_known(const char *driver);
+bool ctl_driver_installed(const char *driver);
+void ctl_drivers_installed(char *buf, size_t size);
+/* The bridge `network create` names for network `name`: "nd-NAME" up to 12
+ * characters, else "nd_" + 4 characters + 8 hex digits of a hash. */
+void ctl_bridge_name(const char *name, char out[16]);
+/* Delete bridge br (host netns) if it exists and has no ports: 1 deleted,
+ * 0 nothing to do (absent, or not a bridge), -EBUSY (NETD_ERR_IN_USE) while
+ * ports remain, or another negative errno; err says why. */
+int ctl_bridge_remove_unused(const char *br, struct netd_err *err);
 
 /* `netdctl container ...` (runtime.c) */
 int cmd_container(int argc, char **argv);

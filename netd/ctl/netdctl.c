@@ -302,6 +302,29 @@ static void overlay_conf(json_t *main_conf, const char *name, unsigned long vni,
 	}
 }
 
+/* The network (malloc'ed name) whose conflist in the config dir uses bridge
+ * br, or NULL. */
+static char *bridge_user(const char *br)
+{
+	json_t *names = all_networks(), *n;
+	char *user = NULL;
+	size_t i;
+
+	json_array_foreach(names, i, n) {
+		json_t *cl;
+		const char *b;
+
+		if (ctl_conflist_load(json_string_value(n), &cl, NULL) < 0)
+			continue;
+		b = json_string_value(json_object_get(main_plugin(cl), "bridge"));
+		if (b && !strcmp(b, br) && !user)
+			user = strdup(json_string_value(n));
+		json_decref(cl);
+	}
+	json_decref(names);
+	return user;
+}
+
 static int network_create(int argc, char **argv, json_t *opts_obj)
 {
 	const char *driver = "bridge", *subnet = NULL, *gateway = NULL, *name = NULL, *ip_range = NULL, *vni = NULL;
@@ -349,9 +372,16 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 		return usage(stderr), EXIT_USAGE;
 	if (!netd_name_valid(name))
 		return ctl_fail("'%s' is not a valid network name (" NETD_NAME_RULE ")", name), EXIT_USAGE;
-	if (strcmp(driver, "bridge") && strcmp(driver, "macvlan") && strcmp(driver, "host") &&
-	    strcmp(driver, "overlay"))
-		return ctl_fail("unknown driver '%s' (bridge, macvlan, host, overlay)", driver), EXIT_USAGE;
+	if (!ctl_driver_known(driver) || !ctl_driver_installed(driver)) {
+		char installed[128];
+
+		ctl_drivers_installed(installed, sizeof(installed));
+		if (!ctl_driver_known(driver))
+			return ctl_fail("unknown driver '%s' (installed drivers: %s)", driver, installed), EXIT_USAGE;
+		/* a conflist naming a plugin that is not there fails every ADD */
+		return ctl_fail("driver '%s' is not installed: no netd-%s in %s (installed drivers: %s)", driver,
+				driver, opts.cni_path, installed);
+	}
 	snprintf(path, sizeof(path), "%s/%s.conflist", opts.conf_dir, name);
 	if (access(path, F_OK) == 0)
 		return ctl_fail("network '%s' already exists (%s)", name, path);
@@ -393,8 +423,8 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 	if (!strcmp(driver, "bridge")) {
 		char br[16];
 
-		/* one bridge per network; IFNAMSIZ leaves 12 characters of the name */
-		snprintf(br, sizeof(br), "nd-%.12s", name);
+		/* one bridge per network, named after it (checked below: never shared) */
+		ctl_bridge_name(name, br);
 		json_object_set_new(main_conf, "bridge", json_string(br));
 		json_object_set_new(main_conf, "isGateway", json_true());
 		json_object_set_new(main_conf, "ipMasq", json_true());
@@ -423,6 +453,18 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 		json_object_del(opts_obj, "ipam");
 	}
 	json_object_update(main_conf, opts_obj);
+	if (!strcmp(driver, "bridge")) {
+		const char *br = json_string_value(json_object_get(main_conf, "bridge")), *other;
+
+		/* two networks on one bridge would share one L2 segment and its gateways */
+		if (br && (other = bridge_user(br))) {
+			ctl_fail("bridge %s is already the bridge of network '%s'; name another with -o bridge=NAME", br,
+				 other);
+			free((char *)other);
+			json_decref(main_conf);
+			return 1;
+		}
+	}
 	conflist = json_pack("{s:s, s:s, s:[o, {s:s, s:s, s:{s:b, s:b}}]}", "cniVersion", "1.0.0", "name", name,
 			     "plugins", main_conf, "type", "netd-endpoint", "socket", opts.socket,
 			     "capabilities", "aliases", 1, "portMappings", 1);
@@ -586,13 +628,19 @@ static int network_rm(const char *name)
 {
 	struct netd_err err = {0};
 	struct netd_http_resp r;
-	char path[4096], target[128];
+	char path[4096], target[128], br[16];
 	json_t *cl;
+	bool ours;
 
 	if (!netd_name_valid(name))
 		return ctl_fail("'%s' is not a valid network name (" NETD_NAME_RULE ")", name), EXIT_USAGE;
 	if (ctl_conflist_load(name, &cl, &err) < 0)
 		return ctl_fail("%s", err.msg);
+	/* the bridge `network create` named (not one given with -o bridge=) */
+	ctl_bridge_name(name, br);
+	ours = !strcmp(json_string_value(json_object_get(main_plugin(cl), "type")), "netd-bridge") &&
+	       json_is_string(json_object_get(main_plugin(cl), "bridge")) &&
+	       !strcmp(json_string_value(json_object_get(main_plugin(cl), "bridge")), br);
 	json_decref(cl);
 	if (attached(name))
 		return ctl_fail("network '%s' is in use; remove its containers first", name);
@@ -604,6 +652,9 @@ static int network_rm(const char *name)
 		if (st == 409)
 			return ctl_fail("netd still has endpoints on network '%s'", name);
 	}
+	if (ours && ctl_bridge_remove_unused(br, &err) < 0)
+		return ctl_fail("network '%s' %s: %s", name, err.code == NETD_ERR_IN_USE ? "is in use" : "not removed",
+				err.msg);
 	snprintf(path, sizeof(path), "%s/%s.conflist", opts.conf_dir, name);
 	if (unlink(path) < 0)
 		return ctl_fail("remove %s: %s", path, strerror(errno));
