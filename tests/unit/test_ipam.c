@@ -1,6 +1,10 @@
-/* test_ipam.c — lib/ipam.c: config parsing (every error), allocation order,
- * the on-disk store in a temp dir (host-local's layout), release, CHECK, GC,
- * STATUS. */
+/* test_ipam.c — the allocator (lib/ipam_conf.c, ipam_order.c, ipam_store.c,
+ * ipam.c): config parsing (every error), allocation order, the on-disk store
+ * in a temp dir (host-local's layout), release, CHECK, GC, STATUS, the index.
+ *
+ * One file of ~900 lines on purpose: the cases drive the allocator the way
+ * netd-ipam does (a config, then operations on its store), through one set
+ * of config and temp-dir helpers; split, each part would carry a copy. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,10 +1,13 @@
-/* test_nft.c — masquerade elements in `inet netd_cni`, checked against the
- * kernel: through our own listing, through the nft CLI (what an operator
+/* test_nft.c — masquerade elements in `inet netd_cni` and macspoofchk in
+ * `bridge netd_cni`, checked against the kernel: through our own listing, through the nft CLI (what an operator
  * sees), and with real packets between network namespaces.
  *
  * Needs root; runs in a private network + mount namespace (tmpfs on
  * /run/netns and /run/netd), so nothing leaks to the host.
- */
+ *
+ * One file of ~800 lines on purpose: the masquerade and macspoofchk tables
+ * are DELeted together (netd_nft_del), and the cases share the fixture in
+ * tests/harness/nft_fixture.h; costs are measured in bench/nft.c. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>

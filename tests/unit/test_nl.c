@@ -5,8 +5,12 @@
  * read back both through netd_nl and, where it matters, through iproute2
  * (`ip`, `bridge`) as an independent witness. Root only, else skip (77).
  *
- * NETD_NL_BENCH=N additionally times N veths on one bridge (see bench()).
- */
+ * NETD_NL_BENCH=N additionally times N veths on one bridge (see bench();
+ * it prints, it asserts no times).
+ *
+ * One file of ~850 lines on purpose: every case runs on the same two-netns
+ * fixture and iproute2 witness, and nl.c and nl_neigh.c are one interface
+ * (netd/nl.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
