@@ -217,6 +217,13 @@ static void metrics(struct netd_daemon *d, struct api_resp *resp)
 	buf_fmt(&b, "netd_api_connections_expired_total %llu\n", d->conns.expired);
 	buf_str(&b, "# HELP netd_uptime_seconds Seconds since netd started.\n# TYPE netd_uptime_seconds gauge\n");
 	buf_fmt(&b, "netd_uptime_seconds %lld\n", (long long)(time(NULL) - d->stats.started));
+	if (d->dns_metrics) {
+		char *m = d->dns_metrics(d);
+
+		if (m)
+			buf_str(&b, m);
+		free(m);
+	}
 	ok(resp, 200, &b);
 	resp->content_type = "text/plain; version=0.0.4";
 }

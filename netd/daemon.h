@@ -215,6 +215,8 @@ struct netd_daemon {
 	struct dns_server *dns;
 	void (*on_ep_put)(struct netd_daemon *d, const struct netd_ep *ep);
 	void (*on_ep_del)(struct netd_daemon *d, const char *id);
+	/* the resolver's metrics as Prometheus text (malloc'd), for /metrics */
+	char *(*dns_metrics)(struct netd_daemon *d);
 };
 
 /* ---- DNS (dns.c) -------------------------------------------------------- */
