@@ -171,15 +171,18 @@ int netd_overlay_apply(struct netd_nl *nl, int vxlan, const struct netd_overlay_
 	return rc < 0 ? rc : 0;
 }
 
-int netd_overlay_release(struct netd_nl *nl, uint32_t vni, struct netd_err *err)
+int netd_overlay_release(struct netd_nl *nl, uint32_t vni, const char *network, struct netd_err *err)
 {
-	char br[IFNAMSIZ], vx[IFNAMSIZ];
+	char br[IFNAMSIZ], vx[IFNAMSIZ], alias[256];
 	struct netd_link b, v, *ports = NULL;
 	size_t n = 0;
 	int rc;
 
 	netd_overlay_names(vni, br, vx);
+	snprintf(alias, sizeof(alias), ALIAS_PREFIX "%s", network);
 	if (netd_nl_link_get(nl, br, &b, NULL) == 0 && !strcmp(b.kind, "bridge")) {
+		if (strcmp(b.alias, alias) && b.alias[0])
+			return 0;	/* not ours (a bridge without alias is one whose ADD failed early) */
 		if ((rc = netd_nl_link_list_master(nl, b.ifindex, &ports, &n, err)) < 0)
 			return rc;
 		for (size_t i = 0; i < n; i++)

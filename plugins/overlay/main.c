@@ -56,7 +56,7 @@ struct overlay_env {
 };
 
 struct undo {
-	bool ipam, veth, masq;
+	bool ipam, devs, veth, masq;
 	struct netd_prefix gw_added[8];
 	size_t n_gw_added;
 };
@@ -240,8 +240,8 @@ static void undo_add(struct cni_ctx *ctx, struct netd_nl *nl, const struct overl
 		log_warn("undo: delete %s: %s", veth, e.msg);
 	for (size_t i = 0; d->bridge.ifindex && i < u->n_gw_added; i++)
 		netd_nl_addr_del(nl, d->bridge.ifindex, &u->gw_added[i], NULL);
-	/* The shared devices go only if no other container uses them. */
-	if (netd_overlay_release(nl, c->vni, &e) < 0)
+	/* The network's devices go only if no other container uses them. */
+	if ((u->devs || d->created_bridge || d->created_vxlan) && netd_overlay_release(nl, c->vni, ctx->network, &e) < 0)
 		log_warn("undo: overlay devices of VNI %u: %s", c->vni, e.msg);
 	if (u->ipam)
 		netd_ifconf_ipam_undo(ctx);
@@ -291,8 +291,10 @@ static int cmd_add(struct cni_ctx *ctx)
 
 	/* 3. the network's devices on this host, and where its frames go */
 	struct netd_overlay_remotes rem = {.vteps = env.peers, .n_vteps = env.n_peers};
-	if ((rc = netd_overlay_ensure(nl, &env.net, &devs, &ctx->err)) < 0 ||
-	    (rc = netd_overlay_apply(nl, devs.vxlan.ifindex, &rem, &ctx->err)) < 0)
+	if ((rc = netd_overlay_ensure(nl, &env.net, &devs, &ctx->err)) < 0)
+		goto fail;
+	u.devs = true;
+	if ((rc = netd_overlay_apply(nl, devs.vxlan.ifindex, &rem, &ctx->err)) < 0)
 		goto fail;
 
 	/* 4. this host's gateway: egress leaves through the host it runs on */
@@ -393,7 +395,7 @@ static int cmd_del(struct cni_ctx *ctx)
 		if (netd_nft_del(&q, &ctx->err) < 0)
 			netd_err_collect(&first, &ctx->err);
 	}
-	if (netd_overlay_release(nl, c.vni, &ctx->err) < 0)
+	if (netd_overlay_release(nl, c.vni, ctx->network, &ctx->err) < 0)
 		netd_err_collect(&first, &ctx->err);
 
 	netd_lock_release(lock);

@@ -151,13 +151,16 @@ static void test_ensure_apply_release(void **state)
 	struct netd_veth_opts vo = {.host_name = "vc0", .peer_name = "vc1", .peer_nsfd = -1,
 				    .master = d.bridge.ifindex};
 	assert_int_equal(netd_nl_veth_create(nl, &vo, &err), 0);
-	assert_int_equal(netd_overlay_release(nl, 42, &err), 0);
+	assert_int_equal(netd_overlay_release(nl, 42, "ov", &err), 0);
 	assert_int_not_equal(link_index("ndob42"), 0);
 	assert_int_equal(netd_nl_link_del(nl, link_index("vc0"), &err), 0);
-	assert_int_equal(netd_overlay_release(nl, 42, &err), 1);
+	/* another network's release leaves them alone */
+	assert_int_equal(netd_overlay_release(nl, 42, "other", &err), 0);
+	assert_int_not_equal(link_index("ndob42"), 0);
+	assert_int_equal(netd_overlay_release(nl, 42, "ov", &err), 1);
 	assert_int_equal(link_index("ndob42"), 0);
 	assert_int_equal(link_index("ndov42"), 0);
-	assert_int_equal(netd_overlay_release(nl, 42, &err), 1);	/* gone: done */
+	assert_int_equal(netd_overlay_release(nl, 42, "ov", &err), 1);	/* gone: done */
 	assert_false(netd_err_isset(&err));
 }
 

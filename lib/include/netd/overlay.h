@@ -85,7 +85,8 @@ int netd_overlay_apply(struct netd_nl *nl, int vxlan, const struct netd_overlay_
 		       struct netd_err *err);
 
 /* After a container left: if the bridge has no port but the vxlan, delete
- * both. 1 = removed (or already gone), 0 = still in use. */
-int netd_overlay_release(struct netd_nl *nl, uint32_t vni, struct netd_err *err);
+ * both. 1 = removed (or already gone), 0 = still in use or the bridge
+ * belongs to another network than `network` (its alias). */
+int netd_overlay_release(struct netd_nl *nl, uint32_t vni, const char *network, struct netd_err *err);
 
 #endif
