@@ -308,7 +308,7 @@ bad_input() { # bad_input CODE NEEDLE ENV... <<< stdin
 	bad_input 7 "MAC address" CNI_COMMAND=ADD CNI_ARGS="MAC=zz:zz" $E <<<"$good"
 	bad_input 1 "CHECK" CNI_COMMAND=CHECK $E <<<"${good/1.0.0/0.3.1}"
 	head -c 10000000 /dev/zero | tr '\0' ' ' > "$BATS_TEST_TMPDIR/big"
-	bad_input 6 "larger than" CNI_COMMAND=ADD $E < "$BATS_TEST_TMPDIR/big"
+	bad_input 7 "larger than the limit of" CNI_COMMAND=ADD $E < "$BATS_TEST_TMPDIR/big"
 	printf '{"cniVersion":"1.0.0","name":"n\xff\xfe","type":"netd-bridge"}' > "$BATS_TEST_TMPDIR/nonutf8"
 	bad_input 6 "not valid JSON" CNI_COMMAND=ADD $E < "$BATS_TEST_TMPDIR/nonutf8"
 }
