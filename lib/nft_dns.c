@@ -30,30 +30,6 @@ static const struct netd_nft_chain chains[1] = {
 
 static const struct netd_nft_table tbl = { NFPROTO_IPV4, NETD_NFT_DNS_TABLE, chains, 1, NULL, 0 };
 
-static struct nftnl_expr *e_immediate(uint32_t dreg, const void *data, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, dreg);
-		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
-	}
-	return e;
-}
-
-static struct nftnl_expr *e_dnat(uint32_t reg_addr, uint32_t reg_port)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("nat");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, reg_addr);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, reg_port);
-	}
-	return e;
-}
-
 /* rule 0: UDP, rule 1: TCP */
 static struct nftnl_rule *build_rule(const struct netd_nft_table *t, int i)
 {
@@ -69,9 +45,9 @@ static struct nftnl_rule *build_rule(const struct netd_nft_table *t, int i)
 	netd_nft_rule_add(r, netd_nft_e_cmp(NFT_REG_1, &proto, 1), &rc);
 	netd_nft_rule_add(r, netd_nft_e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1), &rc);
 	netd_nft_rule_add(r, netd_nft_e_cmp(NFT_REG_1, &dport, 2), &rc);
-	netd_nft_rule_add(r, e_immediate(NFT_REG_1, &addr, 4), &rc);
-	netd_nft_rule_add(r, e_immediate(NFT_REG_2, &to, 2), &rc);
-	netd_nft_rule_add(r, e_dnat(NFT_REG_1, NFT_REG_2), &rc);
+	netd_nft_rule_add(r, netd_nft_e_immediate(NFT_REG_1, &addr, 4), &rc);
+	netd_nft_rule_add(r, netd_nft_e_immediate(NFT_REG_2, &to, 2), &rc);
+	netd_nft_rule_add(r, netd_nft_e_dnat(NFPROTO_IPV4, NFT_REG_1, NFT_REG_2, 0), &rc);
 	return netd_nft_rule_done(r, rc);
 }
 

@@ -91,81 +91,6 @@ static const struct netd_nft_set sets[S_N] = {
 			.data_type = T(NETD_NFT_TYPE_IP6ADDR, TYPE_INET_SERVICE), .data_len = 20},
 };
 
-/* ---- expressions the core does not have ---------------------------------- */
-
-static struct nftnl_expr *e_cmp_op(uint32_t sreg, uint32_t op, const void *data, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-	}
-	return e;
-}
-
-static struct nftnl_expr *e_map(uint32_t sreg, const char *set, uint32_t dreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, dreg);
-		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
-	}
-	return e;
-}
-
-static struct nftnl_expr *e_fib_local(uint32_t dreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("fib");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, dreg);
-	}
-	return e;
-}
-
-static struct nftnl_expr *e_ct(uint32_t key, uint32_t dreg)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("ct");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
-	}
-	return e;
-}
-
-static struct nftnl_expr *e_dnat(uint32_t nfproto, uint32_t reg_addr, uint32_t reg_port)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("nat");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, nfproto);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, reg_addr);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, reg_port);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
-	}
-	return e;
-}
-
-static struct nftnl_expr *e_jump(const char *chain)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)NFT_JUMP);
-		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
-	}
-	return e;
-}
-
 /* ---- rules --------------------------------------------------------------- */
 
 /* meta nfproto == af */
@@ -199,9 +124,9 @@ static void r_ct_bits(struct nftnl_rule *r, uint32_t key, uint32_t bits, int *rc
 {
 	static const uint32_t zero;
 
-	netd_nft_rule_add(r, e_ct(key, R(0)), rc);
+	netd_nft_rule_add(r, netd_nft_e_ct(key, R(0)), rc);
 	netd_nft_rule_add(r, netd_nft_e_mask(R(0), &bits, 4), rc);
-	netd_nft_rule_add(r, e_cmp_op(R(0), NFT_CMP_NEQ, &zero, 4), rc);
+	netd_nft_rule_add(r, netd_nft_e_cmp_op(R(0), NFT_CMP_NEQ, &zero, 4), rc);
 }
 
 /* the pair (saddr . daddr) or (daddr . daddr) in same4/same6 */
@@ -223,7 +148,7 @@ static struct nftnl_rule *rule_dnat(const struct netd_nft_table *t, const char *
 	if (!r)
 		return NULL;
 	r_nfproto(r, v6, &rc);
-	netd_nft_rule_add(r, e_fib_local(R(0)), &rc);
+	netd_nft_rule_add(r, netd_nft_e_fib_daddr_type(R(0)), &rc);
 	netd_nft_rule_add(r, netd_nft_e_cmp(R(0), &local, 4), &rc);
 	if (!any) {
 		r_addr(r, v6, 1, R(0), &rc);
@@ -231,9 +156,10 @@ static struct nftnl_rule *rule_dnat(const struct netd_nft_table *t, const char *
 	}
 	netd_nft_rule_add(r, netd_nft_e_meta(NFT_META_L4PROTO, R(k)), &rc);
 	netd_nft_rule_add(r, netd_nft_e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R(k + 1)), &rc);
-	netd_nft_rule_add(r, e_map(R(0), sets[v6 ? (any ? S_PORTS6 : S_PORTS6IP) : (any ? S_PORTS4 : S_PORTS4IP)].name,
+	netd_nft_rule_add(r, netd_nft_e_map(R(0), sets[v6 ? (any ? S_PORTS6 : S_PORTS6IP) : (any ? S_PORTS4 : S_PORTS4IP)].name,
 				   R(0)), &rc);
-	netd_nft_rule_add(r, e_dnat(v6 ? NFPROTO_IPV6 : NFPROTO_IPV4, R(0), v6 ? R(4) : R(1)), &rc);
+	netd_nft_rule_add(r, netd_nft_e_dnat(v6 ? NFPROTO_IPV6 : NFPROTO_IPV4, R(0), v6 ? R(4) : R(1),
+					     NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED), &rc);
 	return netd_nft_rule_done(r, rc);
 }
 
@@ -273,7 +199,7 @@ static struct nftnl_rule *rule_forward(const struct netd_nft_table *t, int i)
 		return NULL;
 	switch (i) {
 	case 0:
-		netd_nft_rule_add(r, e_jump("user"), &rc);
+		netd_nft_rule_add(r, netd_nft_e_jump("user"), &rc);
 		break;
 	case 1:
 		r_ct_bits(r, NFT_CT_STATE, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED), &rc);
@@ -302,7 +228,7 @@ static struct nftnl_rule *rule_guard(const struct netd_nft_table *t, int i)
 		return NULL;
 	r_nfproto(r, 0, &rc);
 	netd_nft_rule_add(r, netd_nft_e_meta(NFT_META_IIF, R(0)), &rc);
-	netd_nft_rule_add(r, e_cmp_op(R(0), NFT_CMP_NEQ, &lo, 4), &rc);
+	netd_nft_rule_add(r, netd_nft_e_cmp_op(R(0), NFT_CMP_NEQ, &lo, 4), &rc);
 	r_loopback4(r, i, &rc);
 	netd_nft_rule_add(r, netd_nft_e_verdict(NF_DROP), &rc);
 	return netd_nft_rule_done(r, rc);

@@ -21,8 +21,8 @@
  *   netd_nft_batch_send(c, &b, err)              all or nothing; names the failing message
  *   netd_nft_batch_free(&b)
  * A batch may carry messages for several tables (one DEL in both of the
- * plugins' tables). Rules are built with netd_nft_rule_new() and the e_*
- * expression helpers below, the way the kernel reports them back, so that
+ * plugins' tables). Rules are built with netd_nft_rule_new() and the
+ * netd_nft_e_* expressions (nft_expr.h), the way the kernel reports them back, so that
  * netd_nft_rules_ok() compares like with like.
  *
  * Elements carry an optional comment (userdata); the table modules keep an
@@ -37,6 +37,7 @@
 
 #include "netd/err.h"
 #include "netd/nft_conn.h"
+#include "netd/nft_expr.h"
 
 /* nftables datatype ids (nft's datatype.h); a concatenation's type is the
  * member types shifted in NETD_NFT_TYPE_BITS at a time. */
@@ -146,15 +147,6 @@ void netd_nft_rule_add(struct nftnl_rule *r, struct nftnl_expr *e, int *rc);
 /* rc != 0: free r, NULL; else r. */
 struct nftnl_rule *netd_nft_rule_done(struct nftnl_rule *r, int rc);
 
-struct nftnl_expr *netd_nft_e_meta(uint32_t key, uint32_t dreg);
-struct nftnl_expr *netd_nft_e_cmp(uint32_t sreg, const void *data, uint32_t len);
-/* base NFT_PAYLOAD_NETWORK_HEADER, NFT_PAYLOAD_LL_HEADER, ... */
-struct nftnl_expr *netd_nft_e_payload(uint32_t base, uint32_t off, uint32_t len, uint32_t dreg);
-struct nftnl_expr *netd_nft_e_mask(uint32_t reg, const void *mask, uint32_t len);
-/* flags: 0 or NFT_LOOKUP_F_INV */
-struct nftnl_expr *netd_nft_e_lookup(uint32_t sreg, const char *set, uint32_t flags);
-/* NFT_RETURN, NF_DROP, NF_ACCEPT, ... */
-struct nftnl_expr *netd_nft_e_verdict(int verdict);
 
 /* For every element of l whose owner tag is `owner`: rc = fn(b, element),
  * stopping at the first error. */
