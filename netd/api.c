@@ -254,6 +254,9 @@ static void networks(struct netd_daemon *d, const struct api_req *req, struct ap
 			return;
 		}
 		json_decref(j);
+		/* its options (icc) may change what the bridge table holds */
+		if (d->fw)
+			netd_fw_sync(d->fw, d->state, &(struct netd_err){0});
 		net_json(&b, n);
 		ok(resp, 201, &b);
 	} else {

@@ -62,6 +62,7 @@
 #include <libnftnl/rule.h>
 
 #include "fw.h"
+#include "icc.h"
 #include "pub.h"
 #include "netd/nft_conn.h"
 #include "netd/nft_table.h"
@@ -604,8 +605,10 @@ static void conn_drop(struct netd_fw *fw)
 	fw->conn_open = false;
 }
 
-/* del, then add, in one batch */
-static int send_change(struct netd_fw *fw, struct elist *del, struct elist *add, struct netd_err *err)
+/* del, then add, in one batch; with icc, the bridge table's sets refilled
+ * for the state once put is registered / gone removed (icc.h) */
+static int send_change(struct netd_fw *fw, struct elist *del, struct elist *add, bool icc,
+		       const struct netd_ep *put, const char *gone, struct netd_err *err)
 {
 	struct netd_nft_batch b;
 	int rc;
@@ -615,7 +618,8 @@ static int send_change(struct netd_fw *fw, struct elist *del, struct elist *add,
 	if (netd_nft_batch_init(&b, &fw->conn) < 0)
 		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
 	if ((rc = batch_elist(&b, &fw->t, NFT_MSG_DELSETELEM, del)) < 0 ||
-	    (rc = batch_elist(&b, &fw->t, NFT_MSG_NEWSETELEM, add)) < 0)
+	    (rc = batch_elist(&b, &fw->t, NFT_MSG_NEWSETELEM, add)) < 0 ||
+	    (icc && (rc = netd_icc_batch(&b, fw->name, fw->state, put, gone)) < 0))
 		netd_err_set(err, rc, NETD_ERR_INTERNAL, "out of memory");
 	else
 		rc = netd_nft_batch_send(&fw->conn, &b, err);
@@ -671,6 +675,8 @@ static int rebuild(struct netd_fw *fw, struct netd_err *err)
 		rc = netd_nft_batch_flush_set(&b, &fw->t, &sets[i]);
 	if (!rc)
 		rc = batch_elist(&b, &fw->t, NFT_MSG_NEWSETELEM, &all);
+	if (!rc)
+		rc = netd_icc_batch(&b, fw->name, fw->state, NULL, NULL);
 	if (rc < 0)
 		netd_err_set(err, rc, NETD_ERR_INTERNAL, "out of memory");
 	else
@@ -771,7 +777,8 @@ static bool foreign_deletion(const struct netd_fw *fw, const struct nlmsghdr *nl
 		return false;
 	if (fw->conn_open && nlh->nlmsg_pid == fw->conn.portid)
 		return false;
-	if (g->nfgen_family != NFPROTO_INET && g->nfgen_family != NFPROTO_UNSPEC)
+	if (g->nfgen_family != NFPROTO_INET && g->nfgen_family != NFPROTO_BRIDGE &&
+	    g->nfgen_family != NFPROTO_UNSPEC)
 		return false;
 	/* the first attribute of every one of these is the table's name */
 	mnl_attr_for_each(a, nlh, sizeof(*g)) {
@@ -993,7 +1000,9 @@ int netd_fw_put(struct netd_fw *fw, const struct netd_ep *ep, const struct netd_
 		resync_soon(fw);
 		goto out;
 	}
-	if ((rc = send_change(fw, &del, &add, err)) < 0) {
+	if ((rc = send_change(fw, &del, &add,
+			      netd_icc_off(fw->state, ep->network) || (old && netd_icc_off(fw->state, old->network)),
+			      ep, NULL, err)) < 0) {
 		resync_soon(fw);
 		goto out;
 	}
@@ -1021,7 +1030,7 @@ int netd_fw_del(struct netd_fw *fw, const struct netd_ep *ep, struct netd_err *e
 	    (rc = delta_elists(&d, &del, &add)) < 0)
 		netd_err_set(err, rc, NETD_ERR_INTERNAL, "out of memory");
 	else
-		rc = send_change(fw, &del, &add, err);
+		rc = send_change(fw, &del, &add, netd_icc_off(fw->state, ep->network), NULL, ep->id, err);
 	if (rc < 0)
 		resync_soon(fw);
 	netd_pub_delta_free(&d);

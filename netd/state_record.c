@@ -158,6 +158,37 @@ static int check_body(const json_t *body, const char *const *keys, bool stored, 
 	return 0;
 }
 
+/* Docker's EXPOSE: [{"port": 3306, "protocol": "tcp"}]; what a link may reach. */
+static int check_expose(const json_t *v, struct netd_err *err)
+{
+	static const char *const keys[] = {"port", "protocol", NULL};
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(v) || json_array_size(v) > 1024)
+		return bad(err, "field '%s' must be an array of at most 1024 ports", "expose");
+	json_array_foreach(v, i, e) {
+		char ctx[32];
+		json_t *p;
+		int rc;
+
+		snprintf(ctx, sizeof(ctx), "expose[%zu]: ", i);
+		if (!json_is_object(e))
+			return bad(err, "%smust be an object {\"port\":..., \"protocol\":...}", ctx);
+		if ((rc = check_only_keys(e, keys, ctx, err)) < 0)
+			return rc;
+		ctx[strlen(ctx) - 2] = 0;
+		if ((rc = check_int(e, "port", 1, 65535, true, ctx, err)) < 0)
+			return rc;
+		p = json_object_get(e, "protocol");
+		if (p && (!json_is_string(p) || (strcmp(json_string_value(p), "tcp") &&
+						  strcmp(json_string_value(p), "udp") &&
+						  strcmp(json_string_value(p), "sctp"))))
+			return bad(err, "%s: protocol must be tcp, udp or sctp", ctx);
+	}
+	return 0;
+}
+
 static int check_dns(const json_t *v, struct netd_err *err)
 {
 	static const char *const keys[] = {"nameservers", NULL};
@@ -291,7 +322,8 @@ static int created_of(const json_t *body, char created[32], struct netd_err *err
 int state_ep_parse(const json_t *body, bool stored, struct netd_ep **out, struct netd_err *err)
 {
 	static const char *const keys[] = {"containerID", "name", "netns", "network", "ifname", "ips",
-					   "mac", "aliases", "portMappings", "links", "dns", "id", "created", NULL};
+					   "mac", "aliases", "portMappings", "links", "expose", "dns", "id", "created",
+					   NULL};
 	const char *cid, *net, *ifname = "eth0", *name = "", *netns;
 	json_t *v, *rec = NULL;
 	struct netd_ep *ep = NULL;
@@ -343,6 +375,8 @@ int state_ep_parse(const json_t *body, bool stored, struct netd_ep **out, struct
 		return rc;
 	if ((v = json_object_get(body, "dns")) && (rc = check_dns(v, err)) < 0)
 		return rc;
+	if ((v = json_object_get(body, "expose")) && (rc = check_expose(v, err)) < 0)
+		return rc;
 	if (netd_ep_id(id, sizeof(id), net, cid, ifname) < 0)
 		return bad(err, "%s: endpoint id too long", "containerID");
 	if (stored) {
@@ -365,6 +399,10 @@ int state_ep_parse(const json_t *body, bool stored, struct netd_ep **out, struct
 		if (json_object_set_new(rec, lists[i], v ? json_deep_copy(v) : json_array()) < 0)
 			goto nomem;
 	}
+	/* exposed ports (what links may reach on icc=false networks): only when given */
+	v = json_object_get(body, "expose");
+	if (json_array_size(v) && json_object_set_new(rec, "expose", json_deep_copy(v)) < 0)
+		goto nomem;
 	/* the network's upstream servers for the resolver: only when given */
 	v = json_object_get(json_object_get(body, "dns"), "nameservers");
 	if (json_array_size(v) && json_object_set_new(rec, "dns", json_pack("{s:O}", "nameservers", v)) < 0)

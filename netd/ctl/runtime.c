@@ -299,7 +299,7 @@ static int container_add(int argc, char **argv, json_t *ports, json_t *aliases)
 {
 	const char *name = NULL, *nets = NULL, *netns_opt = NULL;
 	json_t *existing, *out, *added;
-	char links[1024] = "", netns[4096], cni_args[1400], *netlist, *save = NULL;
+	char links[1024] = "", expose[512] = "", netns[4096], cni_args[2000], *netlist, *save = NULL;
 	struct stat st;
 	bool created = false;
 	int rc = 0;
@@ -330,6 +330,23 @@ static int container_add(int argc, char **argv, json_t *ports, json_t *aliases)
 			if (links[0])
 				strcat(links, ",");
 			strcat(links, argv[a]);
+		} else if (!strcmp(o, "--expose") && a + 1 < argc) {
+			char e[32], *slash, *end;
+			unsigned long port;
+
+			snprintf(e, sizeof(e), "%s", argv[++a]);
+			slash = strchr(e, '/');
+			if (slash)
+				*slash++ = 0;
+			port = strtoul(e, &end, 10);
+			if (!e[0] || *end || port < 1 || port > 65535 ||
+			    (slash && strcmp(slash, "tcp") && strcmp(slash, "udp") && strcmp(slash, "sctp")))
+				return ctl_fail("--expose wants PORT[/tcp|udp|sctp], not '%s'", argv[a]), EXIT_USAGE;
+			if (strlen(expose) + strlen(argv[a]) + 2 >= sizeof(expose))
+				return ctl_fail("too many exposed ports"), EXIT_USAGE;
+			if (expose[0])
+				strcat(expose, ",");
+			strcat(expose, argv[a]);
 		} else if (!strcmp(o, "--netns") && a + 1 < argc) {
 			netns_opt = argv[++a];
 		} else if (o[0] == '-' || name) {
@@ -340,11 +357,11 @@ static int container_add(int argc, char **argv, json_t *ports, json_t *aliases)
 	}
 	if (!name || !nets)
 		return ctl_fail("usage: netdctl container add NAME --net A[,B] [-p H:C[/proto]] [--alias X] "
-			    "[--link C[:ALIAS]]"), EXIT_USAGE;
+			    "[--link C[:ALIAS]] [--expose PORT[/proto]]"), EXIT_USAGE;
 	if (!netd_name_valid(name))
 		return ctl_fail("invalid container name '%s'", name), EXIT_USAGE;
-	snprintf(cni_args, sizeof(cni_args), "IgnoreUnknown=1;K8S_POD_NAME=%s%s%s", name,
-		 links[0] ? ";NETD_LINKS=" : "", links);
+	snprintf(cni_args, sizeof(cni_args), "IgnoreUnknown=1;K8S_POD_NAME=%s%s%s%s%s", name,
+		 links[0] ? ";NETD_LINKS=" : "", links, expose[0] ? ";NETD_EXPOSE=" : "", expose);
 
 	existing = cache_list(name);
 	out = json_object();

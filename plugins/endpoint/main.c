@@ -116,6 +116,49 @@ static json_t *links(struct cni_ctx *ctx)
 	return out;
 }
 
+/* "3306/tcp" or "53" (tcp) -> {"port":3306,"protocol":"tcp"}; netd validates
+ * (a bad port is sent as 0 and refused there with its message). */
+static void add_expose(json_t *out, const char *spec)
+{
+	const char *slash = strchr(spec, '/');
+	char *end;
+	long port = strtol(spec, &end, 10);
+
+	if (end == spec || (*end && *end != '/') || port < 0 || port > 65535)
+		port = 0;
+	json_array_append_new(out, json_pack("{s:i, s:s}", "port", (int)port, "protocol", slash ? slash + 1 : "tcp"));
+}
+
+/* Exposed ports (Docker's EXPOSE, what links may reach on an icc=false
+ * network) from CNI_ARGS NETD_EXPOSE=3306/tcp,53/udp and/or args.cni.expose
+ * or args.expose (["3306/tcp"] or objects). */
+static json_t *expose(struct cni_ctx *ctx)
+{
+	json_t *out = json_array(), *l = NULL, *e;
+	const char *s = cni_arg(ctx, "NETD_EXPOSE");
+	size_t i;
+
+	if (s && *s) {
+		char *copy = strdup(s), *save = NULL;
+
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			add_expose(out, t);
+		free(copy);
+	}
+	if (ctx->conf_args) {
+		l = json_object_get(json_object_get(ctx->conf_args, "cni"), "expose");
+		if (!l)
+			l = json_object_get(ctx->conf_args, "expose");
+	}
+	json_array_foreach(l, i, e) {
+		if (json_is_string(e))
+			add_expose(out, json_string_value(e));
+		else
+			json_array_append(out, e);
+	}
+	return out;
+}
+
 /* runtimeConfig.aliases is keyed by network name (podman); a plain list is
  * accepted too. */
 static json_t *aliases(struct cni_ctx *ctx)
@@ -221,6 +264,13 @@ static int cmd_add(struct cni_ctx *ctx)
 			 "network", ctx->network, "ifname", ctx->ifname, "ips", ips, "mac", mac,
 			 "aliases", aliases(ctx), "portMappings", port_mappings(ctx), "links", links(ctx),
 			 "dns", "nameservers", upstreams(ctx, prevj));
+	if (body) {
+		json_t *x = expose(ctx);
+
+		if (json_array_size(x))
+			json_object_set(body, "expose", x);
+		json_decref(x);
+	}
 	s = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!s)
