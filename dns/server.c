@@ -779,10 +779,15 @@ int dns_server_timeout_ms(struct dns_server *s)
 int dns_server_put(struct dns_server *s, const struct dns_ep_info *ep, const char *const *upstreams,
 		   size_t n_upstreams, struct netd_err *err)
 {
+	const char *was = dns_store_view_of(s->store, ep->id);
 	struct listener *l;
 	struct upstream *u = NULL;
 	int rc;
 
+	/* the same endpoint in another netns now (a repeated ADD): its old
+	 * container loses the listener if nothing else of it is left */
+	if (was && strcmp(was, ep->view))
+		dns_server_del(s, ep->id);
 	if ((rc = dns_store_put(s->store, ep)) < 0)
 		return netd_err_set(err, rc, 0, "dns: cannot store the records of %s: %s", ep->id, strerror(-rc));
 	if (n_upstreams && !(u = upstream_get(s, upstreams, n_upstreams, err)))

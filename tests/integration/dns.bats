@@ -287,3 +287,15 @@ time.sleep(20)' &
 	[ "$(q a b)" = 10.10.0.3 ]
 	[ "$(ip netns exec a nft list chain ip netd_dns output | grep -c dnat)" = 2 ]
 }
+
+@test "an endpoint registered again from another netns moves its listener" {
+	ctr web; ctr b; ctr c
+	netd_start "$D"
+	reg n web '["10.11.0.2/24"]'
+	reg n b '["10.11.0.3/24"]'
+	run netd_curl "$D" http://netd/v1/endpoints -d '{"containerID":"b","network":"n","netns":"/run/netns/c","name":"b","ips":["10.11.0.3/24"]}'
+	[ "${lines[-1]}" = 200 ]
+	[ "$(q c web)" = 10.11.0.2 ]
+	! ip netns exec b ss -lun | grep -q 127.0.0.11 || false
+	ip netns exec c ss -lun | grep -q 127.0.0.11
+}

@@ -262,6 +262,23 @@ static void test_replace(void **state)
 	dns_store_free(s);
 }
 
+static void test_moved_view(void **state)
+{
+	struct dns_store *s = dns_store_new();
+	struct ans a;
+
+	put(s, "n:a:eth0", "/ns/a", "n", "a", NULL, "10.11.0.2", NULL);
+	put(s, "n:b:eth0", "/ns/b", "n", "b", NULL, "10.11.0.3", NULL);
+	assert_int_equal(dns_store_del(s, "n:b:eth0"), 0);
+	put(s, "n:b:eth0", "/ns/c", "n", "b", NULL, "10.11.0.3", NULL);
+	assert_string_equal(dns_store_view_of(s, "n:b:eth0"), "/ns/c");
+	assert_int_equal(dns_store_view_size(s, "/ns/b"), 0);
+	ask(s, "/ns/c", "a", DNS_TYPE_A, 512, &a);
+	assert_int_equal(a.r, DNS_STORE_ANSWERED);
+	assert_int_equal(a.n, 1);
+	dns_store_free(s);
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -326,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_ptr),
 		cmocka_unit_test(test_shared_alias_rotates_and_truncates),
 		cmocka_unit_test(test_replace),
+		cmocka_unit_test(test_moved_view),
 		cmocka_unit_test(test_flat_at_scale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
