@@ -652,6 +652,8 @@ int cni_exec(const char *cni_path, const char *type, char *const *envp, const js
 		cmd = "";
 	if (timeout_ms <= 0)
 		timeout_ms = CNI_EXEC_TIMEOUT_MS;
+	if (!type)
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "plugin config has no string 'type'");
 	if (!cni_path || !*cni_path)
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_ENV, "CNI_PATH is not set; it is needed to run plugin '%s'",
 				    type);

@@ -562,6 +562,9 @@ static void test_exec(void **state)
 	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(cni_exec(path, "../echo", (char *const *)env, c, NULL, 0, &err), -EINVAL);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(cni_exec(path, NULL, (char *const *)env, c, NULL, 0, &err), -EINVAL);
+	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
 	json_decref(c);
 	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
 	assert_int_equal(system(rm), 0);
