@@ -50,11 +50,13 @@ int ctl_conflist_load(const char *name, json_t **out, struct netd_err *err)
 	size_t i;
 
 	if (!netd_name_valid(name))
-		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "'%s' is not a valid network name (" NETD_NAME_RULE ")", name);
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG,
+				    "'%s' is not a valid network name (" NETD_NAME_RULE ")", name);
 	snprintf(path, sizeof(path), "%s/%s.conflist", opts.conf_dir, name);
 	if (!(j = json_load_file(path, 0, &je))) {
 		if (access(path, F_OK) < 0)
-			return netd_err_set(err, -ENOENT, NETD_ERR_NOT_FOUND, "no network '%s' (%s does not exist)", name, path);
+			return netd_err_set(err, -ENOENT, NETD_ERR_NOT_FOUND, "no network '%s' (%s does not exist)", name,
+					    path);
 		return netd_err_set(err, -EINVAL, CNI_ERR_DECODE, "%s: %s (line %d)", path, je.text, je.line);
 	}
 	p = json_object_get(j, "plugins");
@@ -62,8 +64,8 @@ int ctl_conflist_load(const char *name, json_t **out, struct netd_err *err)
 	    !json_is_string(json_object_get(j, "name")) || strcmp(json_string_value(json_object_get(j, "name")), name) ||
 	    !json_is_array(p) || !json_array_size(p)) {
 		json_decref(j);
-		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s: not a conflist for network '%s' (cniVersion, name, plugins)",
-				    path, name);
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG,
+				    "%s: not a conflist for network '%s' (cniVersion, name, plugins)", path, name);
 	}
 	json_array_foreach(p, i, e)
 		if (!json_is_string(json_object_get(e, "type"))) {
