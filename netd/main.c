@@ -243,9 +243,14 @@ static void refuse(int fd, const struct ucred *cr)
 
 static void drain_refused(int fd)
 {
+	const struct netd_conn *c = netd_conns_get(&L.d->conns, fd);
 	char buf[4096];
 	ssize_t n;
 
+	/* an event of this same wake-up may be stale: the fd closed (evicted)
+	 * and its number taken by a connection MHD now owns */
+	if (!c || !c->refused || c->state == NETD_CONN_FREE || c->state == NETD_CONN_DROPPED)
+		return;
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		;
 	if (n == 0 || errno != EAGAIN) {
