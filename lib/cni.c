@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "netd/cni.h"
-#include "netd/ipam.h"
 #include "netd/log.h"
 #include "netd/util.h"
 
@@ -721,54 +720,48 @@ int cni_delegate(const struct cni_ctx *ctx, const char *type, enum cni_command c
 	return rc;
 }
 
-int cni_ipam_validate(struct cni_ctx *ctx, const char **type)
+int cni_invoke(const struct cni_ctx *ctx, const struct cni_plugin *p, enum cni_command cmd,
+	       struct cni_result **out, struct netd_err *err)
 {
-	json_t *ipam = json_object_get(ctx->config, "ipam");
-	char path[PATH_MAX];
+	struct cni_ctx sub = *ctx;
+	int (*handler)(struct cni_ctx *) = NULL;
 	int rc;
 
-	*type = NULL;
-	if (!ipam || json_is_null(ipam))
-		return -ENOENT;
-	if (!json_is_object(ipam))
-		return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG, "field 'ipam' must be an object");
-	*type = json_string_value(json_object_get(ipam, "type"));
-	if (!*type || !**type) {
-		/* An empty object means "no IPAM"; anything else without a type
-		 * is a config mistake that would silently make an L2-only network. */
-		if (json_object_size(ipam) == 0)
-			return -ENOENT;
-		return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG,
-				    "ipam section has no 'type' (name of the IPAM plugin, e.g. \"netd-ipam\")");
+	if (out)
+		*out = NULL;
+	switch (cmd) {
+	case CNI_CMD_ADD: handler = p->add; break;
+	case CNI_CMD_DEL: handler = p->del; break;
+	case CNI_CMD_CHECK: handler = p->check; break;
+	case CNI_CMD_GC: handler = p->gc; break;
+	case CNI_CMD_STATUS: handler = p->status; break;
+	default: break;
 	}
-	if (ctx->cmd != CNI_CMD_ADD && ctx->cmd != CNI_CMD_CHECK)
-		return 0; /* DEL/GC must work even if the plugin binary went away */
-	if (!ctx->path)
-		return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_ENV,
-				    "CNI_PATH is not set; it is needed to run IPAM plugin '%s'", *type);
-	/* -EINVAL, not the lookup's -ENOENT, which means "no ipam section" here */
-	rc = cni_find_plugin(ctx->path, *type, path, sizeof(path));
-	if (rc < 0)
-		return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG,
-				    "unknown IPAM type '%s': no such plugin in CNI_PATH %s", *type, ctx->path);
-	return 0;
-}
-
-int cni_ipam_exec(struct cni_ctx *ctx, enum cni_command cmd, struct cni_result **out)
-{
-	const char *type;
-	int rc = cni_ipam_validate(ctx, &type);
-
-	if (rc < 0)
+	if (!handler)
+		return netd_err_set(err, -ENOTSUP, CNI_ERR_UNSUPPORTED_FIELD, "%s does not implement %s", p->name,
+				    cni_command_name(cmd));
+	/* The sub-context borrows everything but what the handler fills. */
+	sub.cmd = cmd;
+	sub.result = NULL;
+	sub.output = NULL;
+	sub.unchanged = false;
+	memset(&sub.err, 0, sizeof(sub.err));
+	rc = handler(&sub);
+	json_decref(sub.output);
+	if (rc < 0) {
+		cni_result_free(sub.result);
+		/* As cni_delegate reports a delegate's error object. */
+		netd_err_set(err, rc, sub.err.code ? sub.err.code : NETD_ERR_INTERNAL, "%s %s: %s", p->name,
+			     cni_command_name(cmd), sub.err.msg[0] ? sub.err.msg : strerror(-rc));
+		if (sub.err.details[0])
+			netd_err_details(err, "%s", sub.err.details);
 		return rc;
-	/* netd-ipam's own code runs in-process: the same handlers on the same
-	 * store as the binary (lib/ipam_cni.c), without an exec per call.
-	 * NETD_IPAM_EXEC=1 in the environment forces the exec. */
-	if (!strcmp(type, "netd-ipam") && !cni_getenv(ctx->envp, "NETD_IPAM_EXEC"))
-		rc = netd_ipam_cni_run(ctx, cmd, out);
+	}
+	if (cmd == CNI_CMD_ADD && !sub.result)
+		return netd_err_set(err, -EINVAL, NETD_ERR_INTERNAL, "%s ADD produced no result", p->name);
+	if (out && cmd == CNI_CMD_ADD)
+		*out = sub.result;
 	else
-		rc = cni_delegate(ctx, type, cmd, ctx->config, out, 0, &ctx->err);
-	if (rc < 0)
-		netd_err_prefix(&ctx->err, NETD_ERR_INTERNAL, "ipam");
-	return rc;
+		cni_result_free(sub.result);
+	return cmd == CNI_CMD_ADD && sub.unchanged ? 1 : 0;
 }

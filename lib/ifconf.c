@@ -6,7 +6,6 @@
 #include <linux/rtnetlink.h>
 
 #include "netd/ifconf.h"
-#include "netd/log.h"
 
 /* The gateway of the first address of `family` that has one, or NULL. */
 static const struct netd_addr *family_gateway(const struct cni_result *ipam, int family)
@@ -291,14 +290,4 @@ int netd_ifconf_check(struct cni_ctx *ctx, struct netd_nl *nl, int ci, const str
 		routes = NULL;
 	}
 	return rc;
-}
-
-void netd_ifconf_ipam_undo(struct cni_ctx *ctx)
-{
-	struct netd_err saved = ctx->err;
-
-	memset(&ctx->err, 0, sizeof(ctx->err));
-	if (cni_ipam_exec(ctx, CNI_CMD_DEL, NULL) < 0)
-		log_warn("undo: ipam DEL: %s", ctx->err.msg);
-	ctx->err = saved;
 }

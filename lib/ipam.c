@@ -163,7 +163,7 @@ int netd_ipam_allocate(const struct netd_ipam_conf *c, struct netd_ipam_store *s
 		}
 		fill_ip(&c->sets[set].ranges[netd_ipam_find_range(&c->sets[set], &got)], &got, &ips[set]);
 	}
-	rc = 0;
+	rc = (int)n_fresh;
 	goto out;
 undo:
 	for (size_t i = 0; i < n_fresh; i++)

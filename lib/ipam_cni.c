@@ -1,6 +1,7 @@
 /* ipam_cni.c — netd-ipam's CNI commands over the allocator in ipam.c: the
- * handlers behind the netd-ipam binary, and the same handlers run inside a
- * main plugin (netd_ipam_cni_run) so that it need not exec one. */
+ * handlers behind the netd-ipam binary, which a main plugin also runs
+ * in-process (cni_invoke, chosen in lib/attach.c) so that it need not exec
+ * one. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,9 @@ static int cmd_add(struct cni_ctx *ctx)
 		goto out;
 	if ((rc = netd_ipam_allocate(c, s, ctx->container_id, ctx->ifname, ips, &ctx->err)) < 0)
 		goto out;
+	/* Every address was held already: a repeated ADD, which must not
+	 * release them when it fails later on. */
+	ctx->unchanged = rc == 0;
 	rc = netd_ipam_result(c, ips, ctx->result, &ctx->err);
 out:
 	netd_ipam_store_close(s);
@@ -151,43 +155,22 @@ const struct cni_plugin netd_ipam_plugin = {
 	.status = cmd_status,
 };
 
-int netd_ipam_cni_run(struct cni_ctx *ctx, enum cni_command cmd, struct cni_result **out)
+int netd_ipam_cni_held(const struct cni_ctx *ctx, struct netd_err *err)
 {
-	struct cni_ctx sub = *ctx;
-	int (*handler)(struct cni_ctx *) = NULL;
+	struct netd_ipam_lease *all = NULL;
+	struct netd_ipam_store *s = NULL;
+	struct netd_ipam_conf *c;
+	size_t n = 0;
 	int rc;
 
-	if (out)
-		*out = NULL;
-	switch (cmd) {
-	case CNI_CMD_ADD: handler = cmd_add; break;
-	case CNI_CMD_DEL: handler = cmd_del; break;
-	case CNI_CMD_CHECK: handler = cmd_check; break;
-	case CNI_CMD_GC: handler = cmd_gc; break;
-	case CNI_CMD_STATUS: handler = cmd_status; break;
-	default: break;
-	}
-	if (!handler)
-		return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG, "netd-ipam: unsupported command %s",
-				    cni_command_name(cmd));
-	sub.cmd = cmd;
-	sub.result = NULL;
-	sub.output = NULL;
-	memset(&sub.err, 0, sizeof(sub.err));
-	rc = handler(&sub);
-	json_decref(sub.output);
-	if (rc < 0) {
-		cni_result_free(sub.result);
-		/* As cni_delegate reports a delegate's error object. */
-		netd_err_set(&ctx->err, rc, sub.err.code ? sub.err.code : NETD_ERR_INTERNAL, "netd-ipam %s: %s",
-			     cni_command_name(cmd), sub.err.msg);
-		if (sub.err.details[0])
-			netd_err_details(&ctx->err, "%s", sub.err.details);
+	if ((rc = netd_ipam_conf_parse(ctx->config, &c, err)) < 0)
 		return rc;
-	}
-	if (out && cmd == CNI_CMD_ADD)
-		*out = sub.result;
-	else
-		cni_result_free(sub.result);
-	return 0;
+	if (net_dir_exists(c) && (rc = netd_ipam_store_open(c->data_dir, c->network, &s, err)) == 0 &&
+	    (rc = netd_ipam_store_list(s, &all, &n, err)) == 0)
+		for (size_t i = 0; i < n && !rc; i++)
+			rc = netd_ipam_lease_match(&all[i], ctx->container_id, ctx->ifname);
+	netd_ipam_leases_free(all, n);
+	netd_ipam_store_close(s);
+	netd_ipam_conf_free(c);
+	return rc;
 }

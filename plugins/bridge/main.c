@@ -1,14 +1,17 @@
 /* netd-bridge — connect a container to a Linux bridge through a veth pair.
  *
- * ADD: validate the whole config; lock the bridge; get addresses from the
- * IPAM plugin; ensure the bridge (and its gateway addresses when isGateway);
- * create the veth pair with its container end straight in the netns; attach
- * the host end; give the container end its addresses and routes; add
- * masquerade elements when ipMasq. Any failure undoes these in reverse,
- * IPAM reservation included, and the bridge too when this call created it.
- * DEL: the same in reverse; succeeds when there is nothing left to remove.
+ * ADD: validate the whole config; lock the bridge; refuse a repeated ADD of
+ * an attachment whose host end exists (code 102, IPAM untouched); get
+ * addresses from IPAM; ensure the bridge (and its gateway addresses when
+ * isGateway); create the veth pair with its container end straight in the
+ * netns; attach the host end; give the container end its addresses and
+ * routes; add masquerade elements when ipMasq. Any failure undoes what this
+ * call did, in reverse (lib/attach.c's undo stack).
+ * DEL: the same in reverse; succeeds when there is nothing left to remove,
+ * and needs only what names the attachment (a bad MAC in args does not
+ * matter to it).
  * CHECK: verifies each piece and names the first that drifted.
- * GC/STATUS: passed on to IPAM (and masquerade elements for GC).
+ * GC (under the lock)/STATUS: IPAM, and masquerade elements for GC.
  *
  * The host end's name is derived from (network, container, ifname), so DEL
  * and CHECK find it without entering the container. Options and defaults
@@ -21,125 +24,122 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include "netd/attach.h"
 #include "netd/cni.h"
 #include "netd/ifconf.h"
-#include "netd/lock.h"
 #include "netd/log.h"
 #include "netd/netns.h"
 #include "netd/nft.h"
 #include "netd/nl.h"
 #include "netd/util.h"
 
-#define LOCK_TIMEOUT_MS 30000
-
 struct bridge_conf {
+	/* every command */
 	const char *bridge;
-	bool is_gateway, is_default_gateway, force_address, ip_masq;
-	bool hairpin, promisc, macspoofchk;
+	bool ip_masq, macspoofchk;
+	const char *ipam_type; /* NULL = no IPAM (L2 only) */
+	/* ADD and CHECK */
+	bool is_gateway, is_default_gateway, force_address, hairpin, promisc;
 	int mtu, vlan;
+	/* ADD */
 	bool has_mac;
 	uint8_t mac[6];
-	const char *ipam_type; /* NULL = no IPAM (L2 only) */
+	/* derived */
+	char veth[IFNAMSIZ], owner[33];
 };
 
-/* What ADD did, so it can be undone in reverse. */
-struct undo {
-	bool ipam, bridge_created, veth, masq, macspoof;
-	struct netd_prefix gw_added[8];
-	size_t n_gw_added;
-};
-
-
+/* What names the attachment and what DEL and GC remove. */
 static int parse_conf(struct cni_ctx *ctx, struct bridge_conf *c)
 {
 	const json_t *j = ctx->config;
 	struct netd_err *err = &ctx->err;
-	const char *mac = NULL;
-	long long mtu = 0, vlan = 0;
-	json_t *rc_mac;
 	int rc;
 
 	*c = (struct bridge_conf){.bridge = "cni0"};
-	if (cni_conf_str(j, "bridge", &c->bridge, err) || cni_conf_bool(j, "isGateway", &c->is_gateway, err) ||
-	    cni_conf_bool(j, "isDefaultGateway", &c->is_default_gateway, err) ||
-	    cni_conf_bool(j, "forceAddress", &c->force_address, err) || cni_conf_bool(j, "ipMasq", &c->ip_masq, err) ||
-	    cni_conf_bool(j, "hairpinMode", &c->hairpin, err) || cni_conf_bool(j, "promiscMode", &c->promisc, err) ||
-	    cni_conf_bool(j, "macspoofchk", &c->macspoofchk, err) || cni_conf_int(j, "mtu", 0, 65535, &mtu, err) ||
-	    cni_conf_int(j, "vlan", 0, 4094, &vlan, err))
-		return -EINVAL;
+	if ((rc = cni_conf_str(j, "bridge", &c->bridge, err)) < 0 || (rc = cni_conf_bool(j, "ipMasq", &c->ip_masq, err)) < 0 ||
+	    (rc = cni_conf_bool(j, "macspoofchk", &c->macspoofchk, err)) < 0 ||
+	    (rc = netd_conf_ipam(ctx, &c->ipam_type)) < 0)
+		return rc;
 	if (!netd_ifname_valid(c->bridge))
 		return cni_conf_err(ctx, "bridge name '%s' is not a valid interface name (" NETD_IFNAME_RULE ")",
 				    c->bridge);
-	if (mtu && mtu < 68)
-		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "mtu %lld is below the minimum of 68", mtu);
-	c->mtu = (int)mtu;
+	/* Host end of the veth: "veth" + 11 hex digits of a hash of the endpoint. */
+	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, c->owner);
+	snprintf(c->veth, sizeof(c->veth), "veth%.11s", c->owner + 8);
+	return 0;
+}
+
+/* How the attachment is built: ADD needs it, CHECK compares with it. */
+static int parse_build(struct cni_ctx *ctx, struct bridge_conf *c)
+{
+	const json_t *j = ctx->config;
+	struct netd_err *err = &ctx->err;
+	long long vlan = 0;
+	int rc;
+
+	if ((rc = cni_conf_bool(j, "isGateway", &c->is_gateway, err)) < 0 ||
+	    (rc = cni_conf_bool(j, "isDefaultGateway", &c->is_default_gateway, err)) < 0 ||
+	    (rc = cni_conf_bool(j, "forceAddress", &c->force_address, err)) < 0 ||
+	    (rc = cni_conf_bool(j, "hairpinMode", &c->hairpin, err)) < 0 ||
+	    (rc = cni_conf_bool(j, "promiscMode", &c->promisc, err)) < 0 ||
+	    (rc = cni_conf_int(j, "vlan", 0, 4094, &vlan, err)) < 0 || (rc = netd_conf_mtu(ctx, &c->mtu)) < 0)
+		return rc;
 	c->vlan = (int)vlan;
 	if (c->is_default_gateway)
 		c->is_gateway = true;
+	return 0;
+}
 
-	/* MAC: runtimeConfig capability, then CNI_ARGS, then args.cni. */
-	if ((rc_mac = cni_runtime_cap(ctx, "mac")) && json_is_string(rc_mac))
-		mac = json_string_value(rc_mac);
-	if (!mac)
-		mac = cni_arg(ctx, "MAC");
-	if (!mac && ctx->conf_args)
-		mac = json_string_value(json_object_get(json_object_get(ctx->conf_args, "cni"), "mac"));
-	if (mac) {
-		if (netd_mac_parse(mac, c->mac) < 0)
-			return cni_conf_err(ctx, "MAC address '%s' does not parse (want aa:bb:cc:dd:ee:ff)", mac);
-		if (c->mac[0] & 1)
-			return cni_conf_err(ctx, "MAC address '%s' is a multicast address", mac);
-		c->has_mac = true;
-	}
+/* ---- ADD, step by step; each pushes the undo of what it did ---- */
 
-	rc = cni_ipam_validate(ctx, &c->ipam_type);
-	if (rc == -ENOENT) {
-		c->ipam_type = NULL;
+/* A runtime's retry of an ADD into a new netns finds the host end of the
+ * live attachment: refuse it before IPAM hands out that attachment's address
+ * a second time (and before a failure could release it). */
+static int refuse_repeat(struct netd_attach *a, const struct bridge_conf *c)
+{
+	struct netd_link l;
+
+	if (netd_nl_link_get(a->host, c->veth, &l, NULL) < 0)
 		return 0;
-	}
-	return rc;
+	return netd_err_set(&a->ctx->err, -EEXIST, NETD_ERR_IN_USE,
+			    "container %s is already attached to network %s as %s (host end %s exists): "
+			    "a repeated ADD needs a DEL first",
+			    a->ctx->container_id, a->ctx->network, a->ctx->ifname, c->veth);
 }
 
-/* Host end of the veth: "veth" + 11 hex digits of a hash of the endpoint. */
-static void host_ifname(const struct cni_ctx *ctx, char out[IFNAMSIZ])
+static void undo_link(struct netd_attach *a, void *data)
 {
-	char owner[33];
+	struct netd_link l;
 
-	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, owner);
-	snprintf(out, IFNAMSIZ, "veth%.11s", owner + 8);
+	if (netd_nl_link_get(a->host, data, &l, NULL) == 0)
+		netd_nl_link_del(a->host, l.ifindex, &a->ctx->err);
 }
 
-/* Gateway addresses of the IPAM result, with the subnet's prefix length. */
-static size_t gateways(const struct cni_result *ipam, struct netd_prefix *out, size_t max)
+struct gw_undo {
+	int ifindex;
+	struct netd_prefix gw;
+};
+
+static void undo_gateway(struct netd_attach *a, void *data)
 {
-	size_t n = 0;
+	struct gw_undo *u = data;
 
-	for (size_t i = 0; ipam && i < ipam->n_ips && n < max; i++) {
-		const struct cni_ip *ip = &ipam->ips[i];
-
-		if (!ip->gateway.family)
-			continue;
-		out[n].addr = ip->gateway;
-		out[n].len = ip->address.len;
-		n++;
-	}
-	return n;
+	netd_nl_addr_del(a->host, u->ifindex, &u->gw, NULL);
 }
 
 /* Give the bridge its gateway address. With another address of the same
  * subnet already there, forceAddress replaces it; otherwise it is an error,
  * as silently adding a second gateway would split the network. */
-static int ensure_gateway(struct cni_ctx *ctx, struct netd_nl *nl, const struct bridge_conf *c, int br,
-			  const struct netd_prefix *gw, struct undo *u)
+static int ensure_gateway(struct netd_attach *a, const struct bridge_conf *c, int br, const struct netd_prefix *gw)
 {
+	struct cni_ctx *ctx = a->ctx;
 	struct netd_prefix *have = NULL;
-	char a[NETD_PREFIX_STRLEN], b[NETD_PREFIX_STRLEN];
+	char x[NETD_PREFIX_STRLEN], y[NETD_PREFIX_STRLEN];
 	size_t n = 0;
 	bool present = false;
 	int rc;
 
-	rc = netd_nl_addr_list(nl, br, gw->addr.family, &have, &n, &ctx->err);
-	if (rc < 0)
+	if ((rc = netd_nl_addr_list(a->host, br, gw->addr.family, &have, &n, &ctx->err)) < 0)
 		return rc;
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (netd_addr_eq(&have[i].addr, &gw->addr)) {
@@ -151,17 +151,17 @@ static int ensure_gateway(struct cni_ctx *ctx, struct netd_nl *nl, const struct 
 		if (!c->force_address)
 			rc = netd_err_set(&ctx->err, -EEXIST, NETD_ERR_IN_USE,
 					  "bridge %s already has address %s in this subnet, not the gateway %s; set forceAddress to replace it",
-					  c->bridge, netd_prefix_str(&have[i], a), netd_prefix_str(gw, b));
+					  c->bridge, netd_prefix_str(&have[i], x), netd_prefix_str(gw, y));
 		else
-			rc = netd_nl_addr_del(nl, br, &have[i], &ctx->err);
+			rc = netd_nl_addr_del(a->host, br, &have[i], &ctx->err);
 	}
 	free(have);
 	if (rc < 0 || present)
 		return rc;
-	rc = netd_nl_addr_add(nl, br, gw, true, &ctx->err);
-	if (rc == 0 && u->n_gw_added < sizeof(u->gw_added) / sizeof(u->gw_added[0]))
-		u->gw_added[u->n_gw_added++] = *gw;
-	return rc;
+	if ((rc = netd_nl_addr_add(a->host, br, gw, true, &ctx->err)) < 0)
+		return rc;
+	return netd_attach_undo_push(a, undo_gateway, &(struct gw_undo){.ifindex = br, .gw = *gw},
+				     sizeof(struct gw_undo));
 }
 
 /* Turn on forwarding once; reading first avoids a write on every ADD. */
@@ -173,6 +173,48 @@ static int ensure_forwarding(struct cni_ctx *ctx, int family)
 	if (netns_sysctl_get(-1, key, v, sizeof(v), NULL) == 0 && !strcmp(v, "1"))
 		return 0;
 	return netns_sysctl_set(-1, key, "1", &ctx->err);
+}
+
+/* The bridge (created if missing), its options, and the gateway address of
+ * each of IPAM's subnets when isGateway. A bridge made here gets a MAC of its
+ * own: the kernel's would follow its lowest port, and every container would
+ * lose its gateway for a while when that port goes. */
+static int bridge_up(struct netd_attach *a, const struct bridge_conf *c, struct netd_link *br)
+{
+	struct cni_ctx *ctx = a->ctx;
+	uint8_t mac[6];
+	struct netd_bridge_opts bo = {.mtu = c->mtu, .vlan_filtering = c->vlan > 0, .mac = mac};
+	int rc;
+
+	netd_mac_for_host(c->bridge, mac);
+	rc = netd_nl_bridge_ensure(a->host, c->bridge, &bo, br, &ctx->err);
+
+	if (bo.created && netd_attach_undo_push(a, undo_link, c->bridge, strlen(c->bridge) + 1) < 0)
+		return -ENOMEM;
+	if (rc == -EOPNOTSUPP && c->vlan) {
+		memset(&ctx->err, 0, sizeof(ctx->err));
+		return netd_err_set(&ctx->err, rc, NETD_ERR_KERNEL,
+				    "vlan %d needs bridge VLAN filtering, which this kernel does not support (CONFIG_BRIDGE_VLAN_FILTERING)",
+				    c->vlan);
+	}
+	if (rc < 0)
+		return rc;
+	if (c->promisc && !br->promisc && (rc = netd_nl_link_set_promisc(a->host, br->ifindex, true, &ctx->err)) < 0)
+		return rc;
+	if (c->vlan &&
+	    (rc = netd_nl_bridge_vlan_add(a->host, br->ifindex, (uint16_t)c->vlan, true, true, true, &ctx->err)) < 0)
+		return rc;
+	for (size_t i = 0; c->is_gateway && a->ipam && i < a->ipam->n_ips; i++) {
+		const struct cni_ip *ip = &a->ipam->ips[i];
+		struct netd_prefix gw = {.addr = ip->gateway, .len = ip->address.len};
+
+		if (!ip->gateway.family)
+			continue;
+		if ((rc = ensure_gateway(a, c, br->ifindex, &gw)) < 0 ||
+		    (rc = ensure_forwarding(ctx, gw.addr.family)) < 0)
+			return rc;
+	}
+	return 0;
 }
 
 /* The host end is a bridge port: it needs no IPv6 of its own. Without this
@@ -187,169 +229,108 @@ static void host_port_no_ipv6(const char *veth)
 	netns_sysctl_set(-1, key, "1", NULL);
 }
 
-/* The result: prevResult's pieces, then the bridge, the host veth, the
- * container interface with IPAM's addresses, routes and DNS. */
-static int build_result(struct cni_ctx *ctx, const struct bridge_conf *c, const struct netd_link *br,
-			const struct netd_link *host, const struct netd_link *ctr, const struct cni_result *ipam)
+/* The veth pair, container end straight into the netns; the host end joins
+ * the bridge and comes up in the creating request. Then the container end
+ * gets its addresses and routes. */
+static int veth_up(struct netd_attach *a, const struct bridge_conf *c, const struct netd_link *br,
+		   struct netd_link *ctr)
 {
+	struct cni_ctx *ctx = a->ctx;
+	struct netd_veth_opts vo = {.host_name = c->veth, .peer_name = ctx->ifname, .peer_nsfd = a->nsfd,
+				    .mtu = c->mtu ? c->mtu : br->mtu, .peer_mac = c->has_mac ? c->mac : NULL,
+				    .master = br->ifindex, .up = true};
 	int rc;
 
-	if ((rc = netd_ifconf_result_host(ctx, br)) < 0 || (rc = netd_ifconf_result_host(ctx, host)) < 0 ||
-	    (rc = netd_ifconf_result(ctx, ctr, ipam, c->is_default_gateway)) < 0)
+	if ((rc = netd_nl_veth_create(a->host, &vo, &ctx->err)) < 0 ||
+	    (rc = netd_attach_undo_push(a, undo_link, c->veth, sizeof(c->veth))) < 0)
+		return rc;
+	host_port_no_ipv6(c->veth);
+	if ((rc = netd_nl_link_get(a->ctr, ctx->ifname, ctr, &ctx->err)) < 0)
+		return rc;
+	return netd_ifconf_apply(a->ctr, ctr->ifindex, a->ipam, c->is_default_gateway, &ctx->err);
+}
+
+/* Port options on the host end. It is looked at only now: a request on it
+ * right after its creation makes the kernel handle its carrier event on the
+ * spot, which walks the whole FDB and IPv6 FIB — the main cost at 1,000
+ * ports. The bridge is looked at again for the result: its MAC as it is with
+ * the port joined. */
+static int port_options(struct netd_attach *a, const struct bridge_conf *c, struct netd_link *br,
+			struct netd_link *host)
+{
+	struct cni_ctx *ctx = a->ctx;
+	int rc;
+
+	if ((rc = netd_nl_link_get(a->host, c->veth, host, &ctx->err)) < 0 ||
+	    (rc = netd_nl_link_get_index(a->host, br->ifindex, br, &ctx->err)) < 0)
+		return rc;
+	if (c->hairpin && (rc = netd_nl_brport_set_hairpin(a->host, host->ifindex, true, &ctx->err)) < 0)
+		return rc;
+	if (c->vlan &&
+	    (rc = netd_nl_bridge_vlan_add(a->host, host->ifindex, (uint16_t)c->vlan, true, true, false, &ctx->err)) < 0)
 		return rc;
 	return 0;
 }
 
-static void undo_add(struct cni_ctx *ctx, struct netd_nl *host_nl, const struct bridge_conf *c,
-		     const char *veth, const char *owner, const struct undo *u)
+static void undo_nft(struct netd_attach *a, void *data)
 {
-	struct netd_link l;
-	struct netd_err e = {0};
+	netd_nft_del(data, &a->ctx->err);
+}
 
-	struct netd_nft_del_req q = {.owner = owner, .masq = u->masq, .macspoof = u->macspoof, .host_ifname = veth};
+/* Masquerade for the container's addresses, and frames from the container
+ * must carry its own MAC. */
+static int nft_rules(struct netd_attach *a, struct bridge_conf *c, const struct netd_link *ctr)
+{
+	struct netd_nft_del_req q = {.owner = c->owner, .host_ifname = c->veth};
+	int rc;
 
-	if ((u->masq || u->macspoof) && netd_nft_del(&q, &e) < 0)
-		log_warn("undo: nftables: %s", e.msg);
-	if (u->veth && netd_nl_link_get(host_nl, veth, &l, NULL) == 0 && netd_nl_link_del(host_nl, l.ifindex, &e) < 0)
-		log_warn("undo: delete %s: %s", veth, e.msg);
-	if (netd_nl_link_get(host_nl, c->bridge, &l, NULL) == 0) {
-		if (u->bridge_created)
-			netd_nl_link_del(host_nl, l.ifindex, NULL);
-		else
-			for (size_t i = 0; i < u->n_gw_added; i++)
-				netd_nl_addr_del(host_nl, l.ifindex, &u->gw_added[i], NULL);
+	for (size_t i = 0; c->ip_masq && a->ipam && i < a->ipam->n_ips; i++) {
+		if ((rc = netd_nft_masq_add(&a->ipam->ips[i].address, c->owner, &a->ctx->err)) < 0)
+			return rc;
+		if (!q.masq && (rc = netd_attach_undo_push(a, undo_nft, &(struct netd_nft_del_req){.owner = c->owner, .masq = true},
+							   sizeof(q))) < 0)
+			return rc;
+		q.masq = true;
 	}
-	if (u->ipam)
-		netd_ifconf_ipam_undo(ctx);
+	if (c->macspoofchk) {
+		if ((rc = netd_nft_macspoof_add(c->veth, ctr->mac, c->owner, &a->ctx->err)) < 0)
+			return rc;
+		q.masq = false;
+		q.macspoof = true;
+		if ((rc = netd_attach_undo_push(a, undo_nft, &q, sizeof(q))) < 0)
+			return rc;
+	}
+	return 0;
 }
 
 static int cmd_add(struct cni_ctx *ctx)
 {
 	struct bridge_conf c;
-	struct undo u = {0};
-	struct netd_nl *host_nl = NULL, *ctr_nl = NULL;
-	struct cni_result *ipam = NULL;
-	struct netd_link br, host, ctr, existing;
-	struct netd_prefix gws[8];
-	char veth[IFNAMSIZ], owner[33];
-	int rc, nsfd = -1, lock = -1;
-	size_t ngw;
+	struct netd_attach a;
+	struct netd_link br, host, ctr;
+	int rc;
 
-	/* 1. parse and validate everything before touching anything */
-	if ((rc = parse_conf(ctx, &c)) < 0)
+	if ((rc = parse_conf(ctx, &c)) < 0 || (rc = parse_build(ctx, &c)) < 0 ||
+	    (rc = netd_conf_mac(ctx, c.mac, &c.has_mac)) < 0)
 		return rc;
-	host_ifname(ctx, veth);
-	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, owner);
-	if ((nsfd = rc = netns_open(ctx->netns, &ctx->err)) < 0)
+	if ((rc = netd_attach_begin(&a, ctx, c.bridge, NETD_ATTACH_HOST | NETD_ATTACH_CTR)) < 0)
 		return rc;
-	if ((rc = netd_nl_open(-1, &host_nl, &ctx->err)) < 0 || (rc = netd_nl_open(nsfd, &ctr_nl, &ctx->err)) < 0)
+	if ((rc = refuse_repeat(&a, &c)) < 0 || (rc = netd_attach_ipam_add(&a, c.ipam_type)) < 0 ||
+	    (rc = bridge_up(&a, &c, &br)) < 0 || (rc = veth_up(&a, &c, &br, &ctr)) < 0 ||
+	    (rc = port_options(&a, &c, &br, &host)) < 0 || (rc = nft_rules(&a, &c, &ctr)) < 0)
 		goto out;
-	if (netd_nl_link_get(ctr_nl, ctx->ifname, &existing, NULL) == 0) {
-		rc = netd_err_set(&ctx->err, -EEXIST, NETD_ERR_IN_USE, "interface %s already exists in netns %s",
-				  ctx->ifname, ctx->netns);
+	/* the result: prevResult's pieces, the bridge, the host end, the container */
+	if ((rc = netd_ifconf_result_host(ctx, &br)) < 0 || (rc = netd_ifconf_result_host(ctx, &host)) < 0 ||
+	    (rc = netd_attach_result(&a, &ctr, c.is_default_gateway)) < 0)
 		goto out;
-	}
-	lock = rc = netd_lock_acquire(cni_getenv(ctx->envp, "NETD_LOCK_DIR"), c.bridge, LOCK_TIMEOUT_MS, &ctx->err);
-	if (rc < 0)
-		goto out;
-
-	/* 2. addresses */
-	if (c.ipam_type) {
-		if ((rc = cni_ipam_exec(ctx, CNI_CMD_ADD, &ipam)) < 0)
-			goto fail;
-		u.ipam = true;
-		if (!ipam->n_ips) {
-			rc = netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG, "IPAM plugin %s returned no IP address",
-					  c.ipam_type);
-			goto fail;
-		}
-	}
-
-	/* 3. bridge, gateway, forwarding. A bridge made here gets a MAC of its
-	 * own: the kernel's would follow its lowest port, and every container
-	 * would lose its gateway for a while when that port goes. */
-	uint8_t br_mac[6];
-	netd_mac_for_host(c.bridge, br_mac);
-	struct netd_bridge_opts bo = {.mtu = c.mtu, .vlan_filtering = c.vlan > 0, .mac = br_mac};
-	rc = netd_nl_bridge_ensure(host_nl, c.bridge, &bo, &br, &ctx->err);
-	u.bridge_created = bo.created;
-	if (rc < 0) {
-		if (rc == -EOPNOTSUPP && c.vlan) {
-			memset(&ctx->err, 0, sizeof(ctx->err));
-			netd_err_set(&ctx->err, rc, NETD_ERR_KERNEL,
-				     "vlan %d needs bridge VLAN filtering, which this kernel does not support (CONFIG_BRIDGE_VLAN_FILTERING)",
-				     c.vlan);
-		}
-		goto fail;
-	}
-	if (c.promisc && !br.promisc && (rc = netd_nl_link_set_promisc(host_nl, br.ifindex, true, &ctx->err)) < 0)
-		goto fail;
-	if (c.vlan && (rc = netd_nl_bridge_vlan_add(host_nl, br.ifindex, (uint16_t)c.vlan, true, true, true,
-						      &ctx->err)) < 0)
-		goto fail;
-	ngw = c.is_gateway ? gateways(ipam, gws, 8) : 0;
-	for (size_t i = 0; i < ngw; i++) {
-		if ((rc = ensure_gateway(ctx, host_nl, &c, br.ifindex, &gws[i], &u)) < 0 ||
-		    (rc = ensure_forwarding(ctx, gws[i].addr.family)) < 0)
-			goto fail;
-	}
-
-	/* 4. the veth pair, container end straight into the netns */
-	/* The host end joins the bridge and comes up in the creating request. */
-	struct netd_veth_opts vo = {.host_name = veth, .peer_name = ctx->ifname, .peer_nsfd = nsfd,
-				    .mtu = c.mtu ? c.mtu : br.mtu, .peer_mac = c.has_mac ? c.mac : NULL,
-				    .master = br.ifindex, .up = true};
-	if ((rc = netd_nl_veth_create(host_nl, &vo, &ctx->err)) < 0)
-		goto fail;
-	u.veth = true;
-	host_port_no_ipv6(veth);
-
-	/* 5. inside the container */
-	if ((rc = netd_nl_link_get(ctr_nl, ctx->ifname, &ctr, &ctx->err)) < 0 ||
-	    (rc = netd_ifconf_apply(ctr_nl, ctr.ifindex, ipam, c.is_default_gateway, &ctx->err)) < 0)
-		goto fail;
-
-	/* The host end is looked at only now: a request on it right after its
-	 * creation makes the kernel handle its carrier event on the spot, which
-	 * walks the whole FDB and IPv6 FIB — the main cost at 1,000 ports. */
-	if ((rc = netd_nl_link_get(host_nl, veth, &host, &ctx->err)) < 0 ||
-	    (rc = netd_nl_link_get_index(host_nl, br.ifindex, &br, &ctx->err)) < 0 ||
-	    (c.hairpin && (rc = netd_nl_brport_set_hairpin(host_nl, host.ifindex, true, &ctx->err)) < 0) ||
-	    (c.vlan && (rc = netd_nl_bridge_vlan_add(host_nl, host.ifindex, (uint16_t)c.vlan, true, true, false,
-						     &ctx->err)) < 0))
-		goto fail;
-
-	/* 6. masquerade */
-	for (size_t i = 0; c.ip_masq && ipam && i < ipam->n_ips; i++) {
-		if ((rc = netd_nft_masq_add(&ipam->ips[i].address, owner, &ctx->err)) < 0)
-			goto fail;
-		u.masq = true;
-	}
-
-	/* 7. frames from the container must carry its own MAC */
-	if (c.macspoofchk) {
-		if ((rc = netd_nft_macspoof_add(veth, ctr.mac, owner, &ctx->err)) < 0)
-			goto fail;
-		u.macspoof = true;
-	}
-
-	if ((rc = build_result(ctx, &c, &br, &host, &ctr, ipam)) < 0)
-		goto fail;
-	goto out;
-
-fail:
-	netd_err_prefix(&ctx->err, NETD_ERR_INTERNAL, "bridge %s", c.bridge);
-	undo_add(ctx, host_nl, &c, veth, owner, &u);
+	rc = 0;
 out:
-	netd_lock_release(lock);
-	cni_result_free(ipam);
-	netd_nl_free(ctr_nl);
-	netd_nl_free(host_nl);
-	if (nsfd >= 0)
-		close(nsfd);
-	return rc;
+	if (rc < 0)
+		netd_err_prefix(&ctx->err, NETD_ERR_INTERNAL, "bridge %s", c.bridge);
+	return netd_attach_end(&a, rc);
 }
 
+/* ---- DEL ---- */
 
 /* Deleting a veth costs the kernel about 20 ms (RCU grace periods), most of
  * a DEL. A child makes that request while this process releases the address
@@ -384,187 +365,198 @@ static void link_del_wait(struct cni_ctx *ctx, pid_t pid, const char *name, stru
 	netd_err_collect(first, &ctx->err);
 }
 
+static void nft_del(struct cni_ctx *ctx, const struct bridge_conf *c, struct netd_err *first)
+{
+	/* prevResult's addresses spare a listing of the whole set */
+	struct netd_addr addrs[16];
+	struct netd_nft_del_req q = {.owner = c->owner, .masq = c->ip_masq, .macspoof = c->macspoofchk,
+				     .host_ifname = c->veth};
+
+	for (size_t i = 0; ctx->prev && i < ctx->prev->n_ips && q.naddrs < 16; i++)
+		addrs[q.naddrs++] = ctx->prev->ips[i].address.addr;
+	if (q.naddrs && q.naddrs == (ctx->prev ? ctx->prev->n_ips : 0))
+		q.addrs = addrs;
+	else
+		q.naddrs = 0;
+	if (netd_nft_del(&q, &ctx->err) < 0)
+		netd_err_collect(first, &ctx->err);
+}
+
 /* DEL keeps going after an error and reports the first; nothing left to
  * remove is success (no prior ADD, netns gone, second DEL). */
 static int cmd_del(struct cni_ctx *ctx)
 {
 	struct bridge_conf c;
-	struct netd_nl *host_nl = NULL, *ctr_nl = NULL, *del_nl = NULL;
+	struct netd_attach a;
+	struct netd_nl *del_nl = NULL;
 	struct netd_link l;
-	char veth[IFNAMSIZ], owner[33];
 	struct netd_err first = {0};
-	int rc, lock = -1, nsfd = -1;
 	pid_t child = 0;
+	int rc;
 
 	if ((rc = parse_conf(ctx, &c)) < 0)
 		return rc;
-	host_ifname(ctx, veth);
-	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, owner);
-	lock = rc = netd_lock_acquire(cni_getenv(ctx->envp, "NETD_LOCK_DIR"), c.bridge, LOCK_TIMEOUT_MS, &ctx->err);
-	if (rc < 0)
+	if ((rc = netd_attach_begin(&a, ctx, c.bridge, NETD_ATTACH_CTR_IF_THERE)) < 0)
 		return rc;
-
 	/* Either end removes the pair. The container's, when its netns is
 	 * still there; else the host end, if the kernel has not removed it
 	 * with the netns already. */
-	if (ctx->netns && (nsfd = netns_open(ctx->netns, NULL)) >= 0 && netd_nl_open(nsfd, &ctr_nl, NULL) == 0 &&
-	    netd_nl_link_get(ctr_nl, ctx->ifname, &l, NULL) == 0 && !strcmp(l.kind, "veth"))
-		del_nl = ctr_nl;
-	else if (netd_nl_open(-1, &host_nl, &ctx->err) < 0)
+	if (a.ctr && netd_nl_link_get(a.ctr, ctx->ifname, &l, NULL) == 0 && !strcmp(l.kind, "veth"))
+		del_nl = a.ctr;
+	else if (netd_nl_open(-1, &a.host, &ctx->err) < 0)
 		netd_err_collect(&first, &ctx->err);
-	else if (netd_nl_link_get(host_nl, veth, &l, NULL) == 0)
-		del_nl = host_nl;
+	else if (netd_nl_link_get(a.host, c.veth, &l, NULL) == 0)
+		del_nl = a.host;
 	if (del_nl)
 		child = link_del_start(ctx, del_nl, l.ifindex, &first);
-
-	if (c.ipam_type && cni_ipam_exec(ctx, CNI_CMD_DEL, NULL) < 0)
+	if (netd_ipam_run(ctx, c.ipam_type, CNI_CMD_DEL) < 0)
 		netd_err_collect(&first, &ctx->err);
-	if (c.ip_masq || c.macspoofchk) {
-		/* prevResult's addresses spare a listing of the whole set */
-		struct netd_addr addrs[16];
-		struct netd_nft_del_req q = {.owner = owner, .masq = c.ip_masq, .macspoof = c.macspoofchk,
-					     .host_ifname = veth};
-
-		for (size_t i = 0; ctx->prev && i < ctx->prev->n_ips && q.naddrs < 16; i++)
-			addrs[q.naddrs++] = ctx->prev->ips[i].address.addr;
-		if (q.naddrs && q.naddrs == (ctx->prev ? ctx->prev->n_ips : 0))
-			q.addrs = addrs;
-		else
-			q.naddrs = 0;
-		if (netd_nft_del(&q, &ctx->err) < 0)
-			netd_err_collect(&first, &ctx->err);
-	}
+	if (c.ip_masq || c.macspoofchk)
+		nft_del(ctx, &c, &first);
 	if (child > 0)
 		link_del_wait(ctx, child, l.name, &first);
-
-	netd_lock_release(lock);
-	netd_nl_free(ctr_nl);
-	netd_nl_free(host_nl);
-	if (nsfd >= 0)
-		close(nsfd);
-	return netd_err_collected(&first, &ctx->err);
+	return netd_attach_end(&a, netd_err_collected(&first, &ctx->err));
 }
 
-static int check_container(struct cni_ctx *ctx, struct netd_nl *nl, const struct bridge_conf *c,
-			   const struct netd_link *ctr)
-{
-	const struct cni_result *prev = ctx->prev;
-	char mac[18];
-	int ci = cni_result_find_iface(prev, ctx->ifname, true);
+/* ---- CHECK ---- */
 
-	if (ci < 0)
-		return cni_drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
-	if (prev->ifaces[ci].mac[0] && strcasecmp(prev->ifaces[ci].mac, netd_mac_str(ctr->mac, mac)))
-		return cni_drift(ctx, "interface %s has MAC %s, not the one in prevResult", ctx->ifname, mac);
-	if (!ctr->up)
-		return cni_drift(ctx, "interface %s in the container is down", ctx->ifname);
-	if (strcmp(ctr->kind, "veth"))
-		return cni_drift(ctx, "interface %s is a '%s', not a veth", ctx->ifname, ctr->kind);
-	return netd_ifconf_check(ctx, nl, ci, ctr);
+static int check_gateways(struct netd_attach *a, const struct bridge_conf *c, const struct netd_link *br)
+{
+	struct cni_ctx *ctx = a->ctx;
+	int ci = cni_result_find_iface(ctx->prev, ctx->ifname, true);
+	struct netd_prefix *have = NULL;
+	char buf[NETD_ADDR_STRLEN];
+	size_t n = 0;
+	int rc;
+
+	if (!c->is_gateway || (rc = netd_nl_addr_list(a->host, br->ifindex, 0, &have, &n, &ctx->err)) < 0)
+		return c->is_gateway ? rc : 0;
+	for (size_t i = 0; !rc && i < ctx->prev->n_ips; i++) {
+		const struct cni_ip *ip = &ctx->prev->ips[i];
+		bool found = false;
+
+		if (ip->iface != ci || !ip->gateway.family)
+			continue;
+		for (size_t k = 0; k < n && !found; k++)
+			found = netd_addr_eq(&have[k].addr, &ip->gateway);
+		if (!found)
+			rc = cni_drift(ctx, "gateway %s is missing from bridge %s", netd_addr_str(&ip->gateway, buf),
+				       c->bridge);
+	}
+	free(have);
+	return rc;
+}
+
+static int check_nft(struct cni_ctx *ctx, const struct bridge_conf *c, const struct netd_link *ctr)
+{
+	char buf[NETD_PREFIX_STRLEN];
+	int rc;
+
+	for (size_t i = 0; c->ip_masq && i < ctx->prev->n_ips; i++) {
+		if ((rc = netd_nft_masq_has(&ctx->prev->ips[i].address, c->owner, &ctx->err)) == 0)
+			rc = cni_drift(ctx, "masquerade for %s is missing from table inet %s",
+				       netd_prefix_str(&ctx->prev->ips[i].address, buf), NETD_NFT_CNI_TABLE);
+		if (rc < 0)
+			return rc;
+	}
+	if (c->macspoofchk) {
+		if ((rc = netd_nft_macspoof_has(c->veth, ctr->mac, c->owner, &ctx->err)) == 0)
+			rc = cni_drift(ctx, "macspoofchk guard for %s is missing from table bridge %s", c->veth,
+				       NETD_NFT_CNI_TABLE);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int check_links(struct netd_attach *a, const struct bridge_conf *c, struct netd_link *br,
+		       struct netd_link *ctr)
+{
+	struct cni_ctx *ctx = a->ctx;
+	struct netd_link host;
+	int ci = cni_result_find_iface(ctx->prev, ctx->ifname, true);
+	int mtu = c->mtu ? c->mtu : ci >= 0 ? ctx->prev->ifaces[ci].mtu : 0;
+
+	if (netd_nl_link_get(a->host, c->bridge, br, NULL) < 0)
+		return cni_drift(ctx, "bridge %s does not exist", c->bridge);
+	if (strcmp(br->kind, "bridge"))
+		return cni_drift(ctx, "%s is a '%s', not a bridge", c->bridge, br->kind);
+	if (netd_nl_link_get(a->host, c->veth, &host, NULL) < 0)
+		return cni_drift(ctx, "host end %s of %s's veth does not exist", c->veth, ctx->ifname);
+	if (host.master != br->ifindex)
+		return cni_drift(ctx, "host end %s is not attached to bridge %s", c->veth, c->bridge);
+	if (!host.up)
+		return cni_drift(ctx, "host end %s is down", c->veth);
+	if (netd_nl_link_get(a->ctr, ctx->ifname, ctr, NULL) < 0)
+		return cni_drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
+	/* Without an MTU of its own the pair's two ends still agree. */
+	if (mtu && host.mtu != mtu)
+		return cni_drift(ctx, "host end %s has MTU %d, not %d", c->veth, host.mtu, mtu);
+	if (!mtu && host.mtu != ctr->mtu)
+		return cni_drift(ctx, "interface %s has MTU %d, its host end %s %d", ctx->ifname, ctr->mtu, c->veth,
+				 host.mtu);
+	return netd_attach_check_link(ctx, a->ctr, ctr, "veth", mtu);
 }
 
 static int cmd_check(struct cni_ctx *ctx)
 {
 	struct bridge_conf c;
-	struct netd_nl *host_nl = NULL, *ctr_nl = NULL;
-	struct netd_link br, host, ctr;
-	char veth[IFNAMSIZ], owner[33], buf[NETD_PREFIX_STRLEN];
-	int rc, nsfd = -1;
+	struct netd_attach a;
+	struct netd_link br, ctr;
+	int rc;
 
-	if ((rc = parse_conf(ctx, &c)) < 0)
+	if ((rc = parse_conf(ctx, &c)) < 0 || (rc = parse_build(ctx, &c)) < 0)
 		return rc;
 	if (!ctx->prev)
-		return netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG, "CHECK needs prevResult");
-	host_ifname(ctx, veth);
-	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, owner);
-	if (c.ipam_type && (rc = cni_ipam_exec(ctx, CNI_CMD_CHECK, NULL)) < 0)
+		return cni_conf_err(ctx, "CHECK needs prevResult");
+	if ((rc = netd_ipam_run(ctx, c.ipam_type, CNI_CMD_CHECK)) < 0)
 		return rc;
-	if ((nsfd = rc = netns_open(ctx->netns, &ctx->err)) < 0)
+	if ((rc = netd_attach_begin(&a, ctx, NULL, NETD_ATTACH_HOST | NETD_ATTACH_CTR)) < 0)
 		return rc;
-	if ((rc = netd_nl_open(-1, &host_nl, &ctx->err)) < 0 || (rc = netd_nl_open(nsfd, &ctr_nl, &ctx->err)) < 0)
-		goto out;
-	if (netd_nl_link_get(host_nl, c.bridge, &br, NULL) < 0) {
-		rc = cni_drift(ctx, "bridge %s does not exist", c.bridge);
-		goto out;
-	}
-	if (strcmp(br.kind, "bridge")) {
-		rc = cni_drift(ctx, "%s is a '%s', not a bridge", c.bridge, br.kind);
-		goto out;
-	}
-	if (netd_nl_link_get(host_nl, veth, &host, NULL) < 0) {
-		rc = cni_drift(ctx, "host end %s of %s's veth does not exist", veth, ctx->ifname);
-		goto out;
-	}
-	if (host.master != br.ifindex) {
-		rc = cni_drift(ctx, "host end %s is not attached to bridge %s", veth, c.bridge);
-		goto out;
-	}
-	if (netd_nl_link_get(ctr_nl, ctx->ifname, &ctr, NULL) < 0) {
-		rc = cni_drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
-		goto out;
-	}
-	if ((rc = check_container(ctx, ctr_nl, &c, &ctr)) < 0)
-		goto out;
-	for (size_t i = 0; c.ip_masq && i < ctx->prev->n_ips; i++) {
-		rc = netd_nft_masq_has(&ctx->prev->ips[i].address, owner, &ctx->err);
-		if (rc == 0)
-			rc = cni_drift(ctx, "masquerade for %s is missing from table inet %s",
-				   netd_prefix_str(&ctx->prev->ips[i].address, buf), NETD_NFT_CNI_TABLE);
-		if (rc < 0)
-			goto out;
-	}
-	if (c.macspoofchk) {
-		rc = netd_nft_macspoof_has(veth, ctr.mac, owner, &ctx->err);
-		if (rc == 0)
-			rc = cni_drift(ctx, "macspoofchk guard for %s is missing from table bridge %s", veth,
-				   NETD_NFT_CNI_TABLE);
-		if (rc < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	netd_nl_free(ctr_nl);
-	netd_nl_free(host_nl);
-	if (nsfd >= 0)
-		close(nsfd);
-	return rc;
+	if ((rc = check_links(&a, &c, &br, &ctr)) == 0 && (rc = check_gateways(&a, &c, &br)) == 0)
+		rc = check_nft(ctx, &c, &ctr);
+	return netd_attach_end(&a, rc);
 }
+
+/* ---- GC, STATUS ---- */
 
 /* GC: IPAM frees reservations, and masquerade elements of this network that
  * no valid attachment owns go too. Veths of vanished containers went with
- * their netns. */
+ * their netns. Under the lock, so no ADD is halfway through. */
+static int gc_nft(struct cni_ctx *ctx, const struct bridge_conf *c)
+{
+	char (*owners)[33] = calloc(ctx->n_valid + 1, sizeof(*owners));
+	const char **keep = calloc(ctx->n_valid + 1, sizeof(*keep));
+	int rc = 0;
+
+	if (!owners || !keep)
+		rc = -ENOMEM;
+	for (size_t i = 0; !rc && i < ctx->n_valid; i++) {
+		netd_nft_owner(ctx->network, ctx->valid[i].container_id, ctx->valid[i].ifname, owners[i]);
+		keep[i] = owners[i];
+	}
+	if (!rc && c->ip_masq)
+		rc = netd_nft_masq_gc(ctx->network, keep, ctx->n_valid, &ctx->err);
+	if (!rc && c->macspoofchk)
+		rc = netd_nft_macspoof_gc(ctx->network, keep, ctx->n_valid, &ctx->err);
+	free(owners);
+	free(keep);
+	return rc;
+}
+
 static int cmd_gc(struct cni_ctx *ctx)
 {
 	struct bridge_conf c;
-	char (*owners)[33] = NULL;
-	const char **keep = NULL;
-	size_t n = ctx->n_valid;
+	struct netd_attach a;
 	int rc;
 
 	if ((rc = parse_conf(ctx, &c)) < 0)
 		return rc;
-	if (c.ipam_type && (rc = cni_ipam_exec(ctx, CNI_CMD_GC, NULL)) < 0)
+	if ((rc = netd_attach_begin(&a, ctx, c.bridge, 0)) < 0)
 		return rc;
-	if (!c.ip_masq && !c.macspoofchk)
-		return 0;
-	owners = calloc(n + 1, sizeof(*owners));
-	keep = calloc(n + 1, sizeof(*keep));
-	if (!owners || !keep) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		netd_nft_owner(ctx->network, ctx->valid[i].container_id, ctx->valid[i].ifname, owners[i]);
-		keep[i] = owners[i];
-	}
-	if (c.ip_masq)
-		rc = netd_nft_masq_gc(ctx->network, keep, n, &ctx->err);
-	if (!rc && c.macspoofchk)
-		rc = netd_nft_macspoof_gc(ctx->network, keep, n, &ctx->err);
-out:
-	free(owners);
-	free(keep);
-	return rc;
+	if ((rc = netd_ipam_run(ctx, c.ipam_type, CNI_CMD_GC)) == 0 && (c.ip_masq || c.macspoofchk))
+		rc = gc_nft(ctx, &c);
+	return netd_attach_end(&a, rc);
 }
 
 static int cmd_status(struct cni_ctx *ctx)
@@ -572,9 +564,7 @@ static int cmd_status(struct cni_ctx *ctx)
 	struct bridge_conf c;
 	int rc = parse_conf(ctx, &c);
 
-	if (rc < 0 || !c.ipam_type)
-		return rc;
-	return cni_ipam_exec(ctx, CNI_CMD_STATUS, NULL);
+	return rc < 0 ? rc : netd_ipam_run(ctx, c.ipam_type, CNI_CMD_STATUS);
 }
 
 static const struct cni_plugin bridge_plugin = {

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "netd/attach.h"
 #include "netd/cni.h"
 #include "netd/ifconf.h"
 #include "netd/log.h"
@@ -66,16 +67,24 @@ struct rec {
 
 #define in_use(ctx, ...) netd_err_set(&(ctx)->err, -EBUSY, NETD_ERR_IN_USE, __VA_ARGS__)
 
+/* Every command: DEL and GC find the device by its record, not by the
+ * selectors, so only the ipam section matters to them. */
 static int parse_conf(struct cni_ctx *ctx, struct host_conf *c)
+{
+	*c = (struct host_conf){0};
+	return netd_conf_ipam(ctx, &c->ipam_type);
+}
+
+/* ADD and CHECK: which device. */
+static int parse_device(struct cni_ctx *ctx, struct host_conf *c)
 {
 	const json_t *j = ctx->config;
 	struct netd_err *err = &ctx->err;
 	int rc;
 
-	*c = (struct host_conf){0};
-	if (cni_conf_str(j, "device", &c->device, err) || cni_conf_str(j, "hwaddr", &c->hwaddr, err) ||
-	    cni_conf_str(j, "kernelpath", &c->kernelpath, err) || cni_conf_str(j, "pciBusID", &c->pci, err))
-		return -EINVAL;
+	if ((rc = cni_conf_str(j, "device", &c->device, err)) < 0 || (rc = cni_conf_str(j, "hwaddr", &c->hwaddr, err)) < 0 ||
+	    (rc = cni_conf_str(j, "kernelpath", &c->kernelpath, err)) < 0 || (rc = cni_conf_str(j, "pciBusID", &c->pci, err)) < 0)
+		return rc;
 	if (c->device && !*c->device)
 		c->device = NULL;
 	if (c->hwaddr && !*c->hwaddr)
@@ -85,25 +94,18 @@ static int parse_conf(struct cni_ctx *ctx, struct host_conf *c)
 	if (c->pci && !*c->pci)
 		c->pci = NULL;
 	if (!c->device && !c->hwaddr && !c->kernelpath && !c->pci)
-		return cni_conf_err(ctx,
-				"no device given: set one of 'device', 'hwaddr', 'kernelpath' or 'pciBusID'");
+		return cni_conf_err(ctx, "no device given: set one of 'device', 'hwaddr', 'kernelpath' or 'pciBusID'");
 	if (c->device && !netd_ifname_valid(c->device))
 		return cni_conf_err(ctx, "device '%s' is not a valid interface name (" NETD_IFNAME_RULE ")",
 				    c->device);
 	if (c->hwaddr && netd_mac_parse(c->hwaddr, c->mac) < 0)
 		return cni_conf_err(ctx, "hwaddr '%s' does not parse (want aa:bb:cc:dd:ee:ff)", c->hwaddr);
 	if (c->kernelpath && (strncmp(c->kernelpath, "/sys/", 5) || strstr(c->kernelpath, "..")))
-		return cni_conf_err(
-			ctx, "kernelpath '%s' must be a path under /sys/ (e.g. /sys/devices/pci0000:00/...)",
-			c->kernelpath);
+		return cni_conf_err(ctx, "kernelpath '%s' must be a path under /sys/ (e.g. /sys/devices/pci0000:00/...)",
+				    c->kernelpath);
 	if (c->pci && (strchr(c->pci, '/') || strstr(c->pci, "..")))
 		return cni_conf_err(ctx, "pciBusID '%s' is not a PCI address (e.g. 0000:00:1f.6)", c->pci);
-	rc = cni_ipam_validate(ctx, &c->ipam_type);
-	if (rc == -ENOENT) {
-		c->ipam_type = NULL;
-		return 0;
-	}
-	return rc;
+	return 0;
 }
 
 /* ---- the record: alias and state file ----------------------------------- */
@@ -460,109 +462,108 @@ found:
 	return 0;
 }
 
-/* ---- inside the container ----------------------------------------------- */
-
-/* Addresses, up, routes (IPv6 without DAD: the address came from IPAM). */
 /* ---- commands ----------------------------------------------------------- */
+
+/* The device must be free: not lo, not still held by another container. */
+static int check_free(struct cni_ctx *ctx, const struct netd_link *dev)
+{
+	struct rec other;
+
+	if (dev->ifindex == 1 || !strcmp(dev->name, "lo"))
+		return cni_conf_err(ctx, "device '%s' is the loopback device", dev->name);
+	if (rec_from_alias(dev->alias, &other))
+		return in_use(ctx,
+			      "device %s is still held by container %s as %s (its netns went away without a DEL); "
+			      "run DEL for it first",
+			      dev->name, other.cid, other.ifname);
+	return 0;
+}
+
+struct tag_undo {
+	int ifindex;
+	char alias[256];
+};
+
+/* The tag goes, unless the device is no longer here as ours (moved back
+ * and restored already). */
+static void undo_tag(struct netd_attach *a, void *data)
+{
+	struct tag_undo *u = data;
+	struct netd_link l;
+
+	if (netd_nl_link_get_index(a->host, u->ifindex, &l, NULL) == 0 &&
+	    alias_is_ours(l.alias, a->ctx->container_id, a->ctx->ifname))
+		netd_nl_link_set_alias(a->host, u->ifindex, u->alias, &a->ctx->err);
+}
+
+/* Back to the host as it was. */
+static void undo_move(struct netd_attach *a, void *data)
+{
+	struct netd_link l;
+
+	if (netd_nl_link_get(a->ctr, a->ctx->ifname, &l, NULL) == 0)
+		restore(a->ctx, a->host, a->ctr, l.ifindex, data);
+}
+
+static void undo_state(struct netd_attach *a, void *data)
+{
+	(void)data;
+	state_remove(a->ctx, a->ctx->container_id, a->ctx->ifname);
+}
+
+/* Tag the device with the record, then move it in under CNI_IFNAME in one
+ * request; addresses, up, routes, and the state file. */
+static int move_in(struct netd_attach *a, const struct netd_link *dev, struct rec *r, struct netd_link *l)
+{
+	struct cni_ctx *ctx = a->ctx;
+	struct tag_undo tu = {.ifindex = dev->ifindex};
+	char alias[256];
+	int rc;
+
+	snprintf(r->orig, sizeof(r->orig), "%s", dev->name);
+	memcpy(r->mac, dev->mac, 6);
+	r->mtu = dev->mtu;
+	r->up = dev->up;
+	snprintf(r->cid, sizeof(r->cid), "%s", ctx->container_id);
+	snprintf(r->ifname, sizeof(r->ifname), "%s", ctx->ifname);
+	snprintf(r->netns, sizeof(r->netns), "%s", ctx->netns);
+	snprintf(r->network, sizeof(r->network), "%s", ctx->network);
+	snprintf(r->alias, sizeof(r->alias), "%s", dev->alias);
+	snprintf(tu.alias, sizeof(tu.alias), "%s", dev->alias);
+	rec_alias(r, alias);
+	if ((rc = netd_nl_link_set_alias(a->host, dev->ifindex, alias, &ctx->err)) < 0 ||
+	    (rc = netd_attach_undo_push(a, undo_tag, &tu, sizeof(tu))) < 0 ||
+	    (rc = netd_nl_link_move(a->host, dev->ifindex, a->nsfd, ctx->ifname, &ctx->err)) < 0 ||
+	    (rc = netd_attach_undo_push(a, undo_move, r, sizeof(*r))) < 0 ||
+	    (rc = netd_nl_link_get(a->ctr, ctx->ifname, l, &ctx->err)) < 0)
+		return rc;
+	r->ifindex = l->ifindex;
+	if ((rc = netd_ifconf_apply(a->ctr, l->ifindex, a->ipam, false, &ctx->err)) < 0 ||
+	    (rc = state_save(ctx, r)) < 0)
+		return rc;
+	return netd_attach_undo_push(a, undo_state, NULL, 0);
+}
 
 static int cmd_add(struct cni_ctx *ctx)
 {
 	struct host_conf c;
-	struct netd_nl *host_nl = NULL, *ctr_nl = NULL;
-	struct cni_result *ipam = NULL;
-	struct netd_link dev, l;
-	struct rec r = {0}, other;
-	char alias[256];
-	bool ipam_done = false, tagged = false, moved = false;
-	int rc, nsfd;
+	struct netd_attach a;
+	struct netd_link dev = {.name = "?"}, l;
+	struct rec r = {0};
+	int rc;
 
-	/* 1. parse and validate everything before touching anything */
-	if ((rc = parse_conf(ctx, &c)) < 0)
+	if ((rc = parse_conf(ctx, &c)) < 0 || (rc = parse_device(ctx, &c)) < 0)
 		return rc;
-	if ((nsfd = rc = netns_open(ctx->netns, &ctx->err)) < 0)
+	if ((rc = netd_attach_begin(&a, ctx, ctx->network, NETD_ATTACH_HOST | NETD_ATTACH_CTR)) < 0)
 		return rc;
-	if ((rc = netd_nl_open(nsfd, &ctr_nl, &ctx->err)) < 0 ||
-	    (rc = netd_nl_open(-1, &host_nl, &ctx->err)) < 0)
+	/* A repeated ADD finds the device gone from the host (code 102). */
+	if ((rc = find_device(ctx, a.host, &c, &dev)) < 0 || (rc = check_free(ctx, &dev)) < 0)
 		goto out;
-	if (netd_nl_link_get(ctr_nl, ctx->ifname, &l, NULL) == 0) {
-		rc = in_use(ctx, "interface %s already exists in netns %s", ctx->ifname, ctx->netns);
-		goto out;
-	}
-	if ((rc = find_device(ctx, host_nl, &c, &dev)) < 0)
-		goto out;
-	if (dev.ifindex == 1 || !strcmp(dev.name, "lo")) {
-		rc = cni_conf_err(ctx, "device '%s' is the loopback device", dev.name);
-		goto out;
-	}
-	if (rec_from_alias(dev.alias, &other)) {
-		rc = in_use(
-			ctx,
-			"device %s is still held by container %s as %s (its netns went away without a DEL); "
-			"run DEL for it first",
-			dev.name, other.cid, other.ifname);
-		goto out;
-	}
-
-	/* 2. addresses */
-	if (c.ipam_type) {
-		if ((rc = cni_ipam_exec(ctx, CNI_CMD_ADD, &ipam)) < 0)
-			goto fail;
-		ipam_done = true;
-		if (!ipam->n_ips) {
-			rc = cni_conf_err(ctx, "IPAM plugin %s returned no IP address", c.ipam_type);
-			goto fail;
-		}
-	}
-
-	/* 3. record, then move in under CNI_IFNAME in one request */
-	snprintf(r.orig, sizeof(r.orig), "%s", dev.name);
-	memcpy(r.mac, dev.mac, 6);
-	r.mtu = dev.mtu;
-	r.up = dev.up;
-	snprintf(r.cid, sizeof(r.cid), "%s", ctx->container_id);
-	snprintf(r.ifname, sizeof(r.ifname), "%s", ctx->ifname);
-	snprintf(r.netns, sizeof(r.netns), "%s", ctx->netns);
-	snprintf(r.network, sizeof(r.network), "%s", ctx->network);
-	snprintf(r.alias, sizeof(r.alias), "%s", dev.alias);
-	rec_alias(&r, alias);
-	if ((rc = netd_nl_link_set_alias(host_nl, dev.ifindex, alias, &ctx->err)) < 0)
-		goto fail;
-	tagged = true;
-	if ((rc = netd_nl_link_move(host_nl, dev.ifindex, nsfd, ctx->ifname, &ctx->err)) < 0)
-		goto fail;
-	moved = true;
-
-	/* 4. inside the container */
-	if ((rc = netd_nl_link_get(ctr_nl, ctx->ifname, &l, &ctx->err)) < 0)
-		goto fail;
-	r.ifindex = l.ifindex;
-	if ((rc = netd_ifconf_apply(ctr_nl, l.ifindex, ipam, false, &ctx->err)) < 0 ||
-	    (rc = state_save(ctx, &r)) < 0 || (rc = netd_ifconf_result(ctx, &l, ipam, false)) < 0)
-		goto fail;
-	goto out;
-
-fail:
-	netd_err_prefix(&ctx->err, NETD_ERR_INTERNAL, "device %s", dev.name);
-	if (moved) {
-		struct netd_err e = {0}, saved = ctx->err;
-
-		ctx->err = e;
-		if (netd_nl_link_get(ctr_nl, ctx->ifname, &l, NULL) == 0 &&
-		    restore(ctx, host_nl, ctr_nl, l.ifindex, &r) < 0)
-			log_warn("undo: give %s back: %s", dev.name, ctx->err.msg);
-		ctx->err = saved;
-		state_remove(ctx, r.cid, r.ifname);
-	} else if (tagged) {
-		netd_nl_link_set_alias(host_nl, dev.ifindex, dev.alias, NULL);
-	}
-	if (ipam_done)
-		netd_ifconf_ipam_undo(ctx);
+	if ((rc = netd_attach_ipam_add(&a, c.ipam_type)) < 0 || (rc = move_in(&a, &dev, &r, &l)) < 0 ||
+	    (rc = netd_attach_result(&a, &l, false)) < 0)
+		netd_err_prefix(&ctx->err, NETD_ERR_INTERNAL, "device %s", dev.name);
 out:
-	cni_result_free(ipam);
-	netd_nl_free(ctr_nl);
-	netd_nl_free(host_nl);
-	close(nsfd);
-	return rc;
+	return netd_attach_end(&a, rc < 0 ? rc : 0);
 }
 
 /* Give back the device of (cid, ifname) from netns `netns` (may be NULL or
@@ -602,87 +603,75 @@ static int give_back(struct cni_ctx *ctx, struct netd_nl *host_nl, const char *c
 static int cmd_del(struct cni_ctx *ctx)
 {
 	struct host_conf c;
-	struct netd_nl *host_nl = NULL;
+	struct netd_attach a;
 	struct netd_err first = {0};
 	int rc;
 
 	if ((rc = parse_conf(ctx, &c)) < 0)
 		return rc;
-	if (c.ipam_type && cni_ipam_exec(ctx, CNI_CMD_DEL, NULL) < 0)
+	if ((rc = netd_attach_begin(&a, ctx, ctx->network, NETD_ATTACH_HOST)) < 0)
+		return rc;
+	if (netd_ipam_run(ctx, c.ipam_type, CNI_CMD_DEL) < 0)
 		netd_err_collect(&first, &ctx->err);
-	if ((rc = netd_nl_open(-1, &host_nl, &ctx->err)) == 0)
-		rc = give_back(ctx, host_nl, ctx->container_id, ctx->ifname, ctx->netns);
-	if (rc < 0)
+	if (give_back(ctx, a.host, ctx->container_id, ctx->ifname, ctx->netns) < 0)
 		netd_err_collect(&first, &ctx->err);
-	netd_nl_free(host_nl);
-	return netd_err_collected(&first, &ctx->err);
+	return netd_attach_end(&a, netd_err_collected(&first, &ctx->err));
+}
+
+static int check_device(struct netd_attach *a, const struct host_conf *c)
+{
+	struct cni_ctx *ctx = a->ctx;
+	struct netd_link l;
+	struct rec r;
+	bool have = state_load(ctx, ctx->container_id, ctx->ifname, &r) == 0;
+
+	if (cni_result_find_iface(ctx->prev, ctx->ifname, true) < 0)
+		return cni_drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
+	if (netd_nl_link_get(a->ctr, ctx->ifname, &l, NULL) < 0)
+		return cni_drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
+	if (!alias_is_ours(l.alias, ctx->container_id, ctx->ifname) && !(have && l.ifindex == r.ifindex))
+		return cni_drift(ctx, "interface %s is not the device netd-host moved in", ctx->ifname);
+	if (have && c->device && strcmp(r.orig, c->device))
+		return cni_drift(ctx, "interface %s is host device %s, not %s", ctx->ifname, r.orig, c->device);
+	/* The device keeps its own MTU in the container. */
+	return netd_attach_check_link(ctx, a->ctr, &l, NULL, have ? r.mtu : 0);
 }
 
 static int cmd_check(struct cni_ctx *ctx)
 {
 	struct host_conf c;
-	struct netd_nl *ctr_nl = NULL;
-	struct netd_link l;
-	struct rec r;
-	char mac[18];
-	bool have;
-	int rc, nsfd, ci;
+	struct netd_attach a;
+	int rc;
 
-	if ((rc = parse_conf(ctx, &c)) < 0)
+	if ((rc = parse_conf(ctx, &c)) < 0 || (rc = parse_device(ctx, &c)) < 0)
 		return rc;
 	if (!ctx->prev)
 		return cni_conf_err(ctx, "CHECK needs prevResult");
-	if (c.ipam_type && (rc = cni_ipam_exec(ctx, CNI_CMD_CHECK, NULL)) < 0)
+	if ((rc = netd_ipam_run(ctx, c.ipam_type, CNI_CMD_CHECK)) < 0)
 		return rc;
-	if ((nsfd = rc = netns_open(ctx->netns, &ctx->err)) < 0)
+	if ((rc = netd_attach_begin(&a, ctx, NULL, NETD_ATTACH_CTR)) < 0)
 		return rc;
-	if ((rc = netd_nl_open(nsfd, &ctr_nl, &ctx->err)) < 0)
-		goto out;
-	have = state_load(ctx, ctx->container_id, ctx->ifname, &r) == 0;
-	ci = cni_result_find_iface(ctx->prev, ctx->ifname, true);
-	if (ci < 0)
-		rc = cni_drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
-	else if (netd_nl_link_get(ctr_nl, ctx->ifname, &l, NULL) < 0)
-		rc = cni_drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
-	else if (!alias_is_ours(l.alias, ctx->container_id, ctx->ifname) && !(have && l.ifindex == r.ifindex))
-		rc = cni_drift(ctx, "interface %s is not the device netd-host moved in", ctx->ifname);
-	else if (have && c.device && strcmp(r.orig, c.device))
-		rc = cni_drift(ctx, "interface %s is host device %s, not %s", ctx->ifname, r.orig, c.device);
-	else if (ctx->prev->ifaces[ci].mac[0] &&
-		 strcasecmp(ctx->prev->ifaces[ci].mac, netd_mac_str(l.mac, mac)))
-		rc = cni_drift(ctx, "interface %s has MAC %s, not the one in prevResult", ctx->ifname, mac);
-	else if (!l.up)
-		rc = cni_drift(ctx, "interface %s in the container is down", ctx->ifname);
-	else
-		rc = netd_ifconf_check(ctx, ctr_nl, ci, &l);
-out:
-	netd_nl_free(ctr_nl);
-	close(nsfd);
-	return rc;
+	return netd_attach_end(&a, check_device(&a, &c));
 }
-
 
 /* GC: IPAM frees reservations; devices this network moved into containers
  * that are no longer valid attachments go back to the host. */
 static int cmd_gc(struct cni_ctx *ctx)
 {
 	struct host_conf c;
-	struct netd_nl *host_nl = NULL;
+	struct netd_attach a;
 	struct netd_err first = {0};
 	struct dirent *d;
 	DIR *dp;
 	int rc;
 
-	/* The device selectors do not matter here: GC is for the network. */
-	if ((rc = parse_conf(ctx, &c)) < 0 && ctx->err.code != CNI_ERR_INVALID_CONFIG)
+	if ((rc = parse_conf(ctx, &c)) < 0 || (rc = netd_attach_begin(&a, ctx, ctx->network, 0)) < 0)
 		return rc;
-	memset(&ctx->err, 0, sizeof(ctx->err));
-	c.ipam_type = json_string_value(json_object_get(json_object_get(ctx->config, "ipam"), "type"));
-	if (c.ipam_type && cni_ipam_exec(ctx, CNI_CMD_GC, NULL) < 0)
+	if (netd_ipam_run(ctx, c.ipam_type, CNI_CMD_GC) < 0)
 		netd_err_collect(&first, &ctx->err);
 	if (!(dp = opendir(state_dir(ctx))))
 		goto out;
-	if (netd_nl_open(-1, &host_nl, &ctx->err) < 0) {
+	if (netd_nl_open(-1, &a.host, &ctx->err) < 0) {
 		closedir(dp);
 		netd_err_collect(&first, &ctx->err);
 		goto out;
@@ -697,23 +686,20 @@ static int cmd_gc(struct cni_ctx *ctx)
 		if (state_load_path(path, &r) < 0 || strcmp(r.network, ctx->network) ||
 		    cni_attachment_valid(ctx, r.cid, r.ifname))
 			continue;
-		if (give_back(ctx, host_nl, r.cid, r.ifname, r.netns) < 0)
+		if (give_back(ctx, a.host, r.cid, r.ifname, r.netns) < 0)
 			netd_err_collect(&first, &ctx->err);
 	}
 	closedir(dp);
-	netd_nl_free(host_nl);
 out:
-	return netd_err_collected(&first, &ctx->err);
+	return netd_attach_end(&a, netd_err_collected(&first, &ctx->err));
 }
 
 static int cmd_status(struct cni_ctx *ctx)
 {
-	const char *type = NULL;
-	int rc = cni_ipam_validate(ctx, &type);
+	struct host_conf c;
+	int rc = parse_conf(ctx, &c);
 
-	if (rc == -ENOENT)
-		return 0;
-	return rc < 0 ? rc : cni_ipam_exec(ctx, CNI_CMD_STATUS, NULL);
+	return rc < 0 ? rc : netd_ipam_run(ctx, c.ipam_type, CNI_CMD_STATUS);
 }
 
 static const struct cni_plugin host_plugin = {

@@ -1,6 +1,6 @@
 /* netd-ipam: host-local-compatible IPAM plugin. The allocator is lib/ipam.c,
  * the CNI commands lib/ipam_cni.c (also run in-process by main plugins, see
- * netd_ipam_cni_run). See docs/netd-ipam.md. */
+ * lib/attach.c). See docs/netd-ipam.md. */
 #include "netd/cni.h"
 #include "netd/ipam.h"
 

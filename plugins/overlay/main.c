@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "netd/attach.h"
 #include "netd/cni.h"
 #include "netd/ifconf.h"
 #include "netd/lock.h"
@@ -56,7 +57,7 @@ struct overlay_env {
 };
 
 struct undo {
-	bool ipam, devs, veth, masq;
+	bool devs, veth, masq;
 	struct netd_prefix gw_added[8];
 	size_t n_gw_added;
 };
@@ -107,12 +108,7 @@ static int parse_conf(struct cni_ctx *ctx, struct overlay_conf *c)
 		c->peers = NULL;
 	}
 
-	rc = cni_ipam_validate(ctx, &c->ipam_type);
-	if (rc == -ENOENT) {
-		c->ipam_type = NULL;
-		return 0;
-	}
-	return rc;
+	return netd_conf_ipam(ctx, &c->ipam_type);
 }
 
 /* The config against this host: the underlay exists and has an address, the
@@ -243,8 +239,6 @@ static void undo_add(struct cni_ctx *ctx, struct netd_nl *nl, const struct overl
 	/* The network's devices go only if no other container uses them. */
 	if ((u->devs || d->created_bridge || d->created_vxlan) && netd_overlay_release(nl, c->vni, ctx->network, &e) < 0)
 		log_warn("undo: overlay devices of VNI %u: %s", c->vni, e.msg);
-	if (u->ipam)
-		netd_ifconf_ipam_undo(ctx);
 }
 
 static int cmd_add(struct cni_ctx *ctx)
@@ -254,6 +248,7 @@ static int cmd_add(struct cni_ctx *ctx)
 	struct netd_overlay_devs devs = {0};
 	struct undo u = {0};
 	struct netd_nl *nl = NULL, *ctr_nl = NULL;
+	struct netd_attach a = {.lock = -1, .nsfd = -1};
 	struct cni_result *ipam = NULL;
 	struct netd_link host, ctr, existing;
 	char veth[IFNAMSIZ], owner[33];
@@ -277,17 +272,13 @@ static int cmd_add(struct cni_ctx *ctx)
 	if ((lock = rc = lock_network(ctx, &c)) < 0)
 		goto out;
 
-	/* 2. addresses */
-	if (c.ipam_type) {
-		if ((rc = cni_ipam_exec(ctx, CNI_CMD_ADD, &ipam)) < 0)
-			goto fail;
-		u.ipam = true;
-		if (!ipam->n_ips) {
-			rc = netd_err_set(&ctx->err, -EINVAL, CNI_ERR_INVALID_CONFIG, "IPAM plugin %s returned no IP address",
-					  c.ipam_type);
-			goto fail;
-		}
-	}
+	/* 2. addresses: the kit's IPAM step (a repeated ADD is refused, a
+	 * failure releases only what this ADD reserved, in netd_attach_end) */
+	if ((rc = netd_attach_begin(&a, ctx, NULL, 0)) < 0)
+		goto out;
+	if ((rc = netd_attach_ipam_add(&a, c.ipam_type)) < 0)
+		goto fail;
+	ipam = a.ipam;
 
 	/* 3. the network's devices on this host, and where its frames go */
 	struct netd_overlay_remotes rem = {.vteps = env.peers, .n_vteps = env.n_peers};
@@ -345,8 +336,9 @@ fail:
 	netd_err_prefix(&ctx->err, NETD_ERR_INTERNAL, "overlay VNI %u", c.vni);
 	undo_add(ctx, nl, &c, &devs, veth, owner, &u);
 out:
+	if (a.ctx)
+		netd_attach_end(&a, rc);
 	netd_lock_release(lock);
-	cni_result_free(ipam);
 	netd_nl_free(ctr_nl);
 	netd_nl_free(nl);
 	if (nsfd >= 0)
@@ -387,7 +379,7 @@ static int cmd_del(struct cni_ctx *ctx)
 	    rc != -ENODEV)
 		netd_err_collect(&first, &ctx->err);
 
-	if (c.ipam_type && cni_ipam_exec(ctx, CNI_CMD_DEL, NULL) < 0)
+	if (netd_ipam_run(ctx, c.ipam_type, CNI_CMD_DEL) < 0)
 		netd_err_collect(&first, &ctx->err);
 	if (c.ip_masq) {
 		struct netd_nft_del_req q = {.owner = owner, .masq = true};
@@ -446,7 +438,7 @@ static int cmd_check(struct cni_ctx *ctx)
 	host_ifname(ctx, veth);
 	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, owner);
 	netd_overlay_names(c.vni, brname, vxname);
-	if (c.ipam_type && (rc = cni_ipam_exec(ctx, CNI_CMD_CHECK, NULL)) < 0)
+	if ((rc = netd_ipam_run(ctx, c.ipam_type, CNI_CMD_CHECK)) < 0)
 		return rc;
 	if ((rc = netd_nl_open(-1, &nl, &ctx->err)) < 0 || (rc = resolve_env(ctx, nl, &c, &env)) < 0)
 		goto out;
@@ -516,7 +508,7 @@ static int cmd_gc(struct cni_ctx *ctx)
 
 	if ((rc = parse_conf(ctx, &c)) < 0)
 		return rc;
-	if (c.ipam_type && (rc = cni_ipam_exec(ctx, CNI_CMD_GC, NULL)) < 0)
+	if ((rc = netd_ipam_run(ctx, c.ipam_type, CNI_CMD_GC)) < 0)
 		return rc;
 	if (!c.ip_masq)
 		return 0;
@@ -544,7 +536,7 @@ static int cmd_status(struct cni_ctx *ctx)
 
 	if (rc < 0 || !c.ipam_type)
 		return rc;
-	return cni_ipam_exec(ctx, CNI_CMD_STATUS, NULL);
+	return netd_ipam_run(ctx, c.ipam_type, CNI_CMD_STATUS);
 }
 
 static const struct cni_plugin overlay_plugin = {

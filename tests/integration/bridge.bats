@@ -361,3 +361,159 @@ bad_input() { # bad_input CODE NEEDLE ENV... <<< stdin
 	# c2's guard stays
 	[ "$(nft -j list set bridge netd_cni macspoof_ifaces | jq '[.nftables[].set.elem // empty | .[]] | length')" -eq 1 ]
 }
+
+# Every container's eth0 address, one per line, for "no two hold one address".
+all_addrs() {
+	local n
+	for n in $(ip netns list | awk '{print $1}'); do
+		ns_exec "$n" ip -o -4 addr show dev eth0 2>/dev/null | awk '{print $4}'
+	done
+}
+
+# A runtime retries an ADD (same container id and ifname) into a new netns.
+retry_into_new_netns() { # ipam-json subnet-prefix
+	local ipam=$1 p=$2
+	ns_add c1 c1b c2
+	cni netd-bridge ADD c1 <<<"$(conf "" "$ipam")"; assert_success
+	[ "$(json_field '.ips[0].address')" = "$p.2/24" ]
+	lease=$(cat /var/lib/cni/networks/net1/$p.2)
+	before=$(host_state)
+	cni netd-bridge ADD c1 eth0 /run/netns/c1b <<<"$(conf "" "$ipam")"
+	assert_cni_error 102 "container c1 is already attached to network net1 as eth0"
+	# IPAM untouched: the live container keeps its reservation and its link
+	[ "$(cat /var/lib/cni/networks/net1/$p.2)" = "$lease" ]
+	[ "$(host_state)" = "$before" ]
+	[ "$(ns_exec c1b ip -o link show | wc -l)" -eq 1 ]
+	ns_exec c1 ping -c1 -W2 "$p.1"
+	cni netd-bridge ADD c2 <<<"$(conf "" "$ipam")"; assert_success
+	[ "$(json_field '.ips[0].address')" = "$p.3/24" ]
+	[ -z "$(all_addrs | sort | uniq -d)" ]
+	[ "$(all_addrs | wc -l)" -eq 2 ]
+}
+
+@test "a repeated ADD into a new netns is refused with 102 before IPAM (netd-ipam): no address is shared" {
+	retry_into_new_netns '{"type":"netd-ipam","ranges":[[{"subnet":"10.88.0.0/24"}]]}' 10.88.0
+}
+
+@test "a repeated ADD into a new netns is refused with 102 before IPAM (netd-ipam exec'd)" {
+	NETD_IPAM_EXEC=1; export NETD_IPAM_EXEC
+	retry_into_new_netns '{"type":"netd-ipam","ranges":[[{"subnet":"10.88.0.0/24"}]]}' 10.88.0
+	unset NETD_IPAM_EXEC
+}
+
+@test "a repeated ADD into a new netns is refused with 102 before IPAM (host-local): no address is shared" {
+	have_ref_plugins || skip "reference plugins not installed in $REF_CNI_DIR"
+	retry_into_new_netns '{"type":"host-local","ranges":[[{"subnet":"10.89.0.0/24"}]]}' 10.89.0
+}
+
+@test "an ADD whose IPAM already holds the attachment's address (host end gone) is refused and releases nothing" {
+	ns_add c1 c2
+	cni netd-bridge ADD c1 <<<"$(conf)"; assert_success
+	host=$(json_field '.interfaces[1].name')
+	ip link del "$host"
+	cni netd-bridge ADD c1 eth0 /run/netns/c2 <<<"$(conf)"
+	assert_cni_error 102 "IPAM holds its address"
+	[ "$(cat /var/lib/cni/networks/net1/10.88.0.2)" = "$(printf 'c1\r\neth0')" ]
+	[ "$(ns_exec c2 ip -o link show | wc -l)" -eq 1 ]
+}
+
+# An IPAM plugin that reserves, then fails: it must get its DEL.
+half_ipam() {
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	cat > "$BATS_TEST_TMPDIR/bin/half-ipam" <<-'SH'
+	#!/bin/sh
+	case $CNI_COMMAND in
+	ADD) touch "$HALF_DIR/reserved"; echo '{"cniVersion":"1.0.0","code":101,"msg":"second range set is full"}'; exit 1 ;;
+	DEL) rm -f "$HALF_DIR/reserved"; echo DEL >> "$HALF_DIR/calls" ;;
+	esac
+	SH
+	chmod +x "$BATS_TEST_TMPDIR/bin/half-ipam"
+}
+
+@test "a failed IPAM ADD is followed by IPAM DEL, so a half reservation is released" {
+	ns_add c1
+	half_ipam
+	export HALF_DIR=$BATS_TEST_TMPDIR
+	before=$(host_state)
+	CNI_PATH=$CNI_PATH:$BATS_TEST_TMPDIR/bin cni netd-bridge ADD c1 <<<"$(conf "" '{"type":"half-ipam"}')"
+	assert_cni_error 101 "second range set is full"
+	[ ! -e "$BATS_TEST_TMPDIR/reserved" ]
+	[ "$(cat "$BATS_TEST_TMPDIR/calls")" = DEL ]
+	[ "$(host_state)" = "$before" ]
+}
+
+@test "DEL succeeds on a MAC that only ADD refuses (multicast in runtimeConfig, args or CNI_ARGS)" {
+	ns_add c1
+	c=$(conf '"capabilities":{"mac":true},"runtimeConfig":{"mac":"03:00:00:00:00:01"}')
+	cni netd-bridge ADD c1 <<<"$c"
+	assert_cni_error 7 "multicast"
+	cni netd-bridge DEL c1 <<<"$c"
+	assert_success
+	c=$(conf '"args":{"cni":{"mac":"03:00:00:00:00:01"}}')
+	cni netd-bridge DEL c1 <<<"$c"; assert_success
+	CNI_ARGS="MAC=03:00:00:00:00:01" cni netd-bridge DEL c1 <<<"$(conf)"; assert_success
+	[ -z "$(ls /var/lib/cni/networks/net1 2>/dev/null | grep -v -e lock -e last_reserved)" ]
+}
+
+@test "CHECK names MTU drift on either end, a host end that is down, a gateway gone from the bridge" {
+	ns_add c1
+	c=$(conf)
+	cni netd-bridge ADD c1 <<<"$c"; assert_success
+	prev=$output
+	host=$(json_field '.interfaces[1].name')
+	chk() { cni netd-bridge CHECK c1 <<<"$(jq -c --argjson p "$prev" '. + {prevResult: $p}' <<<"$c")"; }
+	chk; assert_success
+	ns_exec c1 ip link set eth0 mtu 1400
+	chk; assert_cni_error 103 "MTU"
+	ns_exec c1 ip link set eth0 mtu 1500
+	chk; assert_success
+	ip link set "$host" mtu 1400
+	chk; assert_cni_error 103 "MTU"
+	ip link set "$host" mtu 1500
+	ip link set "$host" down
+	chk; assert_cni_error 103 "host end $host is down"
+	ip link set "$host" up
+	chk; assert_success
+	ip addr del 10.88.0.1/24 dev br0
+	chk; assert_cni_error 103 "gateway 10.88.0.1 is missing from bridge br0"
+	# with an MTU in the config, each end is held to it
+	ip addr add 10.88.0.1/24 dev br0
+	ns_add c2
+	c=$(conf '"mtu":1400')
+	cni netd-bridge ADD c2 <<<"$c"; assert_success
+	prev=$output
+	host=$(json_field '.interfaces[1].name')
+	chk2() { cni netd-bridge CHECK c2 <<<"$(jq -c --argjson p "$prev" '. + {prevResult: $p}' <<<"$c")"; }
+	chk2; assert_success
+	ip link set "$host" mtu 1300
+	ns_exec c2 ip link set eth0 mtu 1300
+	chk2; assert_cni_error 103 "MTU 1300, not 1400"
+}
+
+@test "dns from the network config is in the result" {
+	ns_add c1
+	cni netd-bridge ADD c1 <<<"$(conf '"dns":{"nameservers":["192.0.2.53"],"domain":"example.org","search":["example.org"],"options":["ndots:2"]}')"
+	assert_success
+	[ "$(json_field '.dns.nameservers[0]')" = 192.0.2.53 ]
+	[ "$(json_field '.dns.domain')" = example.org ]
+	[ "$(json_field '.dns.search[0]')" = example.org ]
+	[ "$(json_field '.dns.options[0]')" = ndots:2 ]
+	ns_add c2
+	cni netd-bridge ADD c2 <<<"$(conf '"dns":{"nameservers":"192.0.2.53"}')"
+	assert_cni_error 7 "dns"
+}
+
+@test "GC waits for the bridge's lock like ADD and DEL" {
+	ns_add c1
+	c=$(conf | sed 's/"1.0.0"/"1.1.0"/')
+	cni netd-bridge ADD c1 <<<"$c"; assert_success
+	mkdir -p /run/netd/locks
+	flock /run/netd/locks/br0.lock sleep 1.5 &
+	sleep 0.3
+	start=$(date +%s%N)
+	cni netd-bridge GC "" <<<"$(jq -c '. + {"cni.dev/valid-attachments":[]}' <<<"$c")"
+	assert_success
+	[ $(( ($(date +%s%N) - start) / 1000000 )) -ge 900 ]
+	[ ! -e /var/lib/cni/networks/net1/10.88.0.2 ]
+	wait
+}

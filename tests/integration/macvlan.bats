@@ -272,3 +272,84 @@ teardown() { cleanup_host /var/lib/cni/networks; }
 	[ ! -e /var/lib/cni/networks/mv/10.50.0.20 ]
 	[ -e /var/lib/cni/networks/mv/10.50.0.21 ]
 }
+
+# Every container's eth0 address, one per line.
+all_addrs() {
+	local n
+	for n in $(ip netns list | awk '{print $1}'); do
+		ns_exec "$n" ip -o -4 addr show dev eth0 2>/dev/null | awk '{print $4}'
+	done
+}
+
+retry_into_new_netns() { # ipam-json first-address second-address
+	ns_add c1 c1b c2
+	cni netd-macvlan ADD c1 <<<"$(conf "" "$1")"; assert_success
+	[ "$(json_field '.ips[0].address')" = "$2/24" ]
+	lease=$(cat "/var/lib/cni/networks/mv/$2")
+	cni netd-macvlan ADD c1 eth0 /run/netns/c1b <<<"$(conf "" "$1")"
+	assert_cni_error 102 "container c1 is already attached to network mv as eth0"
+	[ "$(cat "/var/lib/cni/networks/mv/$2")" = "$lease" ]
+	[ "$(ns_exec c1b ip -o link show | wc -l)" -eq 1 ]
+	ns_exec c1 ping -c1 -W2 10.50.0.1
+	cni netd-macvlan ADD c2 <<<"$(conf "" "$1")"; assert_success
+	[ "$(json_field '.ips[0].address')" = "$3/24" ]
+	[ -z "$(all_addrs | sort | uniq -d)" ]
+	[ "$(all_addrs | wc -l)" -eq 2 ]
+}
+
+@test "a repeated ADD into a new netns is refused with 102 and releases nothing (netd-ipam)" {
+	retry_into_new_netns "$IPAM" 10.50.0.10 10.50.0.11
+}
+
+@test "a repeated ADD into a new netns is refused with 102 before IPAM is asked (host-local)" {
+	[ -x "$REF_CNI_DIR/host-local" ] || skip "reference host-local not installed in $REF_CNI_DIR"
+	retry_into_new_netns '{"type":"host-local","ranges":[[{"subnet":"10.50.0.0/24","rangeStart":"10.50.0.20"}]]}' 10.50.0.20 10.50.0.21
+}
+
+@test "DEL succeeds on a MAC that only ADD refuses" {
+	ns_add c1
+	c=$(conf '"capabilities":{"mac":true},"runtimeConfig":{"mac":"03:00:00:00:00:01"}')
+	cni netd-macvlan ADD c1 <<<"$c"
+	assert_cni_error 7 "multicast"
+	cni netd-macvlan DEL c1 <<<"$c"; assert_success
+	CNI_ARGS="MAC=03:00:00:00:00:01" cni netd-macvlan DEL c1 <<<"$(conf)"; assert_success
+	cni netd-macvlan DEL c1 <<<"$(conf '"mode":"bridged","mtu":"big"')"; assert_success
+}
+
+@test "CHECK names an MTU changed in the container (the MTU the 1.1.0 result reported)" {
+	ns_add c1
+	c=$(conf | sed 's/"1.0.0"/"1.1.0"/')
+	cni netd-macvlan ADD c1 <<<"$c"; assert_success
+	prev=$output
+	cni netd-macvlan CHECK c1 <<<"$(withprev "$c" "$prev")"; assert_success
+	ns_exec c1 ip link set eth0 mtu 1400
+	cni netd-macvlan CHECK c1 <<<"$(withprev "$c" "$prev")"
+	assert_cni_error 103 "interface eth0 has MTU 1400, not 1500"
+}
+
+@test "dns from the network config is in the result" {
+	ns_add c1
+	cni netd-macvlan ADD c1 <<<"$(conf '"dns":{"nameservers":["192.0.2.53"],"search":["example.org"]}')"
+	assert_success
+	[ "$(json_field '.dns.nameservers[0]')" = 192.0.2.53 ]
+	[ "$(json_field '.dns.search[0]')" = example.org ]
+}
+
+@test "ADD, DEL and GC wait for the network's lock" {
+	ns_add c1
+	c=$(conf | sed 's/"1.0.0"/"1.1.0"/')
+	mkdir -p /run/netd/locks
+	for cmd in ADD DEL GC; do
+		flock /run/netd/locks/mv.lock sleep 1.2 &
+		sleep 0.3
+		start=$(date +%s%N)
+		if [ $cmd = GC ]; then
+			cni netd-macvlan GC "" <<<"$(jq -c '. + {"cni.dev/valid-attachments":[]}' <<<"$c")"
+		else
+			cni netd-macvlan $cmd c1 <<<"$c"
+		fi
+		assert_success
+		[ $(( ($(date +%s%N) - start) / 1000000 )) -ge 600 ]
+		wait
+	done
+}

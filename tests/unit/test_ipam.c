@@ -412,7 +412,7 @@ static void test_store_format(void **state)
 	struct stat st;
 	char path[256];
 
-	assert_int_equal(alloc1(c, "ctr1", "eth0", &ip, &err), 0);
+	assert_int_equal(alloc1(c, "ctr1", "eth0", &ip, &err), 1);
 	assert_string_equal(astr(&ip.address.addr), "10.1.0.2");
 	assert_int_equal(ip.address.len, 24);
 	assert_string_equal(astr(&ip.gateway), "10.1.0.1");
@@ -500,7 +500,7 @@ static void test_requested(void **state)
 
 	assert_int_equal(netd_ipam_conf_request(c, "10.1.0.7/24", "t", NULL), 0);
 	assert_int_equal(netd_ipam_conf_request(c, "fd00::7", "t", NULL), 0);
-	assert_int_equal(alloc1(c, "x", "eth0", ip, &err), 0);
+	assert_int_equal(alloc1(c, "x", "eth0", ip, &err), 2);
 	assert_string_equal(astr(&ip[0].address.addr), "10.1.0.7");
 	assert_string_equal(astr(&ip[1].address.addr), "fd00::7");
 	assert_int_equal(ip[1].address.len, 64);
@@ -537,7 +537,7 @@ static void test_rollback_on_full_second_set(void **state)
 	struct netd_err err = {0};
 	struct cni_ip ip[2];
 
-	assert_int_equal(alloc1(c, "a", "eth0", ip, &err), 0);
+	assert_int_equal(alloc1(c, "a", "eth0", ip, &err), 2);
 	assert_string_equal(astr(&ip[1].address.addr), "10.2.0.2");
 	assert_int_equal(alloc1(c, "b", "eth0", ip, &err), -ENOSPC);
 	assert_string_equal(err.msg, "no IP addresses available in range set 10.2.0.0/30");
@@ -687,7 +687,7 @@ static void test_result_and_resolv(void **state)
 	snprintf(ipam, sizeof(ipam), "{\"subnet\":\"10.1.0.0/24\",\"resolvConf\":\"%s\","
 		 "\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}", path);
 	c = conf_ok(ipam);
-	assert_int_equal(alloc1(c, "a", "eth0", &ip, &err), 0);
+	assert_int_equal(alloc1(c, "a", "eth0", &ip, &err), 1);
 	assert_int_equal(netd_ipam_result(c, &ip, r, &err), 0);
 	assert_int_equal(netd_resolv_conf_read(c->resolv_conf, &r->dns, &err), 0);
 	assert_int_equal(r->n_ips, 1);
@@ -862,7 +862,7 @@ static void test_cni_run_in_process(void **state)
 	assert_non_null(conf = json_loads(cfg, 0, NULL));
 	ctx.config = conf;
 	ctx.cmd = CNI_CMD_ADD;	/* the main plugin's own command must not leak into the sub-run */
-	assert_int_equal(netd_ipam_cni_run(&ctx, CNI_CMD_ADD, &r), 0);
+	assert_int_equal(cni_invoke(&ctx, &netd_ipam_plugin, CNI_CMD_ADD, &r, &ctx.err), 0);
 	assert_non_null(r);
 	assert_int_equal(r->n_ips, 1);
 	assert_string_equal(astr(&r->ips[0].address.addr), "10.1.0.2");
@@ -872,13 +872,19 @@ static void test_cni_run_in_process(void **state)
 	assert_false(ctx.err.msg[0]);
 	cni_result_free(r);
 	assert_string_equal(slurp("10.1.0.2"), "ctr1\r\neth0");
+	/* a repeated ADD gets the same address back and says it reserved nothing */
+	assert_int_equal(netd_ipam_cni_held(&ctx, &ctx.err), 1);
+	assert_int_equal(cni_invoke(&ctx, &netd_ipam_plugin, CNI_CMD_ADD, &r, &ctx.err), 1);
+	assert_string_equal(astr(&r->ips[0].address.addr), "10.1.0.2");
+	cni_result_free(r);
 
 	ctx.container_id = "ctr2";
-	assert_int_equal(netd_ipam_cni_run(&ctx, CNI_CMD_ADD, NULL), 0);
-	assert_int_equal(netd_ipam_cni_run(&ctx, CNI_CMD_CHECK, NULL), 0);
-	assert_int_equal(netd_ipam_cni_run(&ctx, CNI_CMD_DEL, NULL), 0);
+	assert_int_equal(netd_ipam_cni_held(&ctx, &ctx.err), 0);
+	assert_int_equal(cni_invoke(&ctx, &netd_ipam_plugin, CNI_CMD_ADD, NULL, &ctx.err), 0);
+	assert_int_equal(cni_invoke(&ctx, &netd_ipam_plugin, CNI_CMD_CHECK, NULL, &ctx.err), 0);
+	assert_int_equal(cni_invoke(&ctx, &netd_ipam_plugin, CNI_CMD_DEL, NULL, &ctx.err), 0);
 	assert_null(slurp("10.1.0.3"));
-	assert_int_equal(netd_ipam_cni_run(&ctx, CNI_CMD_DEL, NULL), 0);	/* idempotent */
+	assert_int_equal(cni_invoke(&ctx, &netd_ipam_plugin, CNI_CMD_DEL, NULL, &ctx.err), 0);	/* idempotent */
 
 	/* errors come back as the binary's error object would: code + message */
 	for (int i = 0; i < 8; i++) {	/* 4 fit beside ctr1 in the /29 */
@@ -886,7 +892,7 @@ static void test_cni_run_in_process(void **state)
 
 		snprintf(id, sizeof(id), "f%d", i);
 		ctx.container_id = id;
-		if (netd_ipam_cni_run(&ctx, CNI_CMD_ADD, NULL) < 0)
+		if (cni_invoke(&ctx, &netd_ipam_plugin, CNI_CMD_ADD, NULL, &ctx.err) < 0)
 			break;
 	}
 	assert_int_equal(ctx.err.code, NETD_ERR_IPAM_FULL);

@@ -142,6 +142,9 @@ struct cni_ctx {
 	struct cni_attachment *valid; size_t n_valid;
 
 	struct cni_result *result;	/* ADD fills it; printed on success */
+	/* ADD: the handler's result is what this attachment already held, this
+	 * call created nothing (an idempotent repeat). Seen by cni_invoke. */
+	bool unchanged;
 	json_t *output;			/* or any other JSON object to print (STATUS/GC none) */
 	struct netd_err err;		/* set on failure */
 };
@@ -216,15 +219,15 @@ int cni_delegate(const struct cni_ctx *ctx, const char *type, enum cni_command c
 		 const json_t *config, struct cni_result **out, int timeout_ms,
 		 struct netd_err *err);
 
-/* Validate the config's ipam section before anything is changed: absent is
- * -ENOENT (an L2-only network); present, it must be an object with a string
- * `type` naming a plugin file found on CNI_PATH (code 7 / code 4 when CNI_PATH
- * is unset). *type gets the name. */
-int cni_ipam_validate(struct cni_ctx *ctx, const char **type);
-
-/* Delegate to the IPAM plugin named by config.ipam.type, with the whole config
- * on stdin (as the spec asks). No ipam section: -ENOENT, nothing set. */
-int cni_ipam_exec(struct cni_ctx *ctx, enum cni_command cmd, struct cni_result **out);
+/* Run plugin p's handler for `cmd` in this process, on ctx's config,
+ * environment, container and ifname, as if p's binary had been exec'd with
+ * them: the same contract as cni_delegate without the exec. For ADD, *out
+ * gets the result (caller frees). An error lands in err as "<name> <CMD>:
+ * <message>" with the handler's code; ctx is not changed. Returns 0, or 1
+ * when an ADD handler said its result is what the attachment already held
+ * (ctx->unchanged): nothing was reserved or created by this call. */
+int cni_invoke(const struct cni_ctx *ctx, const struct cni_plugin *p, enum cni_command cmd,
+	       struct cni_result **out, struct netd_err *err);
 
 /* Find `type` on CNI_PATH; writes the full path. -ENOENT if absent, -EINVAL
  * if the name is not a plain file name. */

@@ -21,7 +21,6 @@
  *   CHECK: netd_ifconf_check() verifies prevResult's addresses for the
  *          interface and its main-table routes against the kernel, and names
  *          the first difference (NETD_ERR_DRIFT).
- *   undo:  cni_ipam_exec(DEL) without losing the ADD's error: netd_ifconf_ipam_undo().
  */
 #ifndef NETD_IFCONF_H
 #define NETD_IFCONF_H
@@ -45,8 +44,5 @@ int netd_ifconf_result_host(struct cni_ctx *ctx, const struct netd_link *l);
 
 /* ci: index of the container interface in ctx->prev. */
 int netd_ifconf_check(struct cni_ctx *ctx, struct netd_nl *nl, int ci, const struct netd_link *l);
-
-/* IPAM DEL for a failed ADD; ctx->err keeps the ADD's own error. */
-void netd_ifconf_ipam_undo(struct cni_ctx *ctx);
 
 #endif

@@ -107,7 +107,8 @@ const char *netd_ipam_set_str(const struct netd_ipam_rangeset *s, char *buf, siz
 
 /* ADD: one address per range set into ips[0..c->n_sets-1] (address with the
  * subnet's prefix length, gateway). All or nothing: on failure the addresses
- * this call reserved are released again. */
+ * this call reserved are released again. Returns how many addresses were
+ * reserved by this call (0: (id, ifname) held them all already). */
 int netd_ipam_allocate(const struct netd_ipam_conf *c, struct netd_ipam_store *s, const char *id,
 		       const char *ifname, struct cni_ip *ips, struct netd_err *err);
 /* DEL: remove every reservation of (id, ifname); if there is none, the old
@@ -146,16 +147,16 @@ int netd_ipam_result(const struct netd_ipam_conf *c, const struct cni_ip *ips, s
 /* ---- the CNI plugin -------------------------------------------------------- */
 
 /* netd-ipam's handlers (lib/ipam_cni.c): the netd-ipam binary is cni_main of
- * this. */
+ * this, and a main plugin runs them in-process with cni_invoke. ADD sets
+ * ctx->unchanged when (container, ifname) already held every address (an
+ * idempotent repeat), so the caller knows it reserved nothing. */
 extern const struct cni_plugin netd_ipam_plugin;
 
-/* Run netd-ipam's command `cmd` in this process, on ctx's config, container,
- * ifname and args, as if the binary had been exec'd with them: for a main
- * plugin whose ipam.type is "netd-ipam", this saves the exec (about 1 ms of
- * CPU on a small VM, 15-30% of an ADD). Same contract as cni_delegate: for
- * ADD, *out gets the result (caller frees); an error lands in ctx->err as
- * "netd-ipam <CMD>: <message>" with the handler's code. ctx is not changed
- * otherwise. */
-int netd_ipam_cni_run(struct cni_ctx *ctx, enum cni_command cmd, struct cni_result **out);
+/* Does ctx's (container, ifname) hold an address in the store ctx's config
+ * names (netd-ipam's layout, which is host-local's)? 1 yes, 0 no (also when
+ * the network has no directory: nothing is created), < 0 error. Lets a main
+ * plugin that execs an IPAM plugin of this layout recognise a repeated ADD
+ * before asking it. */
+int netd_ipam_cni_held(const struct cni_ctx *ctx, struct netd_err *err);
 
 #endif
