@@ -68,7 +68,6 @@ static int parse_conf(struct cni_ctx *ctx, struct overlay_conf *c)
 	const json_t *j = ctx->config;
 	struct netd_err *err = &ctx->err;
 	long long vni = 0, port = NETD_OVERLAY_PORT, mtu = 0;
-	int rc;
 
 	*c = (struct overlay_conf){.is_gateway = true};
 	if (!json_object_get(j, "vni"))
