@@ -2,9 +2,10 @@
  * module needs to keep it: batches, element messages, element reads, and a
  * check that the fixed rules are still what we made.
  *
- * A table module (nft_masq.c and nft_macspoof.c today; netd's `inet netd`
- * port maps and isolation sets, the DNS redirect table in a container netns
- * next) is a `static const struct netd_nft_table` plus its own ops:
+ * A table module (nft_masq.c, nft_macspoof.c, nft_dns.c for the DNS
+ * redirect in a container netns, netd/fw.c for netd's `inet netd` with its
+ * port maps and isolation sets) is a `static const struct netd_nft_table`
+ * plus its own ops:
  *
  *   static const struct netd_nft_set sets[] = { { "masq4", TYPE, 4, 0 }, ... };
  *   static const struct netd_nft_chain chains[] = {
@@ -22,8 +23,8 @@
  *   netd_nft_batch_free(&b)
  * A batch may carry messages for several tables (one DEL in both of the
  * plugins' tables). Rules are built with netd_nft_rule_new() and the
- * netd_nft_e_* expressions (nft_expr.h), the way the kernel reports them back, so that
- * netd_nft_rules_ok() compares like with like.
+ * netd_nft_e_* expressions (nft_expr.h), the way the kernel reports them
+ * back, so that netd_nft_rules_ok() compares like with like.
  *
  * Elements carry an optional comment (userdata); the table modules keep an
  * owner tag there (nft.h), so DEL and GC remove exactly their own elements.
