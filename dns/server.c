@@ -19,10 +19,12 @@
 #include <unistd.h>
 #include <ares.h>
 
+#include "netd/cni.h"
 #include "netd/dns_server.h"
 #include "netd/netns.h"
 #include "netd/nft_dns.h"
 #include "netd/nl.h"
+#include "netd/resolv.h"
 
 #define PENDING_MAX 4096
 #define LISTENER_BUCKETS 4096
@@ -631,6 +633,30 @@ fail:
 
 /* ---- the interface -------------------------------------------------------- */
 
+/* The host's servers, read as netd-ipam reads a resolv.conf; with none that
+ * c-ares can use (none at all, or only scoped link-local ones), c-ares' own
+ * defaults. The first channel, the one every view starts with. */
+static int host_upstream(struct dns_server *s, struct netd_err *err)
+{
+	struct cni_result *r = cni_result_new();
+	struct netd_err rerr = {0};
+	const char *servers[16];
+	size_t n = 0;
+	struct upstream *u;
+
+	if (r && netd_resolv_conf_read(s->resolv_conf ? s->resolv_conf : "/etc/resolv.conf", &r->dns, &rerr) == 0) {
+		for (size_t i = 0; i < r->dns.n_nameservers && n < 16; i++) {
+			struct netd_addr a;
+
+			if (netd_addr_parse(r->dns.nameservers[i], &a) == 0)
+				servers[n++] = r->dns.nameservers[i];
+		}
+	}
+	u = upstream_get(s, servers, n, err);
+	cni_result_free(r);
+	return u ? 0 : -EIO;
+}
+
 int dns_server_new(const char *resolv_conf, struct dns_server **out, struct netd_err *err)
 {
 	static bool lib_ready;
@@ -652,7 +678,7 @@ int dns_server_new(const char *resolv_conf, struct dns_server **out, struct netd
 		dns_server_free(s);
 		return netd_err_set(err, -ENOMEM, 0, "dns: cannot set up: %m");
 	}
-	if (!upstream_get(s, NULL, 0, err)) {
+	if (host_upstream(s, err) < 0) {
 		dns_server_free(s);
 		return -EIO;
 	}

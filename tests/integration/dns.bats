@@ -299,3 +299,18 @@ time.sleep(20)' &
 	! ip netns exec b ss -lun | grep -q 127.0.0.11 || false
 	ip netns exec c ss -lun | grep -q 127.0.0.11
 }
+
+@test "forwarding without network servers: the host's resolv.conf, read as netd-ipam reads it" {
+	command -v dnsmasq || skip "dnsmasq not installed"
+	ctr web
+	printf '# host\nnameserver fe80::1%%eth0\nnameserver 127.0.0.53\nsearch example\n' >"$BATS_TEST_TMPDIR/resolv.conf"
+	mount --bind "$BATS_TEST_TMPDIR/resolv.conf" /etc/resolv.conf
+	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
+		--port=53 --address=/outside.test/192.0.2.8 --pid-file="$BATS_TEST_TMPDIR/dm.pid" 2>/dev/null &
+	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+	wait_bound udp 127.0.0.53:53
+	netd_start "$D"
+	umount /etc/resolv.conf
+	reg n web '["10.12.0.2/24"]'
+	[ "$(q web www.outside.test)" = 192.0.2.8 ]
+}

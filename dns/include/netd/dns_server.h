@@ -15,8 +15,8 @@
  * flooding its resolver cannot starve the others.
  *
  * Upstreams: a view's own servers (the network's dns.nameservers, given at
- * dns_server_put), else those of the host's resolv.conf as c-ares reads it
- * in netd's namespace. A query upstream fails with SERVFAIL after at most
+ * dns_server_put), else those of the host's resolv.conf (read once, at
+ * dns_server_new, with netd/resolv.h) in netd's namespace. A query upstream fails with SERVFAIL after at most
  * DNS_UPSTREAM_DEADLINE_MS (c-ares: 2 tries, 1 s then 2 s per server).
  *
  * Not thread-safe; one loop owns it.
@@ -56,7 +56,7 @@ struct dns_stats {
 
 struct dns_server;
 
-/* upstreams: the host's resolv.conf (NULL: c-ares' default path). */
+/* upstreams: the host's resolv.conf (NULL: /etc/resolv.conf). */
 int dns_server_new(const char *resolv_conf, struct dns_server **out, struct netd_err *err);
 void dns_server_free(struct dns_server *s);
 int dns_server_fd(const struct dns_server *s);
