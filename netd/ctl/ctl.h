@@ -51,6 +51,10 @@ int ctl_bridge_remove_unused(const char *br, struct netd_err *err);
 /* `netdctl container ...` (runtime.c) */
 int cmd_container(int argc, char **argv);
 
+/* `netdctl topology [--dot]`: netd's networks and endpoints as Graphviz
+ * DOT on stdout (topology.c) */
+int cmd_topology(int argc, char **argv);
+
 /* print a table: rows of ncols strings; first row is the header */
 void ctl_table(const char *const *cells, size_t nrows, size_t ncols);
 

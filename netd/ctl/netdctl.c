@@ -28,6 +28,7 @@ static void usage(FILE *f)
 		"  network ls | inspect NAME | rm NAME\n"
 		"  container add NAME --net A[,B] [-p HOST:CONTAINER[/PROTO]]... [--alias X]... [--link C[:ALIAS]]...\n"
 		"  container del NAME | check NAME | ls\n"
+		"  topology [--dot]                networks, containers, addresses, ports, links as Graphviz DOT\n"
 		"\n"
 		"global options (also from the environment):\n"
 		"  --socket PATH      netd API socket ($NETD_SOCKET, /run/netd/netd.sock)\n"
@@ -738,6 +739,8 @@ int main(int argc, char **argv)
 		return cmd_network(n, args);
 	if (!strcmp(args[0], "container"))
 		return cmd_container(n, args);
+	if (!strcmp(args[0], "topology"))
+		return cmd_topology(n, args);
 	ctl_fail("unknown command '%s'", args[0]);
 	return usage(stderr), EXIT_USAGE;
 }

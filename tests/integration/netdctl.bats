@@ -247,3 +247,43 @@ ctl() { "$NETDCTL_BIN" "$@"; }
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"netd is not running (connect $D/netd.sock"* ]]
 }
+
+@test "topology --dot draws netd's networks, containers, addresses, published ports and links; dot accepts it" {
+	[ -x "$BIN/netd-bridge" ] && [ -x "$BIN/netd-ipam" ] || skip "netd-bridge/netd-ipam not built"
+	netd_start "$D"
+	ctl network create --subnet 10.66.0.0/24 front
+	ctl network create --subnet 10.67.0.0/24 back
+	ctl container add db --net back >/dev/null
+	ctl container add web --net front,back -p 18080:80 -p 5353:53/udp --link db:database >/dev/null
+	run ctl topology --dot
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "graph netd {" ]
+	[[ "$output" == *'"net:front" [shape=ellipse'*'label="front\nbridge\n10.66.0.0/24"]'* ]]
+	[[ "$output" == *'"net:back" [shape=ellipse'*'label="back\nbridge\n10.67.0.0/24"]'* ]]
+	[[ "$output" == *'"ctr:web" -- "net:front" [label="eth0\n10.66.0.2/24"]'* ]]
+	[[ "$output" == *'"ctr:web" -- "net:back" [label="eth1\n10.67.0.3/24"]'* ]]
+	[[ "$output" == *'"ctr:db" -- "net:back" [label="eth0\n10.67.0.2/24"]'* ]]
+	[[ "$output" == *'"host" -- "ctr:web" ['*'label="18080->80/tcp\n5353->53/udp"]'* ]]
+	[[ "$output" == *'"ctr:web" -- "ctr:db" [style=dotted, dir=forward, label="database"]'* ]]
+	# one box per container, however many networks it is on; no port edge for db
+	[ "$(grep -c '^  "ctr:web" \[shape=box' <<<"$output")" -eq 1 ]
+	! grep -q '"host" -- "ctr:db"' <<<"$output" || false
+	if command -v dot >/dev/null; then
+		svg=$(ctl topology --dot | dot -Tsvg)
+		[[ "$svg" == *"<svg"* ]]
+		[[ "$svg" == *"18080"*"80/tcp"* ]]
+	fi
+	ctl container del web
+	ctl container del db
+	run ctl topology
+	[ "$status" -eq 0 ]
+	! grep -q '"ctr:' <<<"$output" || false
+	# netd down: a clear failure
+	netd_stop "$D"
+	run ctl topology --dot
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"netd is not reachable"* ]]
+	run ctl topology --svg
+	[ "$status" -eq 2 ]
+}
