@@ -208,6 +208,7 @@ bad() {
 	bad '"vni":7,"port":0' "field 'port' is 0, must be 1..65535"
 	bad '"vni":7,"port":65536' "field 'port' is 65536, must be 1..65535"
 	bad '"vni":7,"underlay":"nosuch0"' "underlay nosuch0: no such interface or address"
+	bad '"vni":7,"underlay":null' "no 'underlay' given and this host has no default route to take it from"
 	bad '"vni":7,"underlay":"bare0"' "underlay bare0 has no IPv4 or global IPv6 address"
 	bad '"vni":7,"underlay":"192.0.2.77"' "underlay 192.0.2.77 is not an address of this host"
 	bad '"vni":7,"peers":["192.0.2.2","not-an-ip"]' "peers[1]: not-an-ip is not an IP address"
