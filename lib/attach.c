@@ -57,7 +57,8 @@ int netd_attach_undo_push(struct netd_attach *a, netd_undo_fn fn, const void *da
 		fn(a, (void *)data);
 		return netd_err_set(&a->ctx->err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
 	}
-	memcpy(copy, data, size);
+	if (size)
+		memcpy(copy, data, size);
 	a->undo[a->n_undo++] = (struct netd_attach_undo){.fn = fn, .data = copy};
 	return 0;
 }
