@@ -22,6 +22,9 @@ fw_setup() {
 fw_teardown() {
 	local p
 	for p in $(cat "$BATS_TEST_TMPDIR/servers" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+	# DEL through the plugins, so IPAM (kept across the tests of a file) lets
+	# the next test's containers of the same names in again
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do ctl container del "$ns" >/dev/null 2>&1 || true; done
 	[ -f "$D/pid" ] && kill -9 "$(cat "$D/pid")" 2>/dev/null || true
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do ip netns del "$ns" || true; done
 }
