@@ -78,6 +78,10 @@ elements() { # elements MAP: one "key : value" per line
 	ctl network create --subnet fd00:71:6::/64 six >/dev/null
 	ctl container add w6 --net six -p 8086:80 -p 5356:53/udp >/dev/null
 	ip netns exec w6 ip -6 route replace default via fd00:71:6::1
+	# a new bridge's link-local address is tentative for its first 1-2 s (DAD);
+	# the first IPv6 SYN-ACK through it can be lost and retried only after the
+	# client's 1 s timeout: wait for DAD, as a container started later would
+	for i in $(seq 60); do ip -6 addr show dev nd-six | grep -q tentative || break; sleep 0.1; done
 	serve w6 w6 80 53
 	answered_by out tcp 2001:db8:100::1 8086 w6
 	answered_by out udp 2001:db8:100::1 5356 w6
