@@ -72,7 +72,7 @@ static const char *container_name(struct cni_ctx *ctx)
 }
 
 /* "db" or "db:alias" -> {"name":"db","alias":"alias"} */
-static int add_link(json_t *links, const char *spec)
+static void add_link(json_t *links, const char *spec)
 {
 	char buf[256], *colon;
 	json_t *o;
@@ -84,36 +84,7 @@ static int add_link(json_t *links, const char *spec)
 	o = json_pack("{s:s}", "name", buf);
 	if (colon && *colon)
 		json_object_set_new(o, "alias", json_string(colon));
-	return json_array_append_new(links, o);
-}
-
-/* Links from CNI_ARGS NETD_LINKS=db:database,cache and/or config args
- * (args.cni.links or args.links: ["db:database", {"name":"cache"}]). */
-static json_t *links(struct cni_ctx *ctx)
-{
-	json_t *out = json_array(), *l = NULL, *e;
-	const char *s = cni_arg(ctx, "NETD_LINKS");
-	size_t i;
-
-	if (s && *s) {
-		char *copy = strdup(s), *save = NULL;
-
-		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-			add_link(out, t);
-		free(copy);
-	}
-	if (ctx->conf_args) {
-		l = json_object_get(json_object_get(ctx->conf_args, "cni"), "links");
-		if (!l)
-			l = json_object_get(ctx->conf_args, "links");
-	}
-	json_array_foreach(l, i, e) {
-		if (json_is_string(e))
-			add_link(out, json_string_value(e));
-		else
-			json_array_append(out, e); /* netd validates */
-	}
-	return out;
+	json_array_append_new(links, o);
 }
 
 /* "3306/tcp" or "53" (tcp) -> {"port":3306,"protocol":"tcp"}; netd validates
@@ -129,34 +100,48 @@ static void add_expose(json_t *out, const char *spec)
 	json_array_append_new(out, json_pack("{s:i, s:s}", "port", (int)port, "protocol", slash ? slash + 1 : "tcp"));
 }
 
-/* Exposed ports (Docker's EXPOSE, what links may reach on an icc=false
- * network) from CNI_ARGS NETD_EXPOSE=3306/tcp,53/udp and/or args.cni.expose
- * or args.expose (["3306/tcp"] or objects). */
-static json_t *expose(struct cni_ctx *ctx)
+/* A list a runtime may give two ways: CNI_ARGS ENV=a,b,c and/or the config's
+ * args.cni.KEY or args.KEY (strings, or objects passed on for netd to
+ * validate). Each string goes through add. */
+static json_t *arg_list(struct cni_ctx *ctx, const char *env, const char *key,
+			void (*add)(json_t *out, const char *spec))
 {
 	json_t *out = json_array(), *l = NULL, *e;
-	const char *s = cni_arg(ctx, "NETD_EXPOSE");
+	const char *s = cni_arg(ctx, env);
 	size_t i;
 
 	if (s && *s) {
 		char *copy = strdup(s), *save = NULL;
 
-		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-			add_expose(out, t);
+		for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
+			add(out, t);
 		free(copy);
 	}
 	if (ctx->conf_args) {
-		l = json_object_get(json_object_get(ctx->conf_args, "cni"), "expose");
+		l = json_object_get(json_object_get(ctx->conf_args, "cni"), key);
 		if (!l)
-			l = json_object_get(ctx->conf_args, "expose");
+			l = json_object_get(ctx->conf_args, key);
 	}
 	json_array_foreach(l, i, e) {
 		if (json_is_string(e))
-			add_expose(out, json_string_value(e));
+			add(out, json_string_value(e));
 		else
 			json_array_append(out, e);
 	}
 	return out;
+}
+
+/* Links: NETD_LINKS=db:database,cache or args links ["db:database", {"name":"cache"}]. */
+static json_t *links(struct cni_ctx *ctx)
+{
+	return arg_list(ctx, "NETD_LINKS", "links", add_link);
+}
+
+/* Exposed ports (Docker's EXPOSE, what links may reach on an icc=false
+ * network): NETD_EXPOSE=3306/tcp,53/udp or args expose (["3306/tcp"] or objects). */
+static json_t *expose(struct cni_ctx *ctx)
+{
+	return arg_list(ctx, "NETD_EXPOSE", "expose", add_expose);
 }
 
 /* runtimeConfig.aliases is keyed by network name (podman); a plain list is
