@@ -62,40 +62,6 @@ teardown() { fw_teardown; }
 	no_answer out tcp 198.51.100.1 8081
 }
 
-@test "nft flush ruleset and table deletion are healed within a second; the user chain is left alone" {
-	nft add rule inet netd user ip saddr 198.51.100.99 drop
-	nft flush ruleset
-	ms=$(table_back)
-	echo "back after ${ms} ms"
-	[ "$ms" -lt 1000 ]
-	no_answer a1 tcp 10.70.2.2 80
-	answered_by out tcp 198.51.100.1 8080 b1
-	answered_by ab tcp 10.70.2.2 80 b1
-	grep -q "changed by someone else: rebuilt" "$D/log"
-	# the user chain came back empty (flush ruleset took it); operator rules there are kept
-	nft add rule inet netd user meta l4proto tcp ct original proto-dst 8080 drop
-	no_answer out tcp 198.51.100.1 8080
-	nft delete table inet netd
-	table_back >/dev/null
-	no_answer a1 tcp 10.70.2.2 80
-	nft flush chain inet netd forward
-	sleep 0.2
-	[ "$(nft list chain inet netd forward | grep -c 'drop')" -ge 2 ]
-	no_answer a1 tcp 10.70.2.2 80
-	# a rule added to the user chain survives netd's own rebuilds
-	nft add rule inet netd user meta l4proto tcp ct original proto-dst 8080 drop
-	nft delete set inet netd ports6ip 2>/dev/null || nft flush set inet netd same4
-	sleep 0.2
-	nft list chain inet netd user | grep -q "proto-dst 8080 drop"
-	no_answer out tcp 198.51.100.1 8080
-	# restart: the table is rebuilt from state in one batch
-	fw_stop
-	nft delete table inet netd
-	netd_start "$D"
-	no_answer a1 tcp 10.70.2.2 80
-	answered_by out tcp 198.51.100.1 8080 b1
-}
-
 @test "an iptables FORWARD policy of drop is reported at start and in netdctl status" {
 	fw_stop
 	nft add table ip filter
