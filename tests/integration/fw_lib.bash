@@ -114,3 +114,18 @@ table_back() {
 	done
 	return 1
 }
+
+# isolation_setup: networks a (10.70.1.0/24) and b (10.70.2.0/24); a1 on a,
+# b1 on b publishing 8080->80, ab on both; echo servers on 80/81 in each, on
+# "out", and on the host's 7000
+isolation_setup() {
+	fw_setup
+	ctl network create --subnet 10.70.1.0/24 a >/dev/null
+	ctl network create --subnet 10.70.2.0/24 b >/dev/null
+	container a1 a
+	container b1 b -p 8080:80
+	container ab a,b
+	outside
+	for c in a1 b1 ab out; do serve $c $c 80 81; done
+	serve host host 7000
+}

@@ -12,17 +12,7 @@
 
 load fw_lib
 
-setup() {
-	fw_setup
-	ctl network create --subnet 10.70.1.0/24 a >/dev/null
-	ctl network create --subnet 10.70.2.0/24 b >/dev/null
-	container a1 a
-	container b1 b -p 8080:80
-	container ab a,b
-	outside
-	for c in a1 b1 ab out; do serve $c $c 80 81; done
-	serve host host 7000
-}
+setup() { isolation_setup; }
 
 teardown() { fw_teardown; }
 
