@@ -149,7 +149,7 @@ int netd_config_set(struct netd_config *c, const char *key, const char *value, s
 	if (!strcmp(key, "max_connections_per_uid"))
 		return parse_uint(value, 1, 65536, &c->max_conns_per_uid, key, err);
 	if (!strcmp(key, "request_timeout")) {
-		unsigned s;
+		unsigned s = 0; /* gcc -O3 cannot see parse_uint sets it on success */
 		int rc = parse_uint(value, 1, 300, &s, key, err);
 
 		if (rc == 0)
