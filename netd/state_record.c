@@ -20,6 +20,7 @@
 
 #include "daemon.h"
 #include "netd/addr.h"
+#include "netd/portmap.h"
 #include "state_int.h"
 
 int netd_ep_id(char *buf, size_t size, const char *network, const char *cid, const char *ifname)
@@ -158,6 +159,17 @@ static int check_body(const json_t *body, const char *const *keys, bool stored, 
 	return 0;
 }
 
+/* An optional "protocol": tcp, udp or sctp, the names lib/portmap knows. */
+static int check_proto(const json_t *e, const char *ctx, struct netd_err *err)
+{
+	const json_t *p = json_object_get(e, "protocol");
+	uint8_t proto;
+
+	if (p && (!json_is_string(p) || netd_proto_parse(json_string_value(p), &proto) < 0))
+		return bad(err, "%s: protocol must be tcp, udp or sctp", ctx);
+	return 0;
+}
+
 /* Docker's EXPOSE: [{"port": 3306, "protocol": "tcp"}]; what a link may reach. */
 static int check_expose(const json_t *v, struct netd_err *err)
 {
@@ -169,7 +181,6 @@ static int check_expose(const json_t *v, struct netd_err *err)
 		return bad(err, "field '%s' must be an array of at most 1024 ports", "expose");
 	json_array_foreach(v, i, e) {
 		char ctx[32];
-		json_t *p;
 		int rc;
 
 		snprintf(ctx, sizeof(ctx), "expose[%zu]: ", i);
@@ -180,11 +191,8 @@ static int check_expose(const json_t *v, struct netd_err *err)
 		ctx[strlen(ctx) - 2] = 0;
 		if ((rc = check_int(e, "port", 1, 65535, true, ctx, err)) < 0)
 			return rc;
-		p = json_object_get(e, "protocol");
-		if (p && (!json_is_string(p) || (strcmp(json_string_value(p), "tcp") &&
-						  strcmp(json_string_value(p), "udp") &&
-						  strcmp(json_string_value(p), "sctp"))))
-			return bad(err, "%s: protocol must be tcp, udp or sctp", ctx);
+		if ((rc = check_proto(e, ctx, err)) < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -235,11 +243,8 @@ static int check_ports(const json_t *v, struct netd_err *err)
 		if ((rc = check_int(e, "hostPort", 1, 65535, true, ctx, err)) < 0 ||
 		    (rc = check_int(e, "containerPort", 1, 65535, true, ctx, err)) < 0)
 			return rc;
-		p = json_object_get(e, "protocol");
-		if (p && (!json_is_string(p) || (strcmp(json_string_value(p), "tcp") &&
-						  strcmp(json_string_value(p), "udp") &&
-						  strcmp(json_string_value(p), "sctp"))))
-			return bad(err, "%s: protocol must be tcp, udp or sctp", ctx);
+		if ((rc = check_proto(e, ctx, err)) < 0)
+			return rc;
 		p = json_object_get(e, "hostIP");
 		if (p && (!json_is_string(p) || (json_string_length(p) &&
 						  netd_addr_parse(json_string_value(p), &a) < 0)))
