@@ -851,3 +851,44 @@ void dns_server_del(struct dns_server *s, const char *id)
 	}
 	free(view);
 }
+
+/* c-ares' view of a channel's servers, which for the host's channel is what
+ * it made of resolv.conf */
+static void servers_of(const struct upstream *u, char *buf, size_t size)
+{
+	struct ares_addr_port_node *list = NULL;
+	size_t len = 0;
+
+	*buf = 0;
+	if (ares_get_servers_ports(u->ch, &list) != ARES_SUCCESS)
+		return;
+	for (struct ares_addr_port_node *n = list; n; n = n->next) {
+		char a[INET6_ADDRSTRLEN];
+		int w;
+
+		if (!inet_ntop(n->family, &n->addr, a, sizeof(a)))
+			continue;
+		w = snprintf(buf + len, size - len, "%s%s", len ? "," : "", a);
+		if (w < 0 || (size_t)w >= size - len)
+			break;
+		len += (size_t)w;
+	}
+	ares_free_data(list);
+}
+
+enum dns_store_result dns_server_explain(struct dns_server *s, const char *view, const struct dns_query *q,
+					 dns_store_why_fn *fn, void *arg, char *servers, size_t size, bool *own,
+					 bool *listening)
+{
+	struct listener *l = listener_get(s, view);
+	const struct upstream *u = l ? l->up : s->ups;
+	struct dns_builder b;
+	enum dns_store_result r;
+
+	*listening = l != NULL;
+	dns_build_start(&b, s->out, sizeof(s->out), DNS_TCP_MAX, q, DNS_RCODE_NOERROR);
+	r = dns_store_explain(s->store, view, q, &b, fn, arg);
+	*own = u != s->ups;
+	servers_of(u, servers, size);
+	return r;
+}

@@ -403,6 +403,24 @@ static bool view_has_net(const struct view *v, const char *net)
 	return false;
 }
 
+/* dns_store_explain's listener and what the lookup is at; NULL on the
+ * server's path, which then does nothing more than it did */
+struct why {
+	dns_store_why_fn *fn;
+	void *arg;
+	struct dns_store_why w;	/* via, qualified, alias, linker: set by the caller */
+	char alias[DNS_NAME_MAX + 1];
+};
+
+static void tell(struct why *y, const struct ep *ep, const struct netd_addr *addr)
+{
+	y->w.network = ep->network;
+	y->w.id = ep->id;
+	y->w.name = ep->name;
+	y->w.addr = addr;
+	y->fn(y->arg, &y->w);
+}
+
 static bool wants(uint16_t qtype, int family)
 {
 	return qtype == DNS_TYPE_ANY || (qtype == DNS_TYPE_A && family == AF_INET) ||
@@ -412,7 +430,7 @@ static bool wants(uint16_t qtype, int family)
 /* Every address of every holder of `name` on `net`, starting at the next
  * holder in turn. Returns whether the name exists there. */
 static bool answer_name(struct dns_store *s, const char *net, const char *name, size_t nlen,
-			const struct dns_query *q, struct dns_builder *b)
+			const struct dns_query *q, struct dns_builder *b, struct why *y)
 {
 	char key[1024];
 	struct entry *e;
@@ -424,27 +442,43 @@ static bool answer_name(struct dns_store *s, const char *net, const char *name, 
 	memcpy(key + n, name, nlen);
 	if (!(e = lookup(s, key, n + nlen)) || !e->n)
 		return false;
-	start = e->rr++ % e->n;
+	start = y ? e->rr % e->n : e->rr++ % e->n;
 	for (size_t i = 0; i < e->n; i++) {
 		const struct ep *ep = e->eps[(start + i) % e->n];
+		bool any = false;
 
-		for (size_t k = 0; k < ep->n_addrs; k++)
-			if (wants(q->qtype, ep->addrs[k].family))
-				dns_build_answer(b, ep->addrs[k].family == AF_INET ? DNS_TYPE_A : DNS_TYPE_AAAA,
-						 DNS_STORE_TTL, ep->addrs[k].b, netd_addr_len(&ep->addrs[k]));
+		if (y && y->w.via != DNS_VIA_LINK) {
+			bool own = strlen(ep->name) == nlen && !memcmp(ep->name, name, nlen);
+
+			y->w.via = own ? DNS_VIA_NAME : DNS_VIA_ALIAS;
+			memcpy(y->alias, name, nlen);
+			y->alias[nlen] = 0;
+			y->w.alias = own ? NULL : y->alias;
+		}
+		for (size_t k = 0; k < ep->n_addrs; k++) {
+			if (!wants(q->qtype, ep->addrs[k].family))
+				continue;
+			dns_build_answer(b, ep->addrs[k].family == AF_INET ? DNS_TYPE_A : DNS_TYPE_AAAA,
+					 DNS_STORE_TTL, ep->addrs[k].b, netd_addr_len(&ep->addrs[k]));
+			if (y)
+				tell(y, ep, &ep->addrs[k]);
+			any = true;
+		}
+		if (y && !any)
+			tell(y, ep, NULL);
 	}
 	return true;
 }
 
-static bool exists(const struct dns_store *s, char tag, const char *a, size_t alen)
+static const struct entry *exists(const struct dns_store *s, char tag, const char *a, size_t alen)
 {
 	char key[1024];
 
 	if (1 + alen > sizeof(key))
-		return false;
+		return NULL;
 	key[0] = tag;
 	memcpy(key + 1, a, alen);
-	return lookup(s, key, 1 + alen) != NULL;
+	return lookup(s, key, 1 + alen);
 }
 
 /* "4.3.2.1.in-addr.arpa" / 32 nibbles + "ip6.arpa" -> address; false if not one */
@@ -488,7 +522,7 @@ static bool ptr_addr(const char *name, struct netd_addr *a)
 }
 
 static enum dns_store_result answer_ptr(struct dns_store *s, const struct view *v, const struct netd_addr *a,
-					const struct dns_query *q, struct dns_builder *b)
+					const struct dns_query *q, struct dns_builder *b, struct why *y)
 {
 	char key[18], target[DNS_NAME_MAX + 2];
 	const struct entry *e;
@@ -502,28 +536,41 @@ static enum dns_store_result answer_ptr(struct dns_store *s, const struct view *
 	for (size_t i = 0; i < e->n; i++) {
 		const struct ep *ep = e->eps[i];
 
-		if (!view_has_net(v, ep->network))
+		if (!view_has_net(v, ep->network)) {
+			if (y) {
+				y->w.via = DNS_VIA_HIDDEN;
+				y->w.ptr = NULL;
+				tell(y, ep, a);
+			}
 			continue;
+		}
 		seen = true;
 		if (*ep->name && (q->qtype == DNS_TYPE_PTR || q->qtype == DNS_TYPE_ANY) &&
-		    snprintf(target, sizeof(target), "%s.%s", ep->name, ep->network) < (int)sizeof(target))
+		    snprintf(target, sizeof(target), "%s.%s", ep->name, ep->network) < (int)sizeof(target)) {
 			dns_build_ptr(b, DNS_STORE_TTL, target);
+			if (y) {
+				y->w.via = DNS_VIA_PTR;
+				y->w.ptr = target;
+				tell(y, ep, a);
+			}
+		}
 	}
 	return seen ? DNS_STORE_ANSWERED : DNS_STORE_NXDOMAIN;
 }
 
-enum dns_store_result dns_store_answer(struct dns_store *s, const char *view_key, const struct dns_query *q,
-				       struct dns_builder *b)
+static enum dns_store_result answer(struct dns_store *s, const char *view_key, const struct dns_query *q,
+				    struct dns_builder *b, struct why *y)
 {
 	const char *name = q->qname;
 	size_t len = strlen(name);
+	const struct entry *e;
 	struct netd_addr a;
 	struct view v;
 	bool found = false;
 
 	view_get(s, view_key, &v);
 	if (ptr_addr(name, &a))
-		return answer_ptr(s, &v, &a, q, b);
+		return answer_ptr(s, &v, &a, q, b, y);
 	/* a link alias: only the linking container sees it, and it wins */
 	for (size_t i = 0; v.eps && i < v.eps->n; i++) {
 		const struct ep *ep = v.eps->eps[i];
@@ -533,8 +580,11 @@ enum dns_store_result dns_store_answer(struct dns_store *s, const char *view_key
 
 			if (strcmp(ep->links[k].alias, name))
 				continue;
+			if (y)
+				y->w = (struct dns_store_why){.via = DNS_VIA_LINK, .alias = ep->links[k].alias,
+							      .linker = ep->id};
 			for (size_t n = 0; n < v.n_nets; n++)
-				found |= answer_name(s, v.nets[n], target, strlen(target), q, b);
+				found |= answer_name(s, v.nets[n], target, strlen(target), q, b, y);
 			if (found)
 				return DNS_STORE_ANSWERED;
 		}
@@ -542,18 +592,48 @@ enum dns_store_result dns_store_answer(struct dns_store *s, const char *view_key
 	for (size_t n = 0; n < v.n_nets; n++) {
 		size_t nl = strlen(v.nets[n]);
 
-		found |= answer_name(s, v.nets[n], name, len, q, b);
+		if (y)
+			y->w = (struct dns_store_why){.via = DNS_VIA_NAME};
+		found |= answer_name(s, v.nets[n], name, len, q, b, y);
 		/* NAME.NETWORK */
-		if (len > nl + 1 && name[len - nl - 1] == '.' && !strcmp(name + len - nl, v.nets[n]))
-			found |= answer_name(s, v.nets[n], name, len - nl - 1, q, b);
+		if (len > nl + 1 && name[len - nl - 1] == '.' && !strcmp(name + len - nl, v.nets[n])) {
+			if (y)
+				y->w = (struct dns_store_why){.via = DNS_VIA_NAME, .qualified = true};
+			found |= answer_name(s, v.nets[n], name, len - nl - 1, q, b, y);
+		}
 	}
 	if (found)
 		return DNS_STORE_ANSWERED;
 	/* ours but not visible from here: no address, and no need to ask anyone */
-	if (exists(s, 'G', name, len))
+	if ((e = exists(s, 'G', name, len))) {
+		for (size_t i = 0; y && i < e->n; i++) {
+			y->w = (struct dns_store_why){.via = DNS_VIA_HIDDEN};
+			tell(y, e->eps[i], NULL);
+		}
 		return DNS_STORE_NXDOMAIN;
-	for (const char *dot = strchr(name, '.'); dot; dot = strchr(dot + 1, '.'))
-		if (exists(s, 'W', dot + 1, len - (size_t)(dot + 1 - name)))
+	}
+	for (const char *dot = strchr(name, '.'); dot; dot = strchr(dot + 1, '.')) {
+		if (exists(s, 'W', dot + 1, len - (size_t)(dot + 1 - name))) {
+			if (y) {
+				y->w = (struct dns_store_why){.via = DNS_VIA_HIDDEN, .network = dot + 1};
+				y->fn(y->arg, &y->w);
+			}
 			return DNS_STORE_NXDOMAIN;
+		}
+	}
 	return DNS_STORE_FORWARD;
+}
+
+enum dns_store_result dns_store_answer(struct dns_store *s, const char *view, const struct dns_query *q,
+				       struct dns_builder *b)
+{
+	return answer(s, view, q, b, NULL);
+}
+
+enum dns_store_result dns_store_explain(struct dns_store *s, const char *view, const struct dns_query *q,
+					struct dns_builder *b, dns_store_why_fn *fn, void *arg)
+{
+	struct why y = {.fn = fn, .arg = arg};
+
+	return answer(s, view, q, b, &y);
 }

@@ -5,6 +5,7 @@
  *   GET    /v1/networks/NAME            DELETE /v1/networks/NAME
  *   GET    /v1/endpoints[?network=N]    POST /v1/endpoints
  *   GET    /v1/endpoints/ID             DELETE /v1/endpoints/ID (idempotent)
+ *   GET    /v1/dns?name=N&from=C[&type=T]   what container C would get for N, and why
  *   GET    /metrics
  *
  * docs/netd.md is the reference for the bodies.
@@ -429,6 +430,80 @@ static void endpoint(struct netd_daemon *d, const struct api_req *req, const cha
 	}
 }
 
+/* The asker is a container by name or id, or one endpoint by id; a
+ * container's endpoints share its netns, which is what a real query's
+ * listener knows it by. */
+static void dns(struct netd_daemon *d, const struct api_req *req, struct api_resp *resp)
+{
+	const char *from = req->q_from;
+	const struct netd_ep *asker = NULL;
+	struct netd_err err = {0};
+	json_t *j, *nets;
+	size_t i;
+	json_t *v;
+	char *body;
+
+	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
+		method_not_allowed(resp, "GET, HEAD");
+		return;
+	}
+	if (!req->q_name || !*req->q_name) {
+		netd_api_error(resp, 400, "name= is required: the name to look up");
+		return;
+	}
+	if (!from || !*from) {
+		netd_api_error(resp, 400, "from= is required: the asking container's name or id");
+		return;
+	}
+	for (const struct netd_ep *e = d->state->first; e; e = e->next) {
+		if (strcmp(e->name, from) && strcmp(e->container_id, from) && strcmp(e->id, from))
+			continue;
+		if (!asker) {
+			asker = e;
+		} else if (strcmp(asker->netns, e->netns)) {
+			netd_api_error(resp, 409, "'%.200s' names containers in more than one netns (%.200s, %.200s): "
+				       "ask with a container id", from, asker->netns, e->netns);
+			return;
+		}
+	}
+	if (!asker) {
+		netd_api_error(resp, 404, "no container '%.200s' is registered with netd", from);
+		return;
+	}
+	if (!d->dns_explain) {
+		netd_api_error(resp, 503, "netd's resolver is not running");
+		return;
+	}
+	if (d->dns_explain(d, asker->netns, req->q_name, req->q_type, &j, &err) < 0) {
+		from_err(resp, &err);
+		return;
+	}
+	nets = json_array();
+	for (const struct netd_ep *e = d->state->first; e; e = e->next) {
+		if (strcmp(e->netns, asker->netns))
+			continue;
+		json_array_foreach(nets, i, v)
+			if (!strcmp(json_string_value(v), e->network))
+				break;
+		if (i == json_array_size(nets))
+			json_array_append_new(nets, json_string(e->network));
+	}
+	json_object_set_new(j, "from", json_string(from));
+	json_object_set_new(j, "container", json_string(asker->name));
+	json_object_set_new(j, "container_id", json_string(asker->container_id));
+	json_object_set_new(j, "netns", json_string(asker->netns));
+	json_object_set_new(j, "networks", nets);
+	body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (!body) {
+		netd_api_error(resp, 500, "out of memory");
+		return;
+	}
+	resp->status = 200;
+	resp->content_type = JSON_TYPE;
+	resp->body = body;
+}
+
 void netd_api_handle(struct netd_daemon *d, const struct api_req *req, struct api_resp *resp)
 {
 	const char *p = req->path;
@@ -450,6 +525,8 @@ void netd_api_handle(struct netd_daemon *d, const struct api_req *req, struct ap
 		endpoints(d, req, resp);
 	} else if (!strncmp(p, "/v1/endpoints/", 14) && !strchr(p + 14, '/')) {
 		endpoint(d, req, p + 14, resp);
+	} else if (!strcmp(p, "/v1/dns")) {
+		dns(d, req, resp);
 	} else {
 		netd_api_error(resp, 404, "no such resource: %.200s", p);
 	}

@@ -217,6 +217,12 @@ struct netd_daemon {
 	void (*on_ep_del)(struct netd_daemon *d, const char *id);
 	/* the resolver's metrics as Prometheus text (malloc'd), for /metrics */
 	char *(*dns_metrics)(struct netd_daemon *d);
+	/* GET /v1/dns: what a query from `view` (a netns path) for name would get
+	 * and why, as JSON (*out; docs/netd.md). type "A", "AAAA", "PTR", "ANY"
+	 * or NULL (A; PTR when name is an address). Bad input: -EINVAL with
+	 * CNI_ERR_INVALID_CONFIG (HTTP 400). */
+	int (*dns_explain)(struct netd_daemon *d, const char *view, const char *name, const char *type, json_t **out,
+			   struct netd_err *err);
 };
 
 /* ---- DNS (dns.c) -------------------------------------------------------- */
@@ -235,6 +241,7 @@ struct api_req {
 	const char *method;
 	const char *path;		/* decoded, without the query string */
 	const char *q_network;		/* ?network= for GET /v1/endpoints, or NULL */
+	const char *q_name, *q_from, *q_type;	/* ?name= &from= &type= for GET /v1/dns, or NULL */
 	const char *body;
 	size_t body_len;
 };

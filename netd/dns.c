@@ -6,10 +6,13 @@
  * The daemon calls netd_dns_start() once the state is loaded, then the hooks
  * it installs in struct netd_daemon run on every register/unregister.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "daemon.h"
 #include "netd/dns_server.h"
@@ -106,6 +109,166 @@ static char *metrics(struct netd_daemon *d)
 	return out;
 }
 
+/* ---- GET /v1/dns ----------------------------------------------------------- */
+
+struct explain {
+	json_t *answers, *empty, *hidden;
+};
+
+static const char *const via_names[] = {"name", "alias", "link", "ptr", "hidden"};
+
+static void on_why(void *arg, const struct dns_store_why *w)
+{
+	struct explain *x = arg;
+	json_t *o = json_object();
+	char a[NETD_ADDR_STRLEN];
+
+	if (!o)
+		return;
+	if (w->network)
+		json_object_set_new(o, "network", json_string(w->network));
+	if (w->name && *w->name)
+		json_object_set_new(o, "container", json_string(w->name));
+	if (w->id)
+		json_object_set_new(o, "endpoint", json_string(w->id));
+	if (w->via == DNS_VIA_HIDDEN) {
+		if (w->addr)
+			json_object_set_new(o, "address", json_string(netd_addr_str(w->addr, a)));
+		json_array_append_new(x->hidden, o);
+		return;
+	}
+	json_object_set_new(o, "via", json_string(via_names[w->via]));
+	if (w->qualified)
+		json_object_set_new(o, "qualified", json_true());
+	if (w->alias)
+		json_object_set_new(o, "alias", json_string(w->alias));
+	if (w->linker)
+		json_object_set_new(o, "linker", json_string(w->linker));
+	if (w->via == DNS_VIA_PTR) {
+		char t[DNS_NAME_MAX + 2];
+
+		snprintf(t, sizeof(t), "%s.", w->ptr);
+		json_object_set_new(o, "type", json_string("PTR"));
+		json_object_set_new(o, "data", json_string(t));
+	} else if (w->addr) {
+		json_object_set_new(o, "type", json_string(w->addr->family == AF_INET ? "A" : "AAAA"));
+		json_object_set_new(o, "data", json_string(netd_addr_str(w->addr, a)));
+	} else {
+		json_array_append_new(x->empty, o);
+		return;
+	}
+	json_object_set_new(o, "ttl", json_integer(DNS_STORE_TTL));
+	json_array_append_new(x->answers, o);
+}
+
+/* "10.1.0.3" -> "3.0.1.10.in-addr.arpa"; "fd01::2" -> the 32 nibbles + "ip6.arpa" */
+static void reverse_name(const struct netd_addr *a, char *out, size_t size)
+{
+	size_t len = 0;
+
+	if (a->family == AF_INET) {
+		snprintf(out, size, "%u.%u.%u.%u.in-addr.arpa", a->b[3], a->b[2], a->b[1], a->b[0]);
+		return;
+	}
+	for (int i = 15; i >= 0 && len + 4 < size; i--)
+		len += (size_t)snprintf(out + len, size - len, "%x.%x.", a->b[i] & 0xf, a->b[i] >> 4);
+	snprintf(out + len, size - len, "ip6.arpa");
+}
+
+static int explain(struct netd_daemon *d, const char *view, const char *name, const char *type, json_t **out,
+		   struct netd_err *err)
+{
+	static const struct { const char *name; uint16_t type; } types[] = {
+		{"A", DNS_TYPE_A}, {"AAAA", DNS_TYPE_AAAA}, {"PTR", DNS_TYPE_PTR}, {"ANY", DNS_TYPE_ANY}};
+	struct dns_query q = {.qclass = DNS_CLASS_IN, .qtype = DNS_TYPE_A, .udp_size = DNS_UDP_MAX};
+	struct explain x = {json_array(), json_array(), json_array()};
+	char text[DNS_NAME_MAX + 1], servers[16 * (INET6_ADDRSTRLEN + 1)];
+	struct netd_addr a;
+	bool own, listening;
+	size_t len = strlen(name), i;
+	int wl;
+	enum dns_store_result r;
+	json_t *j;
+
+	if (type) {
+		for (i = 0; i < sizeof(types) / sizeof(*types) && strcasecmp(types[i].name, type); i++)
+			;
+		if (i == sizeof(types) / sizeof(*types))
+			goto bad_type;
+		q.qtype = types[i].type;
+	}
+	if (netd_addr_parse(name, &a) == 0) {
+		if (type && q.qtype != DNS_TYPE_PTR)
+			goto bad_type;
+		q.qtype = DNS_TYPE_PTR;
+		reverse_name(&a, text, sizeof(text));
+	} else {
+		if (len && name[len - 1] == '.')
+			len--;
+		if (!len || len >= sizeof(text)) {
+			netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "name: '%.300s' is not a DNS name", name);
+			goto fail;
+		}
+		for (i = 0; i < len; i++)
+			text[i] = (char)tolower((unsigned char)name[i]);
+		text[len] = 0;
+	}
+	wl = dns_name_to_wire(text, q.qname_wire, sizeof(q.qname_wire));
+	for (i = 0; text[i]; i++)
+		if ((unsigned char)text[i] <= ' ' || (unsigned char)text[i] >= 0x7f)
+			wl = -1;
+	if (wl < 0) {
+		netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "name: '%.300s' is not a DNS name", name);
+		goto fail;
+	}
+	q.qname_wire_len = (size_t)wl;
+	strcpy(q.qname, text);
+	if (!x.answers || !x.empty || !x.hidden || !(j = json_object())) {
+		netd_err_set(err, -ENOMEM, 0, "out of memory");
+		goto fail;
+	}
+	r = dns_server_explain(d->dns, view, &q, on_why, &x, servers, sizeof(servers), &own, &listening);
+	json_object_set_new(j, "name", json_string(q.qname));
+	for (i = 0; types[i].type != q.qtype; i++)
+		;
+	json_object_set_new(j, "type", json_string(types[i].name));
+	json_object_set_new(j, "result", json_string(r == DNS_STORE_ANSWERED ? "answer" :
+						     r == DNS_STORE_NXDOMAIN ? "nxdomain" : "forward"));
+	if (r != DNS_STORE_FORWARD)
+		json_object_set_new(j, "rcode", json_string(r == DNS_STORE_ANSWERED ? "NOERROR" : "NXDOMAIN"));
+	json_object_set_new(j, "answers", x.answers);
+	if (json_array_size(x.empty))
+		json_object_set_new(j, "no_records", x.empty);
+	else
+		json_decref(x.empty);
+	if (json_array_size(x.hidden))
+		json_object_set_new(j, "elsewhere", x.hidden);
+	else
+		json_decref(x.hidden);
+	if (r == DNS_STORE_FORWARD) {
+		json_t *ups = json_array();
+
+		for (char *p = servers, *e; p && *p; p = e ? e + 1 : NULL) {
+			if ((e = strchr(p, ',')))
+				*e = 0;
+			json_array_append_new(ups, json_string(p));
+		}
+		json_object_set_new(j, "upstreams", ups);
+		json_object_set_new(j, "upstreams_from", json_string(own ? "network" : "host"));
+	}
+	json_object_set_new(j, "listening", json_boolean(listening));
+	*out = j;
+	return 0;
+bad_type:
+	netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "type: '%.30s' is not A, AAAA, PTR or ANY%s", type,
+		     netd_addr_parse(name, &a) == 0 ? " (an address is asked as PTR)" : "");
+fail:
+	json_decref(x.answers);
+	json_decref(x.empty);
+	json_decref(x.hidden);
+	return -EINVAL;
+}
+
 int netd_dns_start(struct netd_daemon *d, struct netd_err *err)
 {
 	int rc;
@@ -115,6 +278,7 @@ int netd_dns_start(struct netd_daemon *d, struct netd_err *err)
 	d->on_ep_put = ep_put;
 	d->on_ep_del = ep_del;
 	d->dns_metrics = metrics;
+	d->dns_explain = explain;
 	for (struct netd_ep *ep = d->state->first; ep; ep = ep->next)
 		ep_put(d, ep);
 	return 0;
@@ -125,6 +289,7 @@ void netd_dns_stop(struct netd_daemon *d)
 	d->on_ep_put = NULL;
 	d->on_ep_del = NULL;
 	d->dns_metrics = NULL;
+	d->dns_explain = NULL;
 	dns_server_free(d->dns);
 	d->dns = NULL;
 }

@@ -141,6 +141,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	req.method = method;
 	req.path = url;
 	req.q_network = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "network");
+	req.q_name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
+	req.q_from = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "from");
+	req.q_type = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "type");
 	req.body = rc->body;
 	req.body_len = rc->len;
 	netd_api_handle(d, &req, &r);

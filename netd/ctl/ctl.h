@@ -55,6 +55,10 @@ int cmd_container(int argc, char **argv);
  * DOT on stdout (topology.c) */
 int cmd_topology(int argc, char **argv);
 
+/* `netdctl dns NAME --from CONTAINER [--type T]`: what that container would
+ * get for NAME and why, from netd's GET /v1/dns (dns.c) */
+int cmd_dns(int argc, char **argv);
+
 /* print a table: rows of ncols strings; first row is the header */
 void ctl_table(const char *const *cells, size_t nrows, size_t ncols);
 

@@ -29,6 +29,8 @@ static void usage(FILE *f)
 		"  container add NAME --net A[,B] [-p HOST:CONTAINER[/PROTO]]... [--alias X]... [--link C[:ALIAS]]...\n"
 		"  container del NAME | check NAME | ls\n"
 		"  topology [--dot]                networks, containers, addresses, ports, links as Graphviz DOT\n"
+		"  dns NAME --from CONTAINER [--type A|AAAA|PTR|ANY]\n"
+		"                                  what CONTAINER's resolver answers for NAME, and why\n"
 		"\n"
 		"global options (also from the environment):\n"
 		"  --socket PATH      netd API socket ($NETD_SOCKET, /run/netd/netd.sock)\n"
@@ -741,6 +743,8 @@ int main(int argc, char **argv)
 		return cmd_container(n, args);
 	if (!strcmp(args[0], "topology"))
 		return cmd_topology(n, args);
+	if (!strcmp(args[0], "dns"))
+		return cmd_dns(n, args);
 	ctl_fail("unknown command '%s'", args[0]);
 	return usage(stderr), EXIT_USAGE;
 }

@@ -316,3 +316,89 @@ time.sleep(20)' &
 	reg n web '["10.12.0.2/24"]'
 	[ "$(q web www.outside.test)" = 192.0.2.8 ]
 }
+
+# dnsctl ARGS...: `netdctl dns` against this test's netd
+dnsctl() { "$NETDCTL_BIN" --socket "$D/netd.sock" dns "$@"; }
+
+@test "netdctl dns: what a container would get and why, as its resolver answers" {
+	compose
+	ctr app
+	# app shares the alias www with web, links to db as "database", and asks its own servers
+	reg front app '["10.1.0.5/24"]' '"www"' ',"links":[{"name":"db","alias":"database"}],"dns":{"nameservers":["192.0.2.53"]}'
+	# a name on the asker's network: the record, and which container holds it
+	run dnsctl db --from web
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "db A from web (on front): NOERROR, 1 answer" ]
+	[ "${lines[1]}" = "TYPE  ANSWER    TTL  WHY" ]
+	[ "${lines[2]}" = "A     10.1.0.3  600  container name of db on network front" ]
+	[ "$(q web db)" = 10.1.0.3 ]
+	# NAME.NETWORK
+	run dnsctl DB.back --from cache
+	[ "${lines[2]}" = "A     10.2.0.3  600  container name of db on network back (asked as NAME.back)" ]
+	# an alias held by two containers: both, and the same two dig gets
+	run dnsctl www --from db
+	[ "${lines[0]}" = "www A from db (on front, back): NOERROR, 2 answers" ]
+	[[ "$output" == *'A     10.1.0.2  600  alias "www" of container web on network front'* ]]
+	[[ "$output" == *'A     10.1.0.5  600  alias "www" of container app on network front'* ]]
+	run "$NETDCTL_BIN" --socket "$D/netd.sock" --json dns www --from db
+	[ "$(jq -r '[.answers[].data] | sort | join(" ")' <<<"$output")" = "$(q db www | sort | tr '\n' ' ' | sed 's/ $//')" ]
+	[ "$(jq -r '.networks | join(",")' <<<"$output")" = front,back ]
+	# a link alias: in the linker's view only; for anyone else it is not a name of netd's
+	run dnsctl database --from app
+	[ "${lines[2]}" = 'A     10.1.0.3  600  link alias "database" held by app, for container db on network front' ]
+	[ "$(q app database)" = 10.1.0.3 ]
+	run dnsctl database --from web
+	[[ "${lines[0]}" == "database A from web (on front): not a name of netd's, forwarded upstream to "*"(the host's resolv.conf)" ]]
+	# a name on another network only: refused, and which network
+	run dnsctl cache --from web
+	[ "${lines[0]}" = "cache A from web (on front): NXDOMAIN: it lives only on network back, which web is not on" ]
+	[ "$(status_of web cache)" = NXDOMAIN ]
+	run dnsctl cache.back --from admin
+	[ "${lines[0]}" = "cache.back A from admin (on admin): NXDOMAIN: it lives only on network back, which admin is not on" ]
+	# unknown names go to the asker's upstreams
+	run dnsctl www.example.org --from app
+	[ "${lines[0]}" = "www.example.org A from app (on front): not a name of netd's, forwarded upstream to 192.0.2.53 (the network's dns.nameservers)" ]
+	# PTR from an address, and a type the holder has no address of
+	run dnsctl 10.1.0.3 --from web
+	[ "${lines[0]}" = "3.0.1.10.in-addr.arpa PTR from web (on front): NOERROR, 1 answer" ]
+	[ "${lines[2]}" = "PTR   db.front.  600  address of container db on network front" ]
+	run dnsctl 10.2.0.4 --from web
+	[ "${lines[0]}" = "4.0.2.10.in-addr.arpa PTR from web (on front): NXDOMAIN: it lives only on network back, which web is not on" ]
+	run dnsctl db --from web --type aaaa
+	[ "${lines[0]}" = "db AAAA from web (on front): NOERROR, 0 answers" ]
+	[ "${lines[1]}" = "no AAAA address: container name of db on network front, which has none" ]
+	# the asker by container id or endpoint id works as by name
+	run dnsctl db --from front:web:eth0
+	[ "${lines[2]}" = "A     10.1.0.3  600  container name of db on network front" ]
+}
+
+@test "netdctl dns: bad input is a clear error and a non-zero exit" {
+	compose
+	run dnsctl db --from ghost
+	[ "$status" -eq 1 ]
+	[ "$output" = "netdctl: no container 'ghost' is registered with netd" ]
+	run dnsctl db
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"usage: netdctl dns NAME --from CONTAINER"* ]]
+	run dnsctl db --from web --type MX
+	[ "$status" -eq 1 ]
+	[ "$output" = "netdctl: type: 'MX' is not A, AAAA, PTR or ANY" ]
+	run dnsctl 10.1.0.3 --from web --type A
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"an address is asked as PTR"* ]]
+	run dnsctl "a..b" --from web
+	[ "$status" -eq 1 ]
+	[ "$output" = "netdctl: name: 'a..b' is not a DNS name" ]
+	# the API says the same, with HTTP statuses
+	run netd_curl "$D" "http://netd/v1/dns?name=db&from=ghost"
+	[ "${lines[-1]}" = 404 ]
+	run netd_curl "$D" "http://netd/v1/dns?name=db"
+	[ "${lines[-1]}" = 400 ]
+	[[ "${lines[0]}" == *"from= is required"* ]]
+	run netd_curl "$D" -X POST "http://netd/v1/dns?name=db&from=web"
+	[ "${lines[-1]}" = 405 ]
+	netd_stop "$D" TERM
+	run dnsctl db --from web
+	[ "$status" -eq 1 ]
+	[[ "$output" == "netdctl: netd is not running"* ]]
+}

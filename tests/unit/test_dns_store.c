@@ -279,6 +279,86 @@ static void test_moved_view(void **state)
 	dns_store_free(s);
 }
 
+/* what dns_store_explain tells, one line per step */
+struct told {
+	char lines[16][160];
+	int n;
+};
+
+static void on_why(void *arg, const struct dns_store_why *w)
+{
+	static const char *const via[] = {"name", "alias", "link", "ptr", "hidden"};
+	struct told *t = arg;
+	char a[NETD_ADDR_STRLEN] = "-";
+
+	assert_true(t->n < 16);
+	if (w->addr)
+		netd_addr_str(w->addr, a);
+	snprintf(t->lines[t->n++], sizeof(t->lines[0]), "%s%s %s %s %s %s %s %s", via[w->via],
+		 w->qualified ? "+q" : "", w->network ? w->network : "-", w->id ? w->id : "-",
+		 w->alias ? w->alias : "-", w->linker ? w->linker : "-", a, w->ptr ? w->ptr : "-");
+}
+
+static enum dns_store_result explain(struct dns_store *s, const char *view, const char *name, uint16_t qtype,
+				     struct told *t)
+{
+	static uint8_t p[512], out[DNS_TCP_MAX];
+	struct dns_query q;
+	struct dns_builder b;
+
+	memset(t, 0, sizeof(*t));
+	assert_int_equal(dns_parse_query(p, mkq(p, name, qtype), &q), 0);
+	dns_build_start(&b, out, sizeof(out), DNS_TCP_MAX, &q, DNS_RCODE_NOERROR);
+	return dns_store_explain(s, view, &q, &b, on_why, t);
+}
+
+/* The reasons come from the lookup itself: every record answered is told,
+ * with where it came from, and an answer asked after is unchanged. */
+static void test_explain(void **state)
+{
+	struct dns_store *s = compose();
+	struct told t;
+	struct ans a;
+
+	put(s, "blue:o:eth0", "/ns/o", "blue", "other", "www", "10.1.0.8", NULL);
+	assert_int_equal(explain(s, "/ns/w", "DB", DNS_TYPE_A, &t), DNS_STORE_ANSWERED);
+	assert_int_equal(t.n, 1);
+	assert_string_equal(t.lines[0], "name blue blue:d:eth0 - - 10.1.0.3 -");
+	assert_int_equal(explain(s, "/ns/c", "sql.red", DNS_TYPE_A, &t), DNS_STORE_ANSWERED);
+	assert_string_equal(t.lines[0], "alias+q red red:d:eth1 sql - 10.2.0.3 -");
+	/* an alias of two: both, in the order a query would get them, which stays */
+	ask(s, "/ns/d", "www", DNS_TYPE_A, DNS_TCP_MAX, &a);
+	assert_int_equal(explain(s, "/ns/d", "www", DNS_TYPE_A, &t), DNS_STORE_ANSWERED);
+	assert_int_equal(t.n, 2);
+	assert_non_null(strstr(t.lines[0], a.addrs[1]));
+	assert_non_null(strstr(t.lines[1], a.addrs[0]));
+	assert_int_equal(explain(s, "/ns/d", "www", DNS_TYPE_A, &t), DNS_STORE_ANSWERED);
+	assert_non_null(strstr(t.lines[0], a.addrs[1]));
+	/* a link alias: the asker's endpoint holding the link */
+	assert_int_equal(explain(s, "/ns/w", "database", DNS_TYPE_A, &t), DNS_STORE_ANSWERED);
+	assert_int_equal(t.n, 1);
+	assert_string_equal(t.lines[0], "link blue blue:d:eth0 database blue:w:eth0 10.1.0.3 -");
+	assert_int_equal(explain(s, "/ns/d", "database", DNS_TYPE_A, &t), DNS_STORE_FORWARD);
+	assert_int_equal(t.n, 0);
+	/* the holder without an address of the type */
+	assert_int_equal(explain(s, "/ns/w", "db", DNS_TYPE_AAAA, &t), DNS_STORE_ANSWERED);
+	assert_string_equal(t.lines[0], "name blue blue:d:eth0 - - - -");
+	/* not visible: which network has it */
+	assert_int_equal(explain(s, "/ns/w", "cache", DNS_TYPE_A, &t), DNS_STORE_NXDOMAIN);
+	assert_int_equal(t.n, 1);
+	assert_string_equal(t.lines[0], "hidden red red:c:eth0 - - - -");
+	assert_int_equal(explain(s, "/ns/w", "nothing.red", DNS_TYPE_A, &t), DNS_STORE_NXDOMAIN);
+	assert_string_equal(t.lines[0], "hidden red - - - - -");
+	/* PTR */
+	assert_int_equal(explain(s, "/ns/c", "3.0.2.10.in-addr.arpa", DNS_TYPE_PTR, &t), DNS_STORE_ANSWERED);
+	assert_string_equal(t.lines[0], "ptr red red:d:eth1 - - 10.2.0.3 db.red");
+	assert_int_equal(explain(s, "/ns/w", "4.0.2.10.in-addr.arpa", DNS_TYPE_PTR, &t), DNS_STORE_NXDOMAIN);
+	assert_string_equal(t.lines[0], "hidden red red:c:eth0 - - 10.2.0.4 -");
+	assert_int_equal(explain(s, "/ns/w", "example.org", DNS_TYPE_A, &t), DNS_STORE_FORWARD);
+	assert_int_equal(t.n, 0);
+	dns_store_free(s);
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -344,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_shared_alias_rotates_and_truncates),
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_moved_view),
+		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_flat_at_scale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -77,6 +77,76 @@ static void assert_error_mentions(const char *what)
 
 #define EP(extra) "{\"containerID\":\"c1\",\"network\":\"net1\",\"netns\":\"/proc/self/ns/net\"" extra "}"
 
+/* GET /v1/dns: the API finds the asker and hands its netns to the resolver
+ * (netd/dns.c, exercised end to end in tests/integration/dns.bats) */
+static char explained[256];
+
+static int explain_hook(struct netd_daemon *d, const char *view, const char *name, const char *type, json_t **out,
+			struct netd_err *err)
+{
+	(void)d;
+	if (type && strcmp(type, "A"))
+		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "type: '%s' is not A", type);
+	snprintf(explained, sizeof(explained), "%s %s", view, name);
+	*out = json_pack("{s:s}", "name", name);
+	return 0;
+}
+
+static int dns_req(struct netd_daemon *d, const char *method, const char *name, const char *from, const char *type)
+{
+	struct api_req r = {.method = method, .path = "/v1/dns", .q_name = name, .q_from = from, .q_type = type};
+	struct api_resp resp;
+
+	netd_api_handle(d, &r, &resp);
+	free(last_body);
+	last_body = resp.body;
+	return resp.status;
+}
+
+static void dns_lookup_api(void **state)
+{
+	struct netd_daemon *d = new_daemon(NULL);
+	json_t *j;
+
+	assert_int_equal(req(d, "POST", "/v1/endpoints", EP(",\"name\":\"web\"")), 201);
+	assert_int_equal(req(d, "POST", "/v1/endpoints",
+			     "{\"containerID\":\"c1\",\"network\":\"net2\",\"netns\":\"/proc/self/ns/net\"}"), 201);
+	/* no resolver in this process */
+	assert_int_equal(dns_req(d, "GET", "db", "web", NULL), 503);
+	d->dns_explain = explain_hook;
+	assert_int_equal(dns_req(d, "GET", "db", "web", NULL), 200);
+	assert_string_equal(explained, "/proc/self/ns/net db");
+	j = body_json();
+	assert_string_equal(json_string_value(json_object_get(j, "container_id")), "c1");
+	assert_string_equal(json_string_value(json_object_get(j, "netns")), "/proc/self/ns/net");
+	/* both networks of the container, once each */
+	assert_int_equal(json_array_size(json_object_get(j, "networks")), 2);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "networks"), 1)), "net2");
+	json_decref(j);
+	/* by container id and by endpoint id too */
+	assert_int_equal(dns_req(d, "GET", "db", "c1", NULL), 200);
+	assert_int_equal(dns_req(d, "GET", "db", "net2:c1:eth0", "A"), 200);
+	/* bad input */
+	assert_int_equal(dns_req(d, "GET", "db", "ghost", NULL), 404);
+	assert_error_mentions("no container 'ghost'");
+	assert_int_equal(dns_req(d, "GET", NULL, "web", NULL), 400);
+	assert_error_mentions("name= is required");
+	assert_int_equal(dns_req(d, "GET", "db", "", NULL), 400);
+	assert_error_mentions("from= is required");
+	assert_int_equal(dns_req(d, "GET", "db", "web", "MX"), 400);
+	assert_error_mentions("'MX'");
+	assert_int_equal(dns_req(d, "DELETE", "db", "web", NULL), 405);
+	/* a name two containers in different netns answer to */
+	assert_int_equal(req(d, "POST", "/v1/endpoints",
+			     "{\"containerID\":\"c2\",\"name\":\"web\",\"network\":\"net1\",\"netns\":\"/proc/thread-self/ns/net\"}"),
+			 201);
+	assert_int_equal(dns_req(d, "GET", "db", "web", NULL), 409);
+	assert_error_mentions("more than one netns");
+	assert_int_equal(dns_req(d, "GET", "db", "c2", NULL), 200);
+	assert_string_equal(explained, "/proc/thread-self/ns/net db");
+	free_daemon(d);
+}
+
 static void register_inspect_list_delete(void **state)
 {
 	struct netd_daemon *d = new_daemon(NULL);
@@ -411,6 +481,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(register_inspect_list_delete),
+		cmocka_unit_test(dns_lookup_api),
 		cmocka_unit_test(networks_api),
 		cmocka_unit_test(bad_input),
 		cmocka_unit_test(paths_and_methods),

@@ -24,6 +24,7 @@
 #ifndef NETD_DNS_SERVER_H
 #define NETD_DNS_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,5 +74,15 @@ int dns_server_put(struct dns_server *s, const struct dns_ep_info *ep, const cha
 		   size_t n_upstreams, struct netd_err *err);
 /* Remove an endpoint; its view's listener closes with its last endpoint. */
 void dns_server_del(struct dns_server *s, const char *id);
+
+/* What a query from `view` would get and why, decided as a real query is
+ * (dns_store_explain on the same store, then the view's upstream): fn hears
+ * every record and every reason. For DNS_STORE_FORWARD, servers gets the
+ * upstream's addresses (","-joined), and *own whether they are the view's
+ * network servers rather than the host's. *listening: does the view have a
+ * listener (no: its netns could not be entered). */
+enum dns_store_result dns_server_explain(struct dns_server *s, const char *view, const struct dns_query *q,
+					 dns_store_why_fn *fn, void *arg, char *servers, size_t size, bool *own,
+					 bool *listening);
 
 #endif

@@ -21,6 +21,7 @@
 #ifndef NETD_DNS_STORE_H
 #define NETD_DNS_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "netd/addr.h"
@@ -68,5 +69,29 @@ enum dns_store_result {
  * on NXDOMAIN the caller builds that answer instead). */
 enum dns_store_result dns_store_answer(struct dns_store *s, const char *view, const struct dns_query *q,
 				       struct dns_builder *b);
+
+/* Why: the same lookup as dns_store_answer, telling fn about every step
+ * that decided the answer (for `netdctl dns`; the rotation is left where it
+ * was). Strings are valid during the call only. */
+enum dns_store_via {
+	DNS_VIA_NAME,		/* the holder's container name */
+	DNS_VIA_ALIAS,		/* one of the holder's network aliases (`alias`) */
+	DNS_VIA_LINK,		/* a link alias (`alias`) of the asker's endpoint `linker` */
+	DNS_VIA_PTR,		/* the holder's address; `ptr` is the answer */
+	DNS_VIA_HIDDEN,		/* the name or address lives on `network`, which the asker is
+				 * not on (id/name NULL: the network itself, NAME.NETWORK) */
+};
+struct dns_store_why {
+	enum dns_store_via via;
+	bool qualified;		/* asked as NAME.NETWORK */
+	const char *network, *id, *name;	/* the holder: its network, endpoint id, container name */
+	const char *alias, *linker;
+	/* the record (A/AAAA); NULL: the holder has no address of the asked type */
+	const struct netd_addr *addr;
+	const char *ptr;
+};
+typedef void dns_store_why_fn(void *arg, const struct dns_store_why *w);
+enum dns_store_result dns_store_explain(struct dns_store *s, const char *view, const struct dns_query *q,
+					struct dns_builder *b, dns_store_why_fn *fn, void *arg);
 
 #endif
