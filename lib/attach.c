@@ -12,6 +12,7 @@
 #include "netd/lock.h"
 #include "netd/log.h"
 #include "netd/netns.h"
+#include "netd/nft.h"
 
 int netd_attach_begin(struct netd_attach *a, struct cni_ctx *ctx, const char *lock_name, unsigned want)
 {
@@ -239,6 +240,183 @@ int netd_attach_check_link(struct cni_ctx *ctx, struct netd_nl *nl, const struct
 	if (want_mtu && l->mtu != want_mtu)
 		return cni_drift(ctx, "interface %s has MTU %d, not %d", ctx->ifname, l->mtu, want_mtu);
 	return netd_ifconf_check(ctx, nl, ci, l);
+}
+
+int netd_attach_check_begin(struct netd_attach *a, struct cni_ctx *ctx, const char *ipam_type, unsigned want,
+			    struct netd_link *ctr)
+{
+	int rc;
+
+	*a = (struct netd_attach){.ctx = ctx, .lock = -1, .nsfd = -1};
+	if (!ctx->prev)
+		return cni_conf_err(ctx, "CHECK needs prevResult");
+	if ((rc = netd_ipam_run(ctx, ipam_type, CNI_CMD_CHECK)) < 0 ||
+	    (rc = netd_attach_begin(a, ctx, NULL, want)) < 0)
+		return rc;
+	if (cni_result_find_iface(ctx->prev, ctx->ifname, true) < 0)
+		rc = cni_drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
+	else if (netd_nl_link_get(a->ctr, ctx->ifname, ctr, NULL) < 0)
+		rc = cni_drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
+	return rc < 0 ? netd_attach_end(a, rc) : 0;
+}
+
+/* ---- containers on a bridge ---- */
+
+struct gw_undo {
+	int ifindex;
+	struct netd_prefix gw;
+};
+
+static void undo_gateway(struct netd_attach *a, void *data)
+{
+	struct gw_undo *u = data;
+
+	netd_nl_addr_del(a->host, u->ifindex, &u->gw, NULL);
+}
+
+/* Reading first spares a write on every ADD. */
+static int ensure_forwarding(struct cni_ctx *ctx, int family)
+{
+	const char *key = family == AF_INET ? "net/ipv4/ip_forward" : "net/ipv6/conf/all/forwarding";
+	char v[16] = "";
+
+	if (netns_sysctl_get(-1, key, v, sizeof(v), NULL) == 0 && !strcmp(v, "1"))
+		return 0;
+	return netns_sysctl_set(-1, key, "1", &ctx->err);
+}
+
+int netd_attach_gateway(struct netd_attach *a, const struct netd_link *br, const struct netd_prefix *gw,
+			bool replace)
+{
+	struct cni_ctx *ctx = a->ctx;
+	struct netd_prefix *have = NULL;
+	char x[NETD_PREFIX_STRLEN], y[NETD_PREFIX_STRLEN];
+	size_t n = 0;
+	bool present = false;
+	int rc;
+
+	if ((rc = netd_nl_addr_list(a->host, br->ifindex, gw->addr.family, &have, &n, &ctx->err)) < 0)
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (netd_addr_eq(&have[i].addr, &gw->addr))
+			present = true;
+		else if (!netd_prefix_contains(gw, &have[i].addr) || have[i].len != gw->len)
+			continue;
+		else if (replace)
+			rc = netd_nl_addr_del(a->host, br->ifindex, &have[i], &ctx->err);
+		else
+			rc = netd_err_set(&ctx->err, -EEXIST, NETD_ERR_IN_USE,
+					  "bridge %s already has address %s in this subnet, not the gateway %s", br->name,
+					  netd_prefix_str(&have[i], x), netd_prefix_str(gw, y));
+	}
+	free(have);
+	if (rc < 0)
+		return rc;
+	if (!present && ((rc = netd_nl_addr_add(a->host, br->ifindex, gw, true, &ctx->err)) < 0 ||
+			 (rc = netd_attach_undo_push(a, undo_gateway, &(struct gw_undo){.ifindex = br->ifindex, .gw = *gw},
+						     sizeof(struct gw_undo))) < 0))
+		return rc;
+	return ensure_forwarding(ctx, gw->addr.family);
+}
+
+static void undo_veth(struct netd_attach *a, void *data)
+{
+	struct netd_link l;
+
+	if (netd_nl_link_get(a->host, data, &l, NULL) == 0)
+		netd_nl_link_del(a->host, l.ifindex, &a->ctx->err);
+}
+
+int netd_attach_veth(struct netd_attach *a, struct netd_veth_opts *vo, bool default_routes, struct netd_link *ctr)
+{
+	struct cni_ctx *ctx = a->ctx;
+	char key[64];
+	int rc;
+
+	vo->peer_name = ctx->ifname;
+	vo->peer_nsfd = a->nsfd;
+	if ((rc = netd_nl_veth_create(a->host, vo, &ctx->err)) < 0 ||
+	    (rc = netd_attach_undo_push(a, undo_veth, vo->host_name, strlen(vo->host_name) + 1)) < 0)
+		return rc;
+	/* A bridge port needs no IPv6 of its own. Without this each port gets
+	 * a link-local address, routes (whose insertion walks every other
+	 * port's) and DAD, router and MLD traffic flooded over the bridge. Best
+	 * effort: a kernel without IPv6 has nothing to turn off. */
+	snprintf(key, sizeof(key), "net/ipv6/conf/%s/disable_ipv6", vo->host_name);
+	netns_sysctl_set(-1, key, "1", NULL);
+	if ((rc = netd_nl_link_get(a->ctr, ctx->ifname, ctr, &ctx->err)) < 0)
+		return rc;
+	return netd_ifconf_apply(a->ctr, ctr->ifindex, a->ipam, default_routes, &ctx->err);
+}
+
+static void undo_nft(struct netd_attach *a, void *data)
+{
+	netd_nft_del(data, &a->ctx->err);
+}
+
+int netd_attach_masq(struct netd_attach *a, const char *owner)
+{
+	int rc;
+
+	for (size_t i = 0; a->ipam && i < a->ipam->n_ips; i++) {
+		if ((rc = netd_nft_masq_add(&a->ipam->ips[i].address, owner, &a->ctx->err)) < 0)
+			return rc;
+		/* one removal takes all of the owner's; owner is the caller's and
+		 * outlives the attachment */
+		if (i == 0 && (rc = netd_attach_undo_push(a, undo_nft,
+							  &(struct netd_nft_del_req){.owner = owner, .masq = true},
+							  sizeof(struct netd_nft_del_req))) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int netd_attach_check_masq(struct cni_ctx *ctx, const char *owner)
+{
+	char buf[NETD_PREFIX_STRLEN];
+	int rc;
+
+	for (size_t i = 0; i < ctx->prev->n_ips; i++) {
+		if ((rc = netd_nft_masq_has(&ctx->prev->ips[i].address, owner, &ctx->err)) == 0)
+			rc = cni_drift(ctx, "masquerade for %s is missing from table inet %s",
+				       netd_prefix_str(&ctx->prev->ips[i].address, buf), NETD_NFT_CNI_TABLE);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int gc_nft(struct cni_ctx *ctx, bool masq, bool macspoof)
+{
+	char (*owners)[33] = calloc(ctx->n_valid + 1, sizeof(*owners));
+	const char **keep = calloc(ctx->n_valid + 1, sizeof(*keep));
+	int rc = 0;
+
+	if (!owners || !keep)
+		rc = netd_err_set(&ctx->err, -ENOMEM, NETD_ERR_INTERNAL, "GC: out of memory");
+	for (size_t i = 0; !rc && i < ctx->n_valid; i++) {
+		netd_nft_owner(ctx->network, ctx->valid[i].container_id, ctx->valid[i].ifname, owners[i]);
+		keep[i] = owners[i];
+	}
+	if (!rc && masq)
+		rc = netd_nft_masq_gc(ctx->network, keep, ctx->n_valid, &ctx->err);
+	if (!rc && macspoof)
+		rc = netd_nft_macspoof_gc(ctx->network, keep, ctx->n_valid, &ctx->err);
+	free(owners);
+	free(keep);
+	return rc;
+}
+
+int netd_attach_gc(struct cni_ctx *ctx, const char *lock_name, const char *ipam_type, bool masq, bool macspoof)
+{
+	struct netd_attach a;
+	int rc;
+
+	if ((rc = netd_attach_begin(&a, ctx, lock_name, 0)) < 0)
+		return rc;
+	if ((rc = netd_ipam_run(ctx, ipam_type, CNI_CMD_GC)) == 0 && (masq || macspoof))
+		rc = gc_nft(ctx, masq, macspoof);
+	return netd_attach_end(&a, rc);
 }
 
 /* ---- config helpers ---- */

@@ -21,21 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/stat.h>
 
 #include "netd/attach.h"
 #include "netd/cni.h"
 #include "netd/ifconf.h"
-#include "netd/lock.h"
-#include "netd/log.h"
-#include "netd/netns.h"
 #include "netd/nft.h"
-#include "netd/nft_masq.h"
 #include "netd/nl.h"
 #include "netd/overlay.h"
 
-#define LOCK_TIMEOUT_MS 30000
 #define MAX_PEERS 256
 
 struct overlay_conf {
@@ -46,6 +40,8 @@ struct overlay_conf {
 	const json_t *peers;
 	bool is_gateway, ip_masq;
 	const char *ipam_type;	/* NULL = no IPAM (L2 only) */
+	/* derived */
+	char lock[64], veth[IFNAMSIZ], owner[33];
 };
 
 /* What the host side looks like once the config is checked against it. */
@@ -56,11 +52,19 @@ struct overlay_env {
 	struct netd_overlay net;
 };
 
-struct undo {
-	bool devs, veth, masq;
-	struct netd_prefix gw_added[8];
-	size_t n_gw_added;
-};
+/* The lock is per network and per host: the netns identity keeps simulated
+ * hosts that share /run from waiting on each other. The veth's host end is
+ * "veth" + 11 hex digits of a hash of the endpoint. */
+static void derive_names(const struct cni_ctx *ctx, struct overlay_conf *c)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st) < 0)
+		st.st_ino = 0;
+	snprintf(c->lock, sizeof(c->lock), "overlay-%u-%lu", c->vni, (unsigned long)st.st_ino);
+	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, c->owner);
+	snprintf(c->veth, sizeof(c->veth), "veth%.11s", c->owner + 8);
+}
 
 /* Only the config itself: DEL must work when the underlay is gone. */
 static int parse_conf(struct cni_ctx *ctx, struct overlay_conf *c)
@@ -86,6 +90,7 @@ static int parse_conf(struct cni_ctx *ctx, struct overlay_conf *c)
 	c->vni = (uint32_t)vni;
 	c->port = (uint16_t)port;
 	c->mtu = (int)mtu;
+	derive_names(ctx, c);
 
 	c->peers = json_object_get(j, "peers");
 	if (c->peers && !json_is_null(c->peers)) {
@@ -162,82 +167,49 @@ static int resolve_env(struct cni_ctx *ctx, struct netd_nl *nl, const struct ove
 	return 0;
 }
 
-/* Per network and per host: the netns identity keeps simulated hosts that
- * share /run from waiting on each other. */
-static int lock_network(struct cni_ctx *ctx, const struct overlay_conf *c)
-{
-	struct stat st;
-	char name[64];
+/* ---- ADD, step by step; each pushes the undo of what it did ---- */
 
-	if (stat("/proc/self/ns/net", &st) < 0)
-		st.st_ino = 0;
-	snprintf(name, sizeof(name), "overlay-%u-%lu", c->vni, (unsigned long)st.st_ino);
-	return netd_lock_acquire(cni_getenv(ctx->envp, "NETD_LOCK_DIR"), name, LOCK_TIMEOUT_MS, &ctx->err);
+/* The network's devices go only if no other container uses them. */
+static void undo_devs(struct netd_attach *a, void *data)
+{
+	netd_overlay_release(a->host, *(uint32_t *)data, a->ctx->network, &a->ctx->err);
 }
 
-/* Host end of the veth: "veth" + 11 hex digits of a hash of the endpoint. */
-static void host_ifname(const struct cni_ctx *ctx, char out[IFNAMSIZ])
+/* The network's bridge and vxlan on this host, shared by its containers,
+ * and the vxlan's flood list equal to the peers. Their removal is pushed
+ * also when ensuring them failed halfway. */
+static int network_up(struct netd_attach *a, const struct overlay_conf *c, const struct overlay_env *env,
+		      struct netd_overlay_devs *devs)
 {
-	char owner[33];
+	struct netd_overlay_remotes rem = {.vteps = env->peers, .n_vteps = env->n_peers};
+	int rc = netd_overlay_ensure(a->host, &env->net, devs, &a->ctx->err);
 
-	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, owner);
-	snprintf(out, IFNAMSIZ, "veth%.11s", owner + 8);
+	if ((rc == 0 || devs->created_bridge || devs->created_vxlan) &&
+	    netd_attach_undo_push(a, undo_devs, &c->vni, sizeof(c->vni)) < 0)
+		return -ENOMEM;
+	if (rc < 0)
+		return rc;
+	return netd_overlay_apply(a->host, devs->vxlan.ifindex, &rem, &a->ctx->err);
 }
 
-/* This host's gateway address on the overlay bridge: another address of the
- * subnet there is an error (two hosts' configs would be mixed up). */
-static int ensure_gateway(struct cni_ctx *ctx, struct netd_nl *nl, const struct netd_link *br,
-			  const struct netd_prefix *gw, struct undo *u)
+/* This host's gateway on the overlay bridge: egress leaves through the host
+ * a container runs on. Another address of the subnet there is an error (two
+ * hosts' configs would be mixed up). *any: a gateway was set. */
+static int gateways(struct netd_attach *a, const struct overlay_conf *c, const struct netd_link *br, bool *any)
 {
-	struct netd_prefix *have = NULL;
-	char a[NETD_PREFIX_STRLEN], b[NETD_PREFIX_STRLEN];
-	size_t n = 0;
-	bool here = false;
 	int rc;
 
-	if ((rc = netd_nl_addr_list(nl, br->ifindex, gw->addr.family, &have, &n, &ctx->err)) < 0)
-		return rc;
-	for (size_t i = 0; i < n && !rc; i++) {
-		if (netd_addr_eq(&have[i].addr, &gw->addr))
-			here = true;
-		else if (netd_prefix_contains(gw, &have[i].addr) && have[i].len == gw->len)
-			rc = netd_err_set(&ctx->err, -EEXIST, NETD_ERR_IN_USE,
-					  "bridge %s already has address %s, not this host's gateway %s", br->name,
-					  netd_prefix_str(&have[i], a), netd_prefix_str(gw, b));
+	*any = false;
+	for (size_t i = 0; c->is_gateway && a->ipam && i < a->ipam->n_ips; i++) {
+		struct netd_prefix gw = {.addr = a->ipam->ips[i].gateway, .len = a->ipam->ips[i].address.len};
+
+		if (!gw.addr.family)
+			continue;
+		if ((rc = netd_attach_gateway(a, br, &gw, false)) < 0)
+			return rc;
+		*any = true;
 	}
-	free(have);
-	if (rc < 0 || here)
-		return rc;
-	if ((rc = netd_nl_addr_add(nl, br->ifindex, gw, true, &ctx->err)) == 0 &&
-	    u->n_gw_added < sizeof(u->gw_added) / sizeof(u->gw_added[0]))
-		u->gw_added[u->n_gw_added++] = *gw;
-	if (rc == 0) {
-		const char *key = gw->addr.family == AF_INET ? "net/ipv4/ip_forward" : "net/ipv6/conf/all/forwarding";
-		char v[8] = "";
-
-		if (netns_sysctl_get(-1, key, v, sizeof(v), NULL) < 0 || strcmp(v, "1"))
-			rc = netns_sysctl_set(-1, key, "1", &ctx->err);
-	}
-	return rc;
-}
-
-static void undo_add(struct cni_ctx *ctx, struct netd_nl *nl, const struct overlay_conf *c,
-		     const struct netd_overlay_devs *d, const char *veth, const char *owner, const struct undo *u)
-{
-	struct netd_link l;
-	struct netd_err e = {0};
-
-	struct netd_nft_del_req q = {.owner = owner, .masq = true};
-
-	if (u->masq && netd_nft_del(&q, &e) < 0)
-		log_warn("undo: nftables: %s", e.msg);
-	if (u->veth && netd_nl_link_get(nl, veth, &l, NULL) == 0 && netd_nl_link_del(nl, l.ifindex, &e) < 0)
-		log_warn("undo: delete %s: %s", veth, e.msg);
-	for (size_t i = 0; d->bridge.ifindex && i < u->n_gw_added; i++)
-		netd_nl_addr_del(nl, d->bridge.ifindex, &u->gw_added[i], NULL);
-	/* The network's devices go only if no other container uses them. */
-	if ((u->devs || d->created_bridge || d->created_vxlan) && netd_overlay_release(nl, c->vni, ctx->network, &e) < 0)
-		log_warn("undo: overlay devices of VNI %u: %s", c->vni, e.msg);
+	return 0;
 }
 
 static int cmd_add(struct cni_ctx *ctx)
@@ -245,104 +217,34 @@ static int cmd_add(struct cni_ctx *ctx)
 	struct overlay_conf c;
 	struct overlay_env env;
 	struct netd_overlay_devs devs = {0};
-	struct undo u = {0};
-	struct netd_nl *nl = NULL, *ctr_nl = NULL;
-	struct netd_attach a = {.lock = -1, .nsfd = -1};
-	struct cni_result *ipam = NULL;
-	struct netd_link host, ctr, existing;
-	char veth[IFNAMSIZ], owner[33];
-	int rc, nsfd = -1, lock = -1;
-	bool gateway = false;
+	struct netd_attach a;
+	struct netd_link host, ctr;
+	bool gateway;
+	int rc;
 
-	/* 1. parse and validate everything before touching anything */
 	if ((rc = parse_conf(ctx, &c)) < 0)
 		return rc;
-	host_ifname(ctx, veth);
-	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, owner);
-	if ((rc = netd_nl_open(-1, &nl, &ctx->err)) < 0 || (rc = resolve_env(ctx, nl, &c, &env)) < 0)
+	if ((rc = netd_attach_begin(&a, ctx, c.lock, NETD_ATTACH_HOST | NETD_ATTACH_CTR)) < 0)
+		return rc;
+	if ((rc = resolve_env(ctx, a.host, &c, &env)) < 0)
+		return netd_attach_end(&a, rc);
+	if ((rc = netd_attach_ipam_add(&a, c.ipam_type)) < 0 || (rc = network_up(&a, &c, &env, &devs)) < 0 ||
+	    (rc = gateways(&a, &c, &devs.bridge, &gateway)) < 0)
 		goto out;
-	if ((nsfd = rc = netns_open(ctx->netns, &ctx->err)) < 0 || (rc = netd_nl_open(nsfd, &ctr_nl, &ctx->err)) < 0)
+	struct netd_veth_opts vo = {.host_name = c.veth, .mtu = env.net.mtu, .master = devs.bridge.ifindex, .up = true};
+	if ((rc = netd_attach_veth(&a, &vo, gateway, &ctr)) < 0 ||
+	    (rc = netd_nl_link_get(a.host, c.veth, &host, &ctx->err)) < 0 ||
+	    (c.ip_masq && gateway && (rc = netd_attach_masq(&a, c.owner)) < 0))
 		goto out;
-	if (netd_nl_link_get(ctr_nl, ctx->ifname, &existing, NULL) == 0) {
-		rc = netd_err_set(&ctx->err, -EEXIST, NETD_ERR_IN_USE, "interface %s already exists in netns %s",
-				  ctx->ifname, ctx->netns);
-		goto out;
-	}
-	if ((lock = rc = lock_network(ctx, &c)) < 0)
-		goto out;
-
-	/* 2. addresses: the kit's IPAM step (a repeated ADD is refused, a
-	 * failure releases only what this ADD reserved, in netd_attach_end) */
-	if ((rc = netd_attach_begin(&a, ctx, NULL, 0)) < 0)
-		goto out;
-	if ((rc = netd_attach_ipam_add(&a, c.ipam_type)) < 0)
-		goto fail;
-	ipam = a.ipam;
-
-	/* 3. the network's devices on this host, and where its frames go */
-	struct netd_overlay_remotes rem = {.vteps = env.peers, .n_vteps = env.n_peers};
-	if ((rc = netd_overlay_ensure(nl, &env.net, &devs, &ctx->err)) < 0)
-		goto fail;
-	u.devs = true;
-	if ((rc = netd_overlay_apply(nl, devs.vxlan.ifindex, &rem, &ctx->err)) < 0)
-		goto fail;
-
-	/* 4. this host's gateway: egress leaves through the host it runs on */
-	for (size_t i = 0; c.is_gateway && ipam && i < ipam->n_ips; i++) {
-		struct netd_prefix gw = {.addr = ipam->ips[i].gateway, .len = ipam->ips[i].address.len};
-
-		if (!gw.addr.family)
-			continue;
-		if ((rc = ensure_gateway(ctx, nl, &devs.bridge, &gw, &u)) < 0)
-			goto fail;
-		gateway = true;
-	}
-
-	/* 5. the veth pair: container end straight into the netns, host end
-	 * into the bridge and up, in one request */
-	struct netd_veth_opts vo = {.host_name = veth, .peer_name = ctx->ifname, .peer_nsfd = nsfd,
-				    .mtu = env.net.mtu, .master = devs.bridge.ifindex, .up = true};
-	if ((rc = netd_nl_veth_create(nl, &vo, &ctx->err)) < 0)
-		goto fail;
-	u.veth = true;
-	{
-		char key[64];
-
-		/* a bridge port needs no IPv6 of its own (see netd-bridge) */
-		snprintf(key, sizeof(key), "net/ipv6/conf/%s/disable_ipv6", veth);
-		netns_sysctl_set(-1, key, "1", NULL);
-	}
-
-	/* 6. inside the container */
-	if ((rc = netd_nl_link_get(ctr_nl, ctx->ifname, &ctr, &ctx->err)) < 0 ||
-	    (rc = netd_ifconf_apply(ctr_nl, ctr.ifindex, ipam, gateway, &ctx->err)) < 0 ||
-	    (rc = netd_nl_link_get(nl, veth, &host, &ctx->err)) < 0)
-		goto fail;
-
-	/* 7. masquerade what leaves the subnet */
-	for (size_t i = 0; c.ip_masq && gateway && i < ipam->n_ips; i++) {
-		if ((rc = netd_nft_masq_add(&ipam->ips[i].address, owner, &ctx->err)) < 0)
-			goto fail;
-		u.masq = true;
-	}
-
+	/* the result: prevResult's pieces, the bridge, the host end, the container */
 	if ((rc = netd_ifconf_result_host(ctx, &devs.bridge)) < 0 || (rc = netd_ifconf_result_host(ctx, &host)) < 0 ||
-	    (rc = netd_ifconf_result(ctx, &ctr, ipam, gateway)) < 0)
-		goto fail;
-	goto out;
-
-fail:
-	netd_err_prefix(&ctx->err, NETD_ERR_INTERNAL, "overlay VNI %u", c.vni);
-	undo_add(ctx, nl, &c, &devs, veth, owner, &u);
+	    (rc = netd_attach_result(&a, &ctr, gateway)) < 0)
+		goto out;
+	rc = 0;
 out:
-	if (a.ctx)
-		netd_attach_end(&a, rc);
-	netd_lock_release(lock);
-	netd_nl_free(ctr_nl);
-	netd_nl_free(nl);
-	if (nsfd >= 0)
-		close(nsfd);
-	return rc;
+	if (rc < 0)
+		netd_err_prefix(&ctx->err, NETD_ERR_INTERNAL, "overlay VNI %u", c.vni);
+	return netd_attach_end(&a, rc);
 }
 
 /* DEL keeps going after an error and reports the first; nothing left to
@@ -350,52 +252,33 @@ out:
 static int cmd_del(struct cni_ctx *ctx)
 {
 	struct overlay_conf c;
-	struct netd_nl *nl = NULL, *ctr_nl = NULL;
+	struct netd_attach a;
 	struct netd_link l;
-	char veth[IFNAMSIZ], owner[33];
 	struct netd_err first = {0};
-	int rc, lock = -1, nsfd = -1;
+	int rc;
 
 	if ((rc = parse_conf(ctx, &c)) < 0)
 		return rc;
-	host_ifname(ctx, veth);
-	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, owner);
-	if ((lock = rc = lock_network(ctx, &c)) < 0)
+	if ((rc = netd_attach_begin(&a, ctx, c.lock, NETD_ATTACH_HOST | NETD_ATTACH_CTR_IF_THERE)) < 0)
 		return rc;
-	if ((rc = netd_nl_open(-1, &nl, &ctx->err)) < 0) {
-		netd_lock_release(lock);
-		return rc;
-	}
-
 	/* Either end removes the pair: the container's while its netns is
 	 * there, else the host end if the kernel has not removed it yet. */
-	if (ctx->netns && (nsfd = netns_open(ctx->netns, NULL)) >= 0 && netd_nl_open(nsfd, &ctr_nl, NULL) == 0 &&
-	    netd_nl_link_get(ctr_nl, ctx->ifname, &l, NULL) == 0 && !strcmp(l.kind, "veth")) {
-		if ((rc = netd_nl_link_del(ctr_nl, l.ifindex, &ctx->err)) < 0 && rc != -ENODEV)
-			netd_err_collect(&first, &ctx->err);
-	}
-	if (netd_nl_link_get(nl, veth, &l, NULL) == 0 && (rc = netd_nl_link_del(nl, l.ifindex, &ctx->err)) < 0 &&
+	if (a.ctr && netd_nl_link_get(a.ctr, ctx->ifname, &l, NULL) == 0 && !strcmp(l.kind, "veth") &&
+	    (rc = netd_nl_link_del(a.ctr, l.ifindex, &ctx->err)) < 0 && rc != -ENODEV)
+		netd_err_collect(&first, &ctx->err);
+	if (netd_nl_link_get(a.host, c.veth, &l, NULL) == 0 && (rc = netd_nl_link_del(a.host, l.ifindex, &ctx->err)) < 0 &&
 	    rc != -ENODEV)
 		netd_err_collect(&first, &ctx->err);
-
 	if (netd_ipam_run(ctx, c.ipam_type, CNI_CMD_DEL) < 0)
 		netd_err_collect(&first, &ctx->err);
-	if (c.ip_masq) {
-		struct netd_nft_del_req q = {.owner = owner, .masq = true};
-
-		if (netd_nft_del(&q, &ctx->err) < 0)
-			netd_err_collect(&first, &ctx->err);
-	}
-	if (netd_overlay_release(nl, c.vni, ctx->network, &ctx->err) < 0)
+	if (c.ip_masq && netd_nft_del(&(struct netd_nft_del_req){.owner = c.owner, .masq = true}, &ctx->err) < 0)
 		netd_err_collect(&first, &ctx->err);
-
-	netd_lock_release(lock);
-	netd_nl_free(ctr_nl);
-	netd_nl_free(nl);
-	if (nsfd >= 0)
-		close(nsfd);
-	return netd_err_collected(&first, &ctx->err);
+	if (netd_overlay_release(a.host, c.vni, ctx->network, &ctx->err) < 0)
+		netd_err_collect(&first, &ctx->err);
+	return netd_attach_end(&a, netd_err_collected(&first, &ctx->err));
 }
+
+/* ---- CHECK ---- */
 
 static int check_peers(struct cni_ctx *ctx, struct netd_nl *nl, const struct overlay_env *env,
 		       const struct netd_link *vx)
@@ -421,133 +304,76 @@ static int check_peers(struct cni_ctx *ctx, struct netd_nl *nl, const struct ove
 	return rc;
 }
 
+/* The host side: bridge, vxlan port of it with the flood list, our veth's
+ * host end a port of it. */
+static int check_network(struct netd_attach *a, const struct overlay_conf *c, const struct overlay_env *env)
+{
+	struct cni_ctx *ctx = a->ctx;
+	struct netd_link br, vx, host;
+	char brname[IFNAMSIZ], vxname[IFNAMSIZ];
+	int rc;
+
+	netd_overlay_names(c->vni, brname, vxname);
+	if (netd_nl_link_get(a->host, brname, &br, NULL) < 0 || strcmp(br.kind, "bridge"))
+		return cni_drift(ctx, "bridge %s does not exist", brname);
+	if (netd_nl_link_get(a->host, vxname, &vx, NULL) < 0 || strcmp(vx.kind, "vxlan") || vx.vni != c->vni)
+		return cni_drift(ctx, "vxlan %s of VNI %u does not exist", vxname, c->vni);
+	if (vx.master != br.ifindex || !vx.up)
+		return cni_drift(ctx, "vxlan %s is not an up port of bridge %s", vxname, brname);
+	if ((rc = check_peers(ctx, a->host, env, &vx)) < 0)
+		return rc;
+	if (netd_nl_link_get(a->host, c->veth, &host, NULL) < 0 || host.master != br.ifindex)
+		return cni_drift(ctx, "host end %s of %s's veth is not a port of bridge %s", c->veth, ctx->ifname,
+				 brname);
+	return 0;
+}
+
+/* Masquerade was set up when the container got a gateway here. */
+static bool prev_has_gateway(const struct cni_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->prev->n_ips; i++)
+		if (ctx->prev->ips[i].gateway.family)
+			return true;
+	return false;
+}
+
 static int cmd_check(struct cni_ctx *ctx)
 {
 	struct overlay_conf c;
 	struct overlay_env env;
-	struct netd_nl *nl = NULL, *ctr_nl = NULL;
-	struct netd_link br, vx, host, ctr;
-	char brname[IFNAMSIZ], vxname[IFNAMSIZ], veth[IFNAMSIZ], owner[33], buf[NETD_PREFIX_STRLEN];
-	int rc, nsfd = -1, ci;
+	struct netd_attach a;
+	struct netd_link ctr;
+	int rc;
 
-	if ((rc = parse_conf(ctx, &c)) < 0)
+	if ((rc = parse_conf(ctx, &c)) < 0 ||
+	    (rc = netd_attach_check_begin(&a, ctx, c.ipam_type, NETD_ATTACH_HOST | NETD_ATTACH_CTR, &ctr)) < 0)
 		return rc;
-	if (!ctx->prev)
-		return cni_conf_err(ctx, "CHECK needs prevResult");
-	host_ifname(ctx, veth);
-	netd_nft_owner(ctx->network, ctx->container_id, ctx->ifname, owner);
-	netd_overlay_names(c.vni, brname, vxname);
-	if ((rc = netd_ipam_run(ctx, c.ipam_type, CNI_CMD_CHECK)) < 0)
-		return rc;
-	if ((rc = netd_nl_open(-1, &nl, &ctx->err)) < 0 || (rc = resolve_env(ctx, nl, &c, &env)) < 0)
-		goto out;
-	if ((nsfd = rc = netns_open(ctx->netns, &ctx->err)) < 0 || (rc = netd_nl_open(nsfd, &ctr_nl, &ctx->err)) < 0)
-		goto out;
-	if (netd_nl_link_get(nl, brname, &br, NULL) < 0 || strcmp(br.kind, "bridge")) {
-		rc = cni_drift(ctx, "bridge %s does not exist", brname);
-		goto out;
-	}
-	if (netd_nl_link_get(nl, vxname, &vx, NULL) < 0 || strcmp(vx.kind, "vxlan") || vx.vni != c.vni) {
-		rc = cni_drift(ctx, "vxlan %s of VNI %u does not exist", vxname, c.vni);
-		goto out;
-	}
-	if (vx.master != br.ifindex || !vx.up) {
-		rc = cni_drift(ctx, "vxlan %s is not an up port of bridge %s", vxname, brname);
-		goto out;
-	}
-	if ((rc = check_peers(ctx, nl, &env, &vx)) < 0)
-		goto out;
-	if (netd_nl_link_get(nl, veth, &host, NULL) < 0 || host.master != br.ifindex) {
-		rc = cni_drift(ctx, "host end %s of %s's veth is not a port of bridge %s", veth, ctx->ifname, brname);
-		goto out;
-	}
-	if (netd_nl_link_get(ctr_nl, ctx->ifname, &ctr, NULL) < 0) {
-		rc = cni_drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
-		goto out;
-	}
-	if ((ci = cni_result_find_iface(ctx->prev, ctx->ifname, true)) < 0) {
-		rc = cni_drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
-		goto out;
-	}
-	if (ctr.mtu != env.net.mtu) {
-		rc = cni_drift(ctx, "interface %s has MTU %d, not the overlay's %d", ctx->ifname, ctr.mtu, env.net.mtu);
-		goto out;
-	}
-	if ((rc = netd_ifconf_check(ctx, ctr_nl, ci, &ctr)) < 0)
-		goto out;
-	for (size_t i = 0; c.ip_masq && i < ctx->prev->n_ips; i++) {
-		if (!ctx->prev->ips[i].gateway.family)
-			continue;
-		rc = netd_nft_masq_has(&ctx->prev->ips[i].address, owner, &ctx->err);
-		if (rc == 0)
-			rc = cni_drift(ctx, "masquerade for %s is missing from table inet %s",
-				       netd_prefix_str(&ctx->prev->ips[i].address, buf), NETD_NFT_CNI_TABLE);
-		if (rc < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	netd_nl_free(ctr_nl);
-	netd_nl_free(nl);
-	if (nsfd >= 0)
-		close(nsfd);
-	return rc;
+	if ((rc = resolve_env(ctx, a.host, &c, &env)) == 0 && (rc = check_network(&a, &c, &env)) == 0 &&
+	    (rc = netd_attach_check_link(ctx, a.ctr, &ctr, "veth", env.net.mtu)) == 0 && c.ip_masq &&
+	    prev_has_gateway(ctx))
+		rc = netd_attach_check_masq(ctx, c.owner);
+	return netd_attach_end(&a, rc);
 }
 
-/* GC: IPAM frees reservations; masquerade elements of this network that no
- * valid attachment owns go too. Veths of vanished containers went with their
- * netns; the shared devices go with the last DEL. */
+/* ---- GC, STATUS ---- */
+
+/* GC (under the lock): IPAM frees reservations; masquerade elements of this
+ * network that no valid attachment owns go too. Veths of vanished
+ * containers went with their netns; the shared devices go with the last
+ * DEL. */
 static int cmd_gc(struct cni_ctx *ctx)
 {
 	struct overlay_conf c;
-	char (*owners)[33] = NULL;
-	const char **keep = NULL;
-	size_t n = ctx->n_valid;
-	int rc;
+	int rc = parse_conf(ctx, &c);
 
-	if ((rc = parse_conf(ctx, &c)) < 0)
-		return rc;
-	if ((rc = netd_ipam_run(ctx, c.ipam_type, CNI_CMD_GC)) < 0)
-		return rc;
-	if (!c.ip_masq)
-		return 0;
-	owners = calloc(n + 1, sizeof(*owners));
-	keep = calloc(n + 1, sizeof(*keep));
-	if (!owners || !keep) {
-		rc = netd_err_set(&ctx->err, -ENOMEM, NETD_ERR_INTERNAL, "GC: out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		netd_nft_owner(ctx->network, ctx->valid[i].container_id, ctx->valid[i].ifname, owners[i]);
-		keep[i] = owners[i];
-	}
-	rc = netd_nft_masq_gc(ctx->network, keep, n, &ctx->err);
-out:
-	free(owners);
-	free(keep);
-	return rc;
+	return rc < 0 ? rc : netd_attach_gc(ctx, c.lock, c.ipam_type, c.ip_masq, false);
 }
 
 static int cmd_status(struct cni_ctx *ctx)
 {
 	struct overlay_conf c;
-	int rc = parse_conf(ctx, &c);
 
-	if (rc < 0 || !c.ipam_type)
-		return rc;
-	return netd_ipam_run(ctx, c.ipam_type, CNI_CMD_STATUS);
+	return parse_conf(ctx, &c) < 0 ? -EINVAL : netd_ipam_run(ctx, c.ipam_type, CNI_CMD_STATUS);
 }
 
-static const struct cni_plugin overlay_plugin = {
-	.name = "netd-overlay",
-	.add = cmd_add,
-	.del = cmd_del,
-	.check = cmd_check,
-	.gc = cmd_gc,
-	.status = cmd_status,
-};
-
-int main(void)
-{
-	return cni_main(&overlay_plugin);
-}
+CNI_PLUGIN_MAIN("netd-overlay", cmd_add, cmd_del, cmd_check, cmd_gc, cmd_status)

@@ -238,6 +238,20 @@ bad() {
 	[ "$(host_state)" = "$BEFORE" ]
 }
 
+@test "dns from the network config is in the result; a bad one is a config error and creates nothing" {
+	bad_setup
+	bad '"vni":7,"dns":{"nameservers":"192.0.2.53"}' "dns"
+	cni netd-overlay ADD c1 <<<"$(conf '"vni":7,"isGateway":false,"dns":{"nameservers":["192.0.2.53"],"domain":"example.org","search":["example.org"],"options":["ndots:2"]}')"
+	assert_success
+	[ "$(json_field '.dns.nameservers[0]')" = 192.0.2.53 ]
+	[ "$(json_field '.dns.domain')" = example.org ]
+	[ "$(json_field '.dns.search[0]')" = example.org ]
+	[ "$(json_field '.dns.options[0]')" = ndots:2 ]
+	cni netd-overlay DEL c1 <<<"$(conf '"vni":7,"isGateway":false')"
+	assert_success
+	[ "$(host_state)" = "$BEFORE" ] || { diff <(echo "$BEFORE") <(host_state); return 1; }
+}
+
 @test "netdctl network create -d overlay: VNI from the name unless given, peers as a list" {
 	export NETD_CNI_CONF_DIR=$BATS_TEST_TMPDIR/net.d
 	"$NETDCTL_BIN" network create -d overlay --subnet 10.212.0.0/24 -o underlay=eth0 -o peers=192.0.2.2,192.0.2.3 blue

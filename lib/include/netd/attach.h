@@ -86,6 +86,11 @@ int netd_attach_undo_push(struct netd_attach *a, netd_undo_fn fn, const void *da
  * Returns rc. */
 int netd_attach_end(struct netd_attach *a, int rc);
 
+/* GC under the lock `lock_name`: IPAM's GC, then the network's masquerade
+ * (masq) and macspoofchk (macspoof) elements that no valid attachment
+ * owns. Interfaces of vanished containers went with their netns. */
+int netd_attach_gc(struct cni_ctx *ctx, const char *lock_name, const char *ipam_type, bool masq, bool macspoof);
+
 /* ---- IPAM ------------------------------------------------------------- */
 
 /* IPAM ADD for the attachment (type from netd_conf_ipam; NULL = none, a.ipam
@@ -115,6 +120,44 @@ int netd_attach_result(struct netd_attach *a, const struct netd_link *l, bool de
  * drift (code 103). */
 int netd_attach_check_link(struct cni_ctx *ctx, struct netd_nl *nl, const struct netd_link *l, const char *kind,
 			   int want_mtu);
+
+/* ---- CHECK --------------------------------------------------------------- */
+
+/* CHECK's common start: prevResult is given (else code 7), IPAM's CHECK
+ * passes, the attachment is open without a lock (`want` as for begin), and
+ * the container interface CNI_IFNAME is in prevResult and in the netns
+ * (*ctr; code 103 naming the one missing). The driver then compares its own
+ * pieces and ends with netd_attach_check_link() and netd_attach_end(). On
+ * failure nothing is left open. */
+int netd_attach_check_begin(struct netd_attach *a, struct cni_ctx *ctx, const char *ipam_type, unsigned want,
+			    struct netd_link *ctr);
+
+/* ---- containers on a bridge (netd-bridge, netd-overlay) ------------------- */
+
+/* The bridge `br` holds the gateway `gw` (IPAM's gateway with its subnet's
+ * length) and forwarding is on for its family; the address's removal is
+ * pushed when this call added it. Another address of that subnet on the
+ * bridge is removed when `replace`, else refused (NETD_ERR_IN_USE): a second
+ * gateway would split the network. */
+int netd_attach_gateway(struct netd_attach *a, const struct netd_link *br, const struct netd_prefix *gw,
+			bool replace);
+
+/* The veth pair: the container end CNI_IFNAME is born in the netns, the
+ * host end vo->host_name joins the bridge vo->master and comes up in the
+ * same request (vo's peer fields are filled here). The host end gets no
+ * IPv6 of its own; the container end (*ctr) gets a.ipam's addresses and
+ * routes (default routes via the gateways when default_routes). Pushes the
+ * pair's removal. */
+int netd_attach_veth(struct netd_attach *a, struct netd_veth_opts *vo, bool default_routes, struct netd_link *ctr);
+
+/* Masquerade of a.ipam's addresses for `owner` (netd_nft_owner of the
+ * attachment); pushes its removal. */
+int netd_attach_masq(struct netd_attach *a, const char *owner);
+
+/* CHECK: prevResult's addresses are masqueraded for `owner` (code 103 for
+ * the first that is not). */
+int netd_attach_check_masq(struct cni_ctx *ctx, const char *owner);
+
 
 /* ---- config helpers (code 7 in ctx->err) ------------------------------- */
 

@@ -1,12 +1,12 @@
 /* cni.h — the CNI protocol: environment, network config, results, errors,
  * version negotiation, delegation, and the plugin skeleton.
  *
- * A plugin's main() is one call:
+ * A plugin's main() is one line, its name and handlers:
  *
- *     static const struct cni_plugin bridge = {
- *         .name = "netd-bridge", .add = cmd_add, .del = cmd_del,
- *         .check = cmd_check, .gc = cmd_gc, .status = cmd_status };
- *     int main(void) { return cni_main(&bridge); }
+ *     CNI_PLUGIN_MAIN("netd-bridge", cmd_add, cmd_del, cmd_check, cmd_gc, cmd_status)
+ *
+ * (a struct cni_plugin handed to cni_main(), which other programs, e.g.
+ * cni_invoke's callers, use directly).
  *
  * cni_plugin_run() does everything the spec asks of every plugin before the
  * command runs: it reads CNI_* from an env array and the config from a stream,
@@ -175,6 +175,16 @@ struct cni_plugin {
 int cni_plugin_run(const struct cni_plugin *p, char *const *envp, FILE *in, FILE *out);
 /* cni_plugin_run(p, environ, stdin, stdout) */
 int cni_main(const struct cni_plugin *p);
+
+/* A plugin binary's main(): its name and handlers in struct cni_plugin's
+ * order, then cni_main(). */
+#define CNI_PLUGIN_MAIN(name_, add_, del_, check_, gc_, status_)                                            \
+	int main(void)                                                                                       \
+	{                                                                                                    \
+		static const struct cni_plugin plugin_ = {                                                   \
+			.name = name_, .add = add_, .del = del_, .check = check_, .gc = gc_, .status = status_}; \
+		return cni_main(&plugin_);                                                                   \
+	}
 
 /* Shorthands for handlers: a config problem (code 7), CHECK finding drift
  * (NETD_ERR_DRIFT). printf-style, return -EINVAL. */
