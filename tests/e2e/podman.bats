@@ -1,12 +1,15 @@
 #!/usr/bin/env bats
-# e2e: podman 4.3 with its CNI backend runs containers on netd-bridge +
-# netd-ipam networks. Private config and storage, inside the isolated host.
+# e2e: podman 4.3 with its CNI backend runs containers on netd networks.
+# Private config and storage, inside the isolated host.
 #
 # The networks are what `podman network create` writes for this backend
 # (cniVersion 0.4.0: bridge with isGateway, ipMasq, hairpinMode; host-local
 # with routes [{"dst":"0.0.0.0/0"}] and a ranges gateway; then portmap,
-# firewall, tuning), with only the bridge and IPAM types swapped for ours, as
-# a user would; portmap, firewall and tuning are the reference plugins.
+# firewall, tuning), with the bridge and IPAM types swapped for ours and the
+# reference portmap replaced by netd-endpoint (portMappings and aliases), as
+# a user would: netd publishes the ports and answers names, and nothing else
+# DNATs. firewall and tuning stay the reference plugins. One netd runs for
+# the whole file.
 #
 # "out" is a netns beyond the host (192.0.2.2, the host is 192.0.2.1 on its
 # side) with an HTTP server: what the containers reach on egress, and where a
@@ -38,15 +41,14 @@ setup_file() {
 	[containers]
 	default_ulimits = ["nofile=20000:20000", "nproc=1000:1000"]
 	EOC
-	pm network create --subnet 10.123.0.0/24 netd-e2e >/dev/null 2>&1
-	pm network create --subnet 10.125.0.0/24 netd-e2f >/dev/null 2>&1
-	for n in netd-e2e netd-e2f; do
-		f=$W/netconf/$n.conflist
-		jq '.plugins[0].type = "netd-bridge" | .plugins[0].ipam.type = "netd-ipam"' "$f" > "$f.new"
-		mv "$f.new" "$f"
-	done
+	mkdir -p "$W/netd"
+	"$NETD_BUILD/netd/netd" --socket "$W/netd/netd.sock" --state-dir "$W/netd/state" 2>"$W/netd/log" 3>&- &
+	echo $! >"$W/netd/pid"
+	for i in $(seq 100); do [ -S "$W/netd/netd.sock" ] && break; sleep 0.05; done
+	netnet netd-e2e 10.123.0.0/24
+	netnet netd-e2f 10.125.0.0/24
 	# the shape is podman's own
-	jq -e '.cniVersion == "0.4.0" and ([.plugins[].type] == ["netd-bridge","portmap","firewall","tuning"])
+	jq -e '.cniVersion == "0.4.0" and ([.plugins[].type] == ["netd-bridge","netd-endpoint","firewall","tuning"])
 	       and .plugins[0].isGateway and .plugins[0].ipMasq and .plugins[0].hairpinMode
 	       and .plugins[0].ipam.routes == [{"dst":"0.0.0.0/0"}] and .plugins[0].ipam.ranges[0][0].gateway == "10.123.0.1"
 	       and (.plugins[0] | has("isDefaultGateway") | not)' "$W/netconf/netd-e2e.conflist" >/dev/null
@@ -57,6 +59,10 @@ setup_file() {
 	cp /bin/busybox "$W/img/bin/busybox"
 	for a in sh ip ping sleep cat hostname nslookup wget timeout httpd; do ln -sf busybox "$W/img/bin/$a"; done
 	echo "hello from web" > "$W/img/www/index.html"
+	for c in nginx web db redis; do
+		mkdir -p "$W/img/www/$c"
+		echo "hello from $c" > "$W/img/www/$c/index.html"
+	done
 	tar -C "$W/img" -cf "$W/img.tar" .
 	pm import "$W/img.tar" localhost/netd-e2e:latest >/dev/null
 
@@ -73,6 +79,17 @@ setup_file() {
 	echo $! > "$W/httpd.pid"
 }
 
+# netnet NAME SUBNET: a network as `podman network create` writes it, with
+# netd's bridge and IPAM, and netd-endpoint where the reference portmap was
+netnet() {
+	local f=$W/netconf/$1.conflist
+	pm network create --subnet "$2" "$1" >/dev/null
+	jq --arg sock "$W/netd/netd.sock" '.plugins[0].type = "netd-bridge" | .plugins[0].ipam.type = "netd-ipam" |
+		.plugins |= map(if .type == "portmap" then {type: "netd-endpoint", socket: $sock,
+			capabilities: {portMappings: true, aliases: true}} else . end)' "$f" >"$f.new"
+	mv "$f.new" "$f"
+}
+
 pm() {
 	CONTAINERS_CONF=$W/containers.conf podman --root "$W/storage" --runroot "$W/run" --storage-driver vfs "$@"
 }
@@ -82,6 +99,7 @@ teardown_file() {
 	kill "$(cat "$W/httpd.pid")" 2>/dev/null || true
 	pm rm -af -t 0 >/dev/null 2>&1 || true
 	pm rmi -af >/dev/null 2>&1 || true
+	kill "$(cat "$W/netd/pid")" 2>/dev/null || true
 }
 
 @test "podman runs two containers on a netd network; they get addresses and ping each other" {
@@ -106,11 +124,7 @@ teardown_file() {
 }
 
 @test "podman: a container finds another by name and by alias through netd's resolver, nothing configured by hand" {
-	N=$BATS_TEST_TMPDIR/netd
-	mkdir -p "$N"
-	"$NETD_BUILD/netd/netd" --socket "$N/netd.sock" --state-dir "$N/state" 2>"$N/log" &
-	echo $! >"$N/pid"
-	for i in $(seq 100); do [ -S "$N/netd.sock" ] && break; sleep 0.05; done
+	N=$W/netd
 	cat > "$W/netconf/netd-dns.conflist" <<-EOC
 	{"cniVersion":"1.0.0","name":"netd-dns","plugins":[
 	 {"type":"netd-bridge","bridge":"netddns0","isGateway":true,"ipMasq":true,
@@ -129,8 +143,6 @@ teardown_file() {
 	run pm run --rm --name web2 --network netd-dns localhost/netd-e2e nslookup database
 	[[ "$output" == *"Address: $db_ip"* ]]
 	pm rm -f -t 0 db
-	kill "$(cat "$N/pid")"
-	wait "$(cat "$N/pid")" 2>/dev/null || true
 	rm -f "$W/netconf/netd-dns.conflist"
 }
 
@@ -175,4 +187,54 @@ egress() { [ "$(pm exec "$1" timeout 5 wget -q -O - http://192.0.2.2:8080/)" = "
 	pm rm -f -t 0 multi
 	[ "$(ip -o link show master "$BR1" | wc -l)" -eq 0 ]
 	[ "$(ip -o link show master "$BR2" | wc -l)" -eq 0 ]
+}
+
+# get NAME URL: the page, as NAME's applications fetch it (getaddrinfo, so
+# through the resolv.conf podman wrote)
+get() { pm exec "$1" timeout 5 wget -q -O - "$2"; }
+
+@test "podman: the Compose walkthrough: names, isolation and published ports, all through netd" {
+	netnet nginx_network 10.89.1.0/24
+	netnet db_network 10.89.2.0/24
+	netnet redis_network 10.89.3.0/24
+	img=localhost/netd-e2e
+	pm run -d --name nginx --network nginx_network -p 18080:80 $img httpd -f -p 80 -h /www/nginx
+	pm run -d --name web --network nginx_network,db_network,redis_network $img httpd -f -p 8000 -h /www/web
+	pm run -d --name db --network db_network -p 13306:3306 $img httpd -f -p 3306 -h /www/db
+	pm run -d --name redis --network redis_network -p 16379:6379 $img httpd -f -p 6379 -h /www/redis
+	# podman wrote netd's resolver into every container, first
+	for c in nginx web db redis; do
+		[ "$(pm exec $c sh -c 'grep -m1 ^nameserver /etc/resolv.conf')" = "nameserver 127.0.0.11" ]
+	done
+	# web resolves and reaches db and redis by name; nginx reaches web by name
+	[ "$(get web http://db:3306/)" = "hello from db" ]
+	[ "$(get web http://redis:6379/)" = "hello from redis" ]
+	[ "$(get nginx http://web:8000/)" = "hello from web" ]
+	# nginx shares no network with db or redis: no name, no way through by address
+	run pm exec nginx timeout 5 wget -q -O - http://db:3306/
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"bad address"* ]]
+	! get nginx http://redis:6379/ || false
+	db_ip=$(pm inspect db --format '{{(index .NetworkSettings.Networks "db_network").IPAddress}}')
+	[[ $db_ip == 10.89.2.* ]]
+	! get nginx "http://$db_ip:3306/" || false
+	get web "http://$db_ip:3306/"
+	# published ports answer from the host (127.0.0.1 and its address) and from out
+	[ "$(curl -sf -m 5 http://127.0.0.1:18080/)" = "hello from nginx" ]
+	[ "$(curl -sf -m 5 http://127.0.0.1:13306/)" = "hello from db" ]
+	[ "$(curl -sf -m 5 http://192.0.2.1:16379/)" = "hello from redis" ]
+	[ "$(ip netns exec out timeout 5 busybox wget -q -O - http://192.0.2.1:18080/)" = "hello from nginx" ]
+	[ "$(ip netns exec out timeout 5 busybox wget -q -O - http://192.0.2.1:13306/)" = "hello from db" ]
+	# an unpublished port does not
+	! ip netns exec out timeout 5 busybox wget -q -O - http://192.0.2.1:8000/ || false
+	# hairpin: web through the host's published port to nginx
+	[ "$(get web http://192.0.2.1:18080/)" = "hello from nginx" ]
+	# egress from every container
+	for c in nginx web db redis; do egress $c; done
+	# netd alone published them: its map holds the three, nobody else DNATs
+	[ "$(nft -j list map inet netd ports4 | jq '[.nftables[].map.elem // empty | .[]] | length')" = 3 ]
+	! nft list ruleset | grep -qi -e CNI-HOSTPORT -e cni_hostport || false
+	pm rm -f -t 0 nginx web db redis
+	[ "$(nft -j list map inet netd ports4 | jq '[.nftables[].map.elem // empty | .[]] | length')" = 0 ]
+	[ "$(curl -s --unix-socket "$W/netd/netd.sock" http://netd/v1/endpoints | jq length)" = 0 ]
 }
