@@ -23,17 +23,34 @@ static void scrub(char *s)
 	}
 }
 
+static int vset(struct netd_err *err, int rc, int code, const char *fmt, va_list ap)
+{
+	if (!err || err->msg[0])
+		return rc;
+	err->code = code;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	scrub(err->msg);
+	return rc;
+}
+
 int netd_err_set(struct netd_err *err, int rc, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!err || err->msg[0])
-		return rc;
-	err->code = code;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	rc = vset(err, rc, code, fmt, ap);
 	va_end(ap);
-	scrub(err->msg);
+	return rc;
+}
+
+int netd_err_invalid(struct netd_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vset(err, -EINVAL, CNI_ERR_INVALID_CONFIG, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 

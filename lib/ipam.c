@@ -37,7 +37,7 @@ static int request_for_set(const struct netd_ipam_conf *c, size_t set, const str
 		if (netd_ipam_find_set(c, q) != (int)set)
 			continue;
 		if (found)
-			return ipam_conf_err(err, "requested IPs %s and %s are both in range set %zu: "
+			return netd_err_invalid(err, "requested IPs %s and %s are both in range set %zu: "
 					"one address per range set", netd_addr_str(found, a),
 					netd_addr_str(q, b), set);
 		found = q;
@@ -58,17 +58,17 @@ static int check_requests(const struct netd_ipam_conf *c, struct netd_err *err)
 
 		netd_addr_str(q, a);
 		if (set < 0)
-			return ipam_conf_err(err, "requested IP %s is outside every range of network %s", a,
+			return netd_err_invalid(err, "requested IP %s is outside every range of network %s", a,
 					c->network);
 		r = netd_ipam_find_range(&c->sets[set], q);
 		rg = &c->sets[set].ranges[r];
 		netd_prefix_str(&rg->subnet, p);
 		if (netd_addr_eq(q, &rg->gateway))
-			return ipam_conf_err(err, "requested IP %s is the gateway of %s", a, p);
+			return netd_err_invalid(err, "requested IP %s is the gateway of %s", a, p);
 		if (netd_ipam_special(rg, q))
-			return ipam_conf_err(err, "requested IP %s is the network or broadcast address of %s", a, p);
+			return netd_err_invalid(err, "requested IP %s is the network or broadcast address of %s", a, p);
 		if ((ex = netd_ipam_excluded(c, q)))
-			return ipam_conf_err(err, "requested IP %s is excluded (ipam.exclude %s)", a,
+			return netd_err_invalid(err, "requested IP %s is excluded (ipam.exclude %s)", a,
 					netd_prefix_str(ex, p));
 	}
 	return 0;

@@ -42,7 +42,7 @@ static int opt_str(const json_t *o, const char *key, const char *where, const ch
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return ipam_conf_err(err, "%s%s: must be a string", where, key);
+		return netd_err_invalid(err, "%s%s: must be a string", where, key);
 	*out = json_string_value(v);
 	return 0;
 }
@@ -57,9 +57,9 @@ static int opt_addr(const json_t *o, const char *key, const char *where, int fam
 	if ((rc = opt_str(o, key, where, &s, err)) < 0 || !s)
 		return rc;
 	if (netd_addr_parse(s, out) < 0)
-		return ipam_conf_err(err, "%s%s: '%s' is not an IP address", where, key, s);
+		return netd_err_invalid(err, "%s%s: '%s' is not an IP address", where, key, s);
 	if (out->family != family)
-		return ipam_conf_err(err, "%s%s: %s is not in the subnet's address family", where, key, s);
+		return netd_err_invalid(err, "%s%s: %s is not in the subnet's address family", where, key, s);
 	return 0;
 }
 
@@ -76,19 +76,19 @@ static int parse_range(const json_t *o, const char *where, struct netd_ipam_rang
 
 	memset(r, 0, sizeof(*r));
 	if (!json_is_object(o))
-		return ipam_conf_err(err, "%s: must be an object", where);
+		return netd_err_invalid(err, "%s: must be an object", where);
 	if ((rc = opt_str(o, "subnet", where, &s, err)) < 0)
 		return rc;
 	if (!s)
-		return ipam_conf_err(err, "%ssubnet: missing", where);
+		return netd_err_invalid(err, "%ssubnet: missing", where);
 	if (netd_prefix_parse(s, &p) < 0)
-		return ipam_conf_err(err, "%ssubnet: '%s' is not a CIDR subnet", where, s);
+		return netd_err_invalid(err, "%ssubnet: '%s' is not a CIDR subnet", where, s);
 	net = netd_prefix_network(&p);
 	if (!netd_addr_eq(&net.addr, &p.addr))
-		return ipam_conf_err(err, "%ssubnet: %s has host bits set (the network is %s)", where, s,
+		return netd_err_invalid(err, "%ssubnet: %s has host bits set (the network is %s)", where, s,
 				netd_prefix_str(&net, nbuf));
 	if (p.len + 2 > (int)netd_addr_bits(&p.addr))
-		return ipam_conf_err(err, "%ssubnet: %s is too small to allocate from", where, s);
+		return netd_err_invalid(err, "%ssubnet: %s is too small to allocate from", where, s);
 	r->subnet = net;
 	family = net.addr.family;
 	netd_prefix_str(&net, sbuf);
@@ -103,7 +103,7 @@ static int parse_range(const json_t *o, const char *where, struct netd_ipam_rang
 	if (!r->start.family)
 		netd_addr_add(&net.addr, 1, &r->start);
 	else if (!netd_prefix_contains(&net, &r->start))
-		return ipam_conf_err(err, "%srangeStart: %s is outside subnet %s", where,
+		return netd_err_invalid(err, "%srangeStart: %s is outside subnet %s", where,
 				netd_addr_str(&r->start, abuf), sbuf);
 
 	if ((rc = opt_addr(o, "rangeEnd", where, family, &r->end, err)) < 0)
@@ -113,11 +113,11 @@ static int parse_range(const json_t *o, const char *where, struct netd_ipam_rang
 		if (family == AF_INET)
 			netd_addr_add(&r->end, -1, &r->end);
 	} else if (!netd_prefix_contains(&net, &r->end)) {
-		return ipam_conf_err(err, "%srangeEnd: %s is outside subnet %s", where,
+		return netd_err_invalid(err, "%srangeEnd: %s is outside subnet %s", where,
 				netd_addr_str(&r->end, abuf), sbuf);
 	}
 	if (netd_addr_cmp(&r->start, &r->end) > 0)
-		return ipam_conf_err(err, "%srangeStart: %s is after rangeEnd", where,
+		return netd_err_invalid(err, "%srangeStart: %s is after rangeEnd", where,
 				netd_addr_str(&r->start, abuf));
 	return 0;
 }
@@ -142,9 +142,9 @@ static int parse_set(const json_t *arr, size_t idx, struct netd_ipam_rangeset *s
 
 	memset(set, 0, sizeof(*set));
 	if (!json_is_array(arr))
-		return ipam_conf_err(err, "ipam.ranges[%zu]: must be a list of ranges", idx);
+		return netd_err_invalid(err, "ipam.ranges[%zu]: must be a list of ranges", idx);
 	if (!json_array_size(arr))
-		return ipam_conf_err(err, "ipam.ranges[%zu]: empty range set", idx);
+		return netd_err_invalid(err, "ipam.ranges[%zu]: empty range set", idx);
 	json_array_foreach(arr, i, o) {
 		struct netd_ipam_range r;
 
@@ -152,10 +152,10 @@ static int parse_set(const json_t *arr, size_t idx, struct netd_ipam_rangeset *s
 		if ((rc = parse_range(o, where, &r, err)) < 0)
 			return rc;
 		if (set->n_ranges && r.subnet.addr.family != set->ranges[0].subnet.addr.family)
-			return ipam_conf_err(err, "ipam.ranges[%zu]: mixed address families in one range set", idx);
+			return netd_err_invalid(err, "ipam.ranges[%zu]: mixed address families in one range set", idx);
 		for (size_t j = 0; j < set->n_ranges; j++)
 			if (ranges_overlap(&set->ranges[j], &r))
-				return ipam_conf_err(err, "ipam.ranges[%zu]: ranges %s and %s overlap", idx,
+				return netd_err_invalid(err, "ipam.ranges[%zu]: ranges %s and %s overlap", idx,
 						netd_prefix_str(&set->ranges[j].subnet, a),
 						netd_prefix_str(&r.subnet, b));
 		if (ipam_push((void **)&set->ranges, &set->n_ranges, sizeof(r), &r) < 0)
@@ -174,26 +174,26 @@ static int parse_routes(const json_t *ipam, struct netd_ipam_conf *c, struct net
 	if (!arr || json_is_null(arr))
 		return 0;
 	if (!json_is_array(arr))
-		return ipam_conf_err(err, "ipam.routes: must be a list");
+		return netd_err_invalid(err, "ipam.routes: must be a list");
 	json_array_foreach(arr, i, o) {
 		struct cni_route rt = {.scope = -1};
 		const char *s;
 
 		snprintf(where, sizeof(where), "ipam.routes[%zu].", i);
 		if (!json_is_object(o))
-			return ipam_conf_err(err, "ipam.routes[%zu]: must be an object", i);
+			return netd_err_invalid(err, "ipam.routes[%zu]: must be an object", i);
 		if ((rc = opt_str(o, "dst", where, &s, err)) < 0)
 			return rc;
 		if (!s)
-			return ipam_conf_err(err, "%sdst: missing", where);
+			return netd_err_invalid(err, "%sdst: missing", where);
 		if (netd_prefix_parse(s, &rt.dst) < 0)
-			return ipam_conf_err(err, "%sdst: '%s' is not a CIDR prefix", where, s);
+			return netd_err_invalid(err, "%sdst: '%s' is not a CIDR prefix", where, s);
 		if ((rc = opt_str(o, "gw", where, &s, err)) < 0)
 			return rc;
 		if (s && netd_addr_parse(s, &rt.gw) < 0)
-			return ipam_conf_err(err, "%sgw: '%s' is not an IP address", where, s);
+			return netd_err_invalid(err, "%sgw: '%s' is not an IP address", where, s);
 		if (s && rt.gw.family != rt.dst.addr.family)
-			return ipam_conf_err(err, "%sgw: %s is not in the family of dst", where, s);
+			return netd_err_invalid(err, "%sgw: %s is not in the family of dst", where, s);
 		if (ipam_push((void **)&c->routes, &c->n_routes, sizeof(rt), &rt) < 0)
 			return ipam_oom(err);
 	}
@@ -208,20 +208,20 @@ static int parse_exclude(const json_t *ipam, struct netd_ipam_conf *c, struct ne
 	if (!arr || json_is_null(arr))
 		return 0;
 	if (!json_is_array(arr))
-		return ipam_conf_err(err, "ipam.exclude: must be a list of IPs or CIDRs");
+		return netd_err_invalid(err, "ipam.exclude: must be a list of IPs or CIDRs");
 	json_array_foreach(arr, i, v) {
 		const char *s = json_string_value(v);
 		struct netd_prefix p;
 
 		if (!s)
-			return ipam_conf_err(err, "ipam.exclude[%zu]: must be a string", i);
+			return netd_err_invalid(err, "ipam.exclude[%zu]: must be a string", i);
 		if (strchr(s, '/')) {
 			if (netd_prefix_parse(s, &p) < 0)
-				return ipam_conf_err(err, "ipam.exclude[%zu]: '%s' is not an IP or CIDR", i, s);
+				return netd_err_invalid(err, "ipam.exclude[%zu]: '%s' is not an IP or CIDR", i, s);
 			p = netd_prefix_network(&p);
 		} else {
 			if (netd_addr_parse(s, &p.addr) < 0)
-				return ipam_conf_err(err, "ipam.exclude[%zu]: '%s' is not an IP or CIDR", i, s);
+				return netd_err_invalid(err, "ipam.exclude[%zu]: '%s' is not an IP or CIDR", i, s);
 			p.len = (uint8_t)netd_addr_bits(&p.addr);
 		}
 		if (ipam_push((void **)&c->exclude, &c->n_exclude, sizeof(p), &p) < 0)
@@ -248,17 +248,17 @@ int netd_ipam_conf_parse(const json_t *netconf, struct netd_ipam_conf **out, str
 
 	*out = NULL;
 	if (!json_is_object(netconf))
-		return ipam_conf_err(err, "network config must be a JSON object");
+		return netd_err_invalid(err, "network config must be a JSON object");
 	s = json_string_value(json_object_get(netconf, "name"));
 	if (!s)
-		return ipam_conf_err(err, "name: missing or not a string");
+		return netd_err_invalid(err, "name: missing or not a string");
 	if (!netd_name_valid(s))
-		return ipam_conf_err(err, "name: '%s' is not a valid network name (" NETD_NAME_RULE ")", s);
+		return netd_err_invalid(err, "name: '%s' is not a valid network name (" NETD_NAME_RULE ")", s);
 	ipam = json_object_get(netconf, "ipam");
 	if (!ipam)
-		return ipam_conf_err(err, "ipam: missing");
+		return netd_err_invalid(err, "ipam: missing");
 	if (!json_is_object(ipam))
-		return ipam_conf_err(err, "ipam: must be an object");
+		return netd_err_invalid(err, "ipam: must be an object");
 	if (!(c = calloc(1, sizeof(*c))))
 		return ipam_oom(err);
 	if ((rc = dup_str(&c->network, s, err)) < 0)
@@ -267,7 +267,7 @@ int netd_ipam_conf_parse(const json_t *netconf, struct netd_ipam_conf **out, str
 	if ((rc = opt_str(ipam, "dataDir", "ipam.", &s, err)) < 0)
 		goto fail;
 	if (s && !*s) {
-		rc = ipam_conf_err(err, "ipam.dataDir: must not be empty");
+		rc = netd_err_invalid(err, "ipam.dataDir: must not be empty");
 		goto fail;
 	}
 	if ((rc = dup_str(&c->data_dir, s ? s : NETD_IPAM_DEFAULT_DATA_DIR, err)) < 0)
@@ -291,13 +291,13 @@ int netd_ipam_conf_parse(const json_t *netconf, struct netd_ipam_conf **out, str
 			goto fail;
 		}
 	} else if (json_object_get(ipam, "rangeStart") || json_object_get(ipam, "rangeEnd")) {
-		rc = ipam_conf_err(err, "ipam.subnet: missing (rangeStart/rangeEnd need a subnet)");
+		rc = netd_err_invalid(err, "ipam.subnet: missing (rangeStart/rangeEnd need a subnet)");
 		goto fail;
 	}
 	ranges = json_object_get(ipam, "ranges");
 	if (ranges && !json_is_null(ranges)) {
 		if (!json_is_array(ranges)) {
-			rc = ipam_conf_err(err, "ipam.ranges: must be a list of range sets");
+			rc = netd_err_invalid(err, "ipam.ranges: must be a list of range sets");
 			goto fail;
 		}
 		json_array_foreach(ranges, i, v) {
@@ -312,7 +312,7 @@ int netd_ipam_conf_parse(const json_t *netconf, struct netd_ipam_conf **out, str
 		}
 	}
 	if (!c->n_sets) {
-		rc = ipam_conf_err(err, "ipam.ranges: missing: no address ranges (set 'ranges' or 'subnet')");
+		rc = netd_err_invalid(err, "ipam.ranges: missing: no address ranges (set 'ranges' or 'subnet')");
 		goto fail;
 	}
 	/* An address may belong to one range set only. */
@@ -325,7 +325,7 @@ int netd_ipam_conf_parse(const json_t *netconf, struct netd_ipam_conf **out, str
 
 					if (!ranges_overlap(r1, r2))
 						continue;
-					rc = ipam_conf_err(err, "ipam.ranges: range set %zu (%s) overlaps range set %zu (%s)",
+					rc = netd_err_invalid(err, "ipam.ranges: range set %zu (%s) overlaps range set %zu (%s)",
 						      x, netd_prefix_str(&r1->subnet, a), y,
 						      netd_prefix_str(&r2->subnet, b));
 					goto fail;
@@ -353,15 +353,15 @@ int netd_ipam_conf_request(struct netd_ipam_conf *c, const char *ip, const char 
 	while (len && isspace((unsigned char)ip[len - 1]))
 		len--;
 	if (!len || len >= sizeof(buf))
-		return ipam_conf_err(err, "%s: '%s' is not an IP address", source, ip ? ip : "");
+		return netd_err_invalid(err, "%s: '%s' is not an IP address", source, ip ? ip : "");
 	memcpy(buf, ip, len);
 	buf[len] = '\0';
 	if (strchr(buf, '/')) {
 		if (netd_prefix_parse(buf, &p) < 0)
-			return ipam_conf_err(err, "%s: '%s' is not an IP address", source, buf);
+			return netd_err_invalid(err, "%s: '%s' is not an IP address", source, buf);
 		a = p.addr;
 	} else if (netd_addr_parse(buf, &a) < 0) {
-		return ipam_conf_err(err, "%s: '%s' is not an IP address", source, buf);
+		return netd_err_invalid(err, "%s: '%s' is not an IP address", source, buf);
 	}
 	for (size_t i = 0; i < c->n_requested; i++)
 		if (netd_addr_eq(&c->requested[i], &a))
@@ -381,11 +381,11 @@ static int request_list(struct netd_ipam_conf *c, const json_t *arr, const char 
 	if (!arr || json_is_null(arr))
 		return 0;
 	if (!json_is_array(arr))
-		return ipam_conf_err(err, "%s: must be a list of IP addresses", source);
+		return netd_err_invalid(err, "%s: must be a list of IP addresses", source);
 	json_array_foreach(arr, i, v) {
 		snprintf(where, sizeof(where), "%s[%zu]", source, i);
 		if (!json_is_string(v))
-			return ipam_conf_err(err, "%s: must be a string", where);
+			return netd_err_invalid(err, "%s: must be a string", where);
 		if ((rc = netd_ipam_conf_request(c, json_string_value(v), where, err)) < 0)
 			return rc;
 	}

@@ -3,24 +3,10 @@
 #define NETD_IPAM_INTERNAL_H
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "netd/err.h"
-
-/* Code 7 with a message naming the field. */
-static inline int __attribute__((format(printf, 2, 3))) ipam_conf_err(struct netd_err *err, const char *fmt, ...)
-{
-	char msg[NETD_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s", msg);
-}
 
 /* Append elem (size bytes) to *arr of *n. */
 static inline int ipam_push(void **arr, size_t *n, size_t size, const void *elem)

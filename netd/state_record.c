@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,24 +31,12 @@ int netd_ep_id(char *buf, size_t size, const char *network, const char *cid, con
 
 /* ---- validation --------------------------------------------------------- */
 
-static int bad(struct netd_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int bad(struct netd_err *err, const char *fmt, ...)
-{
-	char msg[NETD_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s", msg);
-}
-
 static int want_string(const json_t *v, const char *field, struct netd_err *err)
 {
 	if (!json_is_string(v))
-		return bad(err, "field '%s' must be a string", field);
+		return netd_err_invalid(err, "field '%s' must be a string", field);
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return bad(err, "field '%s' must not contain NUL", field);
+		return netd_err_invalid(err, "field '%s' must not contain NUL", field);
 	return 0;
 }
 
@@ -59,9 +46,9 @@ static int need_string(const json_t *body, const char *field, const char **out, 
 	const json_t *v = json_object_get(body, field);
 	int rc;
 
-	*out = NULL; /* set on every path: gcc -O3 cannot tell that bad() is negative */
+	*out = NULL; /* set on every path: gcc -O3 cannot tell that the error return is negative */
 	if (!v)
-		return bad(err, "field '%s' is required", field);
+		return netd_err_invalid(err, "field '%s' is required", field);
 	if ((rc = want_string(v, field, err)) < 0)
 		return rc;
 	*out = json_string_value(v);
@@ -74,7 +61,7 @@ static int need_name(const json_t *body, const char *field, const char **out, st
 	int rc = need_string(body, field, out, err);
 
 	if (rc == 0 && !netd_name_valid(*out))
-		return bad(err, "field '%s' must match " NETD_NAME_RULE, field);
+		return netd_err_invalid(err, "field '%s' must match " NETD_NAME_RULE, field);
 	return rc;
 }
 
@@ -84,13 +71,12 @@ static int check_name_list(const json_t *v, const char *field, struct netd_err *
 	json_t *e;
 
 	if (!json_is_array(v))
-		return bad(err, "field '%s' must be an array of names", field);
+		return netd_err_invalid(err, "field '%s' must be an array of names", field);
 	if (json_array_size(v) > 256)
-		return bad(err, "field '%s' has more than 256 entries", field);
+		return netd_err_invalid(err, "field '%s' has more than 256 entries", field);
 	json_array_foreach(v, i, e) {
 		if (!json_is_string(e) || !netd_name_valid(json_string_value(e)))
-			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s[%zu]: not a valid name "
-					    "(" NETD_NAME_RULE ")", field, i);
+			return netd_err_invalid(err, "%s[%zu]: not a valid name (" NETD_NAME_RULE ")", field, i);
 	}
 	return 0;
 }
@@ -102,11 +88,11 @@ static int check_ips(const json_t *v, struct netd_err *err)
 	struct netd_prefix p;
 
 	if (!json_is_array(v) || json_array_size(v) > 64)
-		return bad(err, "field '%s' must be an array of at most 64 addresses", "ips");
+		return netd_err_invalid(err, "field '%s' must be an array of at most 64 addresses", "ips");
 	json_array_foreach(v, i, e) {
 		if (!json_is_string(e) || netd_prefix_parse(json_string_value(e), &p) < 0)
-			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "ips[%zu]: not an address with prefix length "
-					    "(like 10.88.0.2/16)", i);
+			return netd_err_invalid(err, "ips[%zu]: not an address with prefix length (like 10.88.0.2/16)",
+						i);
 	}
 	return 0;
 }
@@ -117,10 +103,9 @@ static int check_int(const json_t *o, const char *key, long long min, long long 
 	json_t *v = json_object_get(o, key);
 
 	if (!v)
-		return required ? netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s: field '%s' is required", ctx, key) : 0;
+		return required ? netd_err_invalid(err, "%s: field '%s' is required", ctx, key) : 0;
 	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%s: field '%s' must be an integer in %lld..%lld",
-				    ctx, key, min, max);
+		return netd_err_invalid(err, "%s: field '%s' must be an integer in %lld..%lld", ctx, key, min, max);
 	return 0;
 }
 
@@ -136,7 +121,7 @@ static int check_only_keys(const json_t *o, const char *const *keys, const char 
 			if (!strcmp(k, keys[i]))
 				break;
 		if (!keys[i])
-			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "%sunknown field '%.64s'", ctx, k);
+			return netd_err_invalid(err, "%sunknown field '%.64s'", ctx, k);
 	}
 	return 0;
 }
@@ -151,11 +136,11 @@ static int check_body(const json_t *body, const char *const *keys, bool stored, 
 	int rc;
 
 	if (!json_is_object(body))
-		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "body must be a JSON object");
+		return netd_err_invalid(err, "body must be a JSON object");
 	if ((rc = check_only_keys(body, keys, "", err)) < 0)
 		return rc;
 	if (!stored && (json_object_get(body, a) || json_object_get(body, b)))
-		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "fields '%s' and '%s' are set by netd", a, b);
+		return netd_err_invalid(err, "fields '%s' and '%s' are set by netd", a, b);
 	return 0;
 }
 
@@ -166,7 +151,7 @@ static int check_proto(const json_t *e, const char *ctx, struct netd_err *err)
 	uint8_t proto;
 
 	if (p && (!json_is_string(p) || netd_proto_parse(json_string_value(p), &proto) < 0))
-		return bad(err, "%s: protocol must be tcp, udp or sctp", ctx);
+		return netd_err_invalid(err, "%s: protocol must be tcp, udp or sctp", ctx);
 	return 0;
 }
 
@@ -178,14 +163,14 @@ static int check_expose(const json_t *v, struct netd_err *err)
 	json_t *e;
 
 	if (!json_is_array(v) || json_array_size(v) > 1024)
-		return bad(err, "field '%s' must be an array of at most 1024 ports", "expose");
+		return netd_err_invalid(err, "field '%s' must be an array of at most 1024 ports", "expose");
 	json_array_foreach(v, i, e) {
 		char ctx[32];
 		int rc;
 
 		snprintf(ctx, sizeof(ctx), "expose[%zu]: ", i);
 		if (!json_is_object(e))
-			return bad(err, "%smust be an object {\"port\":..., \"protocol\":...}", ctx);
+			return netd_err_invalid(err, "%smust be an object {\"port\":..., \"protocol\":...}", ctx);
 		if ((rc = check_only_keys(e, keys, ctx, err)) < 0)
 			return rc;
 		ctx[strlen(ctx) - 2] = 0;
@@ -206,15 +191,15 @@ static int check_dns(const json_t *v, struct netd_err *err)
 	int rc;
 
 	if (!json_is_object(v))
-		return bad(err, "field '%s' must be an object", "dns");
+		return netd_err_invalid(err, "field '%s' must be an object", "dns");
 	if ((rc = check_only_keys(v, keys, "dns.", err)) < 0)
 		return rc;
 	ns = json_object_get(v, "nameservers");
 	if (ns && (!json_is_array(ns) || json_array_size(ns) > 16))
-		return bad(err, "field '%s' must be an array of at most 16 addresses", "dns.nameservers");
+		return netd_err_invalid(err, "field '%s' must be an array of at most 16 addresses", "dns.nameservers");
 	json_array_foreach(ns, i, e) {
 		if (!json_is_string(e) || netd_addr_parse(json_string_value(e), &a) < 0)
-			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "dns.nameservers[%zu]: not an IP address", i);
+			return netd_err_invalid(err, "dns.nameservers[%zu]: not an IP address", i);
 	}
 	return 0;
 }
@@ -226,7 +211,7 @@ static int check_ports(const json_t *v, struct netd_err *err)
 	json_t *e;
 
 	if (!json_is_array(v) || json_array_size(v) > 65536)
-		return bad(err, "field '%s' must be an array of at most 65536 mappings", "portMappings");
+		return netd_err_invalid(err, "field '%s' must be an array of at most 65536 mappings", "portMappings");
 	json_array_foreach(v, i, e) {
 		char ctx[32];
 		json_t *p;
@@ -235,7 +220,7 @@ static int check_ports(const json_t *v, struct netd_err *err)
 
 		snprintf(ctx, sizeof(ctx), "portMappings[%zu]", i);
 		if (!json_is_object(e))
-			return bad(err, "%s: must be an object", ctx);
+			return netd_err_invalid(err, "%s: must be an object", ctx);
 		strcat(ctx, ": ");
 		if ((rc = check_only_keys(e, keys, ctx, err)) < 0)
 			return rc;
@@ -248,7 +233,7 @@ static int check_ports(const json_t *v, struct netd_err *err)
 		p = json_object_get(e, "hostIP");
 		if (p && (!json_is_string(p) || (json_string_length(p) &&
 						  netd_addr_parse(json_string_value(p), &a) < 0)))
-			return bad(err, "%s: hostIP must be an IP address", ctx);
+			return netd_err_invalid(err, "%s: hostIP must be an IP address", ctx);
 	}
 	return 0;
 }
@@ -260,7 +245,7 @@ static int check_links(const json_t *v, struct netd_err *err)
 	json_t *e;
 
 	if (!json_is_array(v) || json_array_size(v) > 256)
-		return bad(err, "field '%s' must be an array of at most 256 links", "links");
+		return netd_err_invalid(err, "field '%s' must be an array of at most 256 links", "links");
 	json_array_foreach(v, i, e) {
 		char ctx[32];
 		json_t *a;
@@ -268,15 +253,15 @@ static int check_links(const json_t *v, struct netd_err *err)
 
 		snprintf(ctx, sizeof(ctx), "links[%zu]: ", i);
 		if (!json_is_object(e))
-			return bad(err, "%smust be an object {\"name\":..., \"alias\":...}", ctx);
+			return netd_err_invalid(err, "%smust be an object {\"name\":..., \"alias\":...}", ctx);
 		if ((rc = check_only_keys(e, keys, ctx, err)) < 0)
 			return rc;
 		a = json_object_get(e, "name");
 		if (!json_is_string(a) || !netd_name_valid(json_string_value(a)))
-			return bad(err, "%sname must be a valid container name", ctx);
+			return netd_err_invalid(err, "%sname must be a valid container name", ctx);
 		a = json_object_get(e, "alias");
 		if (a && (!json_is_string(a) || !netd_name_valid(json_string_value(a))))
-			return bad(err, "%salias must be a valid name", ctx);
+			return netd_err_invalid(err, "%salias must be a valid name", ctx);
 	}
 	return 0;
 }
@@ -316,7 +301,7 @@ static int created_of(const json_t *body, char created[32], struct netd_err *err
 	const json_t *v = json_object_get(body, "created");
 
 	if (v && (!json_is_string(v) || json_string_length(v) >= 32))
-		return bad(err, "field '%s' must be a timestamp", "created");
+		return netd_err_invalid(err, "field '%s' must be a timestamp", "created");
 	if (v)
 		snprintf(created, 32, "%s", json_string_value(v));
 	else
@@ -342,33 +327,33 @@ int state_ep_parse(const json_t *body, bool stored, struct netd_ep **out, struct
 	if ((rc = need_string(body, "containerID", &cid, err)) < 0)
 		return rc;
 	if (!netd_cid_valid(cid))
-		return bad(err, "field '%s' must match " NETD_CID_RULE, "containerID");
+		return netd_err_invalid(err, "field '%s' must match " NETD_CID_RULE, "containerID");
 	if ((rc = need_name(body, "network", &net, err)) < 0)
 		return rc;
 	if ((rc = need_string(body, "netns", &netns, err)) < 0)
 		return rc;
 	if (netns[0] != '/' || strlen(netns) >= PATH_MAX || strstr(netns, "/../") ||
 	    (strlen(netns) >= 3 && !strcmp(netns + strlen(netns) - 3, "/..")))
-		return bad(err, "field '%s' must be an absolute path without '..'", "netns");
+		return netd_err_invalid(err, "field '%s' must be an absolute path without '..'", "netns");
 
 	if ((v = json_object_get(body, "ifname"))) {
 		if ((rc = want_string(v, "ifname", err)) < 0)
 			return rc;
 		if (!netd_ifname_valid(ifname = json_string_value(v)))
-			return bad(err, "field '%s' is not a valid interface name", "ifname");
+			return netd_err_invalid(err, "field '%s' is not a valid interface name", "ifname");
 	}
 	if ((v = json_object_get(body, "name"))) {
 		if ((rc = want_string(v, "name", err)) < 0)
 			return rc;
 		name = json_string_value(v);
 		if (*name && !netd_name_valid(name))
-			return bad(err, "field '%s' must match " NETD_NAME_RULE, "name");
+			return netd_err_invalid(err, "field '%s' must match " NETD_NAME_RULE, "name");
 	}
 	if ((v = json_object_get(body, "mac"))) {
 		if ((rc = want_string(v, "mac", err)) < 0)
 			return rc;
 		if (json_string_length(v) && netd_mac_parse(json_string_value(v), mac) < 0)
-			return bad(err, "field '%s' is not a MAC address", "mac");
+			return netd_err_invalid(err, "field '%s' is not a MAC address", "mac");
 	}
 	if ((v = json_object_get(body, "ips")) && (rc = check_ips(v, err)) < 0)
 		return rc;
@@ -383,11 +368,11 @@ int state_ep_parse(const json_t *body, bool stored, struct netd_ep **out, struct
 	if ((v = json_object_get(body, "expose")) && (rc = check_expose(v, err)) < 0)
 		return rc;
 	if (netd_ep_id(id, sizeof(id), net, cid, ifname) < 0)
-		return bad(err, "%s: endpoint id too long", "containerID");
+		return netd_err_invalid(err, "%s: endpoint id too long", "containerID");
 	if (stored) {
 		v = json_object_get(body, "id");
 		if (!json_is_string(v) || strcmp(json_string_value(v), id))
-			return bad(err, "stored record's id does not match its fields (%s)", id);
+			return netd_err_invalid(err, "stored record's id does not match its fields (%s)", id);
 	}
 	if ((rc = created_of(body, created, err)) < 0)
 		return rc;
@@ -467,28 +452,27 @@ int state_net_parse(const json_t *body, bool stored, struct netd_net **out, stru
 			return rc;
 		driver = json_string_value(v);
 		if (*driver && !netd_name_valid(driver))
-			return bad(err, "field '%s' must be a driver name like bridge or macvlan", "driver");
+			return netd_err_invalid(err, "field '%s' must be a driver name like bridge or macvlan", "driver");
 	}
 	if ((v = json_object_get(body, "subnets"))) {
 		struct netd_prefix p;
 
 		if (!json_is_array(v) || json_array_size(v) > 64)
-			return bad(err, "field '%s' must be an array of at most 64 subnets", "subnets");
+			return netd_err_invalid(err, "field '%s' must be an array of at most 64 subnets", "subnets");
 		json_array_foreach(v, i, e)
 			if (!json_is_string(e) || netd_prefix_parse(json_string_value(e), &p) < 0)
-				return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "subnets[%zu]: not a subnet "
-						    "(like 10.89.0.0/24)", i);
+				return netd_err_invalid(err, "subnets[%zu]: not a subnet (like 10.89.0.0/24)", i);
 	}
 	if ((v = json_object_get(body, "options"))) {
 		if (!json_is_object(v) || json_object_size(v) > 64)
-			return bad(err, "field '%s' must be an object of at most 64 strings", "options");
+			return netd_err_invalid(err, "field '%s' must be an object of at most 64 strings", "options");
 		json_object_foreach(v, k, e)
 			if (!json_is_string(e) || strlen(k) > 64 || json_string_length(e) > 1024)
-				return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "options: '%.64s' must be a string "
-						    "(keys up to 64, values up to 1024 bytes)", k);
+				return netd_err_invalid(err, "options: '%.64s' must be a string "
+							"(keys up to 64, values up to 1024 bytes)", k);
 	}
 	if ((v = json_object_get(body, "implicit")) && !json_is_boolean(v))
-		return bad(err, "field '%s' must be a boolean", "implicit");
+		return netd_err_invalid(err, "field '%s' must be a boolean", "implicit");
 	if ((rc = created_of(body, created, err)) < 0)
 		return rc;
 

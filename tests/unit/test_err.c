@@ -26,6 +26,18 @@ static void test_first_wins_and_prefix(void **state)
 	netd_err_prefix(NULL, 7, "x");
 }
 
+static void test_invalid(void **state)
+{
+	struct netd_err e = {0};
+
+	assert_int_equal(netd_err_invalid(&e, "field '%s' must be a string", "name"), -EINVAL);
+	assert_int_equal(e.code, CNI_ERR_INVALID_CONFIG);
+	assert_string_equal(e.msg, "field 'name' must be a string");
+	assert_int_equal(netd_err_invalid(&e, "later"), -EINVAL);
+	assert_string_equal(e.msg, "field 'name' must be a string"); /* first wins here too */
+	assert_int_equal(netd_err_invalid(NULL, "x"), -EINVAL);
+}
+
 static void test_collect(void **state)
 {
 	struct netd_err first = {0}, e = {0};
@@ -75,6 +87,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_wins_and_prefix),
+		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_collect),
 		cmocka_unit_test(test_utf8_only),
 		cmocka_unit_test(test_http_status),

@@ -53,6 +53,10 @@ struct netd_err {
 int netd_err_set(struct netd_err *err, int rc, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* The parsers' error: -EINVAL with code 7 (invalid config) and a message
+ * naming the field, e.g. netd_err_invalid(err, "field '%s' must be a string", f). */
+int netd_err_invalid(struct netd_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Prepend context: "bridge cni0: " + existing message. Sets code if unset. */
 void netd_err_prefix(struct netd_err *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
