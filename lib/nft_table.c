@@ -22,6 +22,7 @@
 #include <libnftnl/udata.h>
 
 #include "netd/nft_table.h"
+#include "netd/util.h"
 
 #define DUMP_RETRIES 5
 #define NFT_BYTEORDER_HOST 1	/* nft's enum byteorder, in set userdata */
@@ -325,15 +326,11 @@ int netd_nft_batch_skeleton(struct netd_nft_batch *b, const struct netd_nft_tabl
 
 struct netd_nft_elem *netd_nft_elems_push(struct netd_nft_elems *l)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		struct netd_nft_elem *v = realloc(l->v, cap * sizeof(*v));
+	struct netd_nft_elem *v = netd_grow(l->v, &l->cap, l->n, sizeof(*v), 32);
 
-		if (!v)
-			return NULL;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (!v)
+		return NULL;
+	l->v = v;
 	memset(&l->v[l->n], 0, sizeof(l->v[0]));
 	return &l->v[l->n++];
 }

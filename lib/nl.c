@@ -265,15 +265,9 @@ void *vec_push(struct vec *v)
 {
 	void *p;
 
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 16;
-
-		p = realloc(v->v, cap * v->size);
-		if (!p)
-			return NULL;
-		v->v = p;
-		v->cap = cap;
-	}
+	if (!(p = netd_grow(v->v, &v->cap, v->n, v->size, 16)))
+		return NULL;
+	v->v = p;
 	p = (char *)v->v + v->n++ * v->size;
 	memset(p, 0, v->size);
 	return p;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "netd/util.h"
 
 void netd_conns_init(struct netd_conns *t)
 {
@@ -37,20 +38,16 @@ static int grow(struct netd_conns *t, int fd)
 
 static struct netd_conn_uid *uid_slot(struct netd_conns *t, uid_t uid, bool create)
 {
+	struct netd_conn_uid *u;
+
 	for (size_t i = 0; i < t->n_uids; i++)
 		if (t->uids[i].uid == uid)
 			return &t->uids[i];
 	if (!create)
 		return NULL;
-	if (t->n_uids == t->cap_uids) {
-		size_t cap = t->cap_uids ? t->cap_uids * 2 : 8;
-		struct netd_conn_uid *u = realloc(t->uids, cap * sizeof(*u));
-
-		if (!u)
-			return NULL;
-		t->uids = u;
-		t->cap_uids = cap;
-	}
+	if (!(u = netd_grow(t->uids, &t->cap_uids, t->n_uids, sizeof(*u), 8)))
+		return NULL;
+	t->uids = u;
 	t->uids[t->n_uids] = (struct netd_conn_uid){.uid = uid};
 	return &t->uids[t->n_uids++];
 }

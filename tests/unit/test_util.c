@@ -1,4 +1,4 @@
-/* Names (one rule each, the same limits everywhere) and mkdir -p. */
+/* Names (one rule each, the same limits everywhere), mkdir -p, growing arrays. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,6 +142,33 @@ static void test_mkdir_p(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+static void test_grow(void **state)
+{
+	int *v = NULL, *nv;
+	size_t n = 0, cap = 0, caps[5];
+
+	for (int i = 0; i < 5; i++) {
+		nv = netd_grow(v, &cap, n, sizeof(*v), 2);
+		assert_non_null(nv);
+		v = nv;
+		v[n++] = i * 10;
+		caps[i] = cap;
+	}
+	assert_int_equal(caps[0], 2);
+	assert_int_equal(caps[1], 2);
+	assert_int_equal(caps[2], 4);
+	assert_int_equal(caps[3], 4);
+	assert_int_equal(caps[4], 8);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(v[i], i * 10);
+	/* a size that does not fit size_t: refused, the array left as it was */
+	cap = SIZE_MAX / 4;
+	assert_null(netd_grow(v, &cap, cap, 4, 2));
+	assert_int_equal(cap, SIZE_MAX / 4);
+	assert_int_equal(v[4], 40);
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -150,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_ifname),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_mkdir_p),
+		cmocka_unit_test(test_grow),
 	};
 
 	umask(022);

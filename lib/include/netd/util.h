@@ -1,4 +1,4 @@
-/* util.h — the one rule for each kind of name, and mkdir -p.
+/* util.h — the one rule for each kind of name, mkdir -p, and growing arrays.
  *
  * Every binary checks names with these, so what a main plugin accepts the
  * daemon and netd-endpoint accept too, and a name that is refused is refused
@@ -40,5 +40,18 @@ bool netd_utf8_valid(const char *s, size_t len);
 /* mkdir -p: missing parents are made 0755, the last component `mode`; an
  * existing directory is fine. Returns 0 or a negative errno. */
 int netd_mkdir_p(const char *path, mode_t mode);
+
+/* Room for element n of an array v of *cap elements of `size` bytes each:
+ * v itself while n < *cap, else v reallocated to twice *cap (`first` when
+ * *cap is 0) with *cap updated. NULL when out of memory; v is then unchanged
+ * and still the caller's. The new slots are not cleared.
+ *
+ *     struct item *nv = netd_grow(l->v, &l->cap, l->n, sizeof(*nv), 16);
+ *     if (!nv)
+ *         return -ENOMEM;
+ *     l->v = nv;
+ *     l->v[l->n++] = item;
+ */
+void *netd_grow(void *v, size_t *cap, size_t n, size_t size, size_t first);
 
 #endif
