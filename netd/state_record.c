@@ -126,8 +126,6 @@ static int check_only_keys(const json_t *o, const char *const *keys, const char 
 	return 0;
 }
 
-/* {"nameservers": ["10.0.0.53", ...]}: the resolver's upstreams for this
- * endpoint's network (netd-endpoint sends the network's dns.nameservers). */
 /* A body is an object with only `keys`; the two fields netd sets itself (a, b)
  * only in stored records. */
 static int check_body(const json_t *body, const char *const *keys, bool stored, const char *a, const char *b,
@@ -155,33 +153,8 @@ static int check_proto(const json_t *e, const char *ctx, struct netd_err *err)
 	return 0;
 }
 
-/* Docker's EXPOSE: [{"port": 3306, "protocol": "tcp"}]; what a link may reach. */
-static int check_expose(const json_t *v, struct netd_err *err)
-{
-	static const char *const keys[] = {"port", "protocol", NULL};
-	size_t i;
-	json_t *e;
-
-	if (!json_is_array(v) || json_array_size(v) > 1024)
-		return netd_err_invalid(err, "field '%s' must be an array of at most 1024 ports", "expose");
-	json_array_foreach(v, i, e) {
-		char ctx[32];
-		int rc;
-
-		snprintf(ctx, sizeof(ctx), "expose[%zu]: ", i);
-		if (!json_is_object(e))
-			return netd_err_invalid(err, "%smust be an object {\"port\":..., \"protocol\":...}", ctx);
-		if ((rc = check_only_keys(e, keys, ctx, err)) < 0)
-			return rc;
-		ctx[strlen(ctx) - 2] = 0;
-		if ((rc = check_int(e, "port", 1, 65535, true, ctx, err)) < 0)
-			return rc;
-		if ((rc = check_proto(e, ctx, err)) < 0)
-			return rc;
-	}
-	return 0;
-}
-
+/* {"nameservers": ["10.0.0.53", ...]}: the resolver's upstreams for this
+ * endpoint's network (netd-endpoint sends the network's dns.nameservers). */
 static int check_dns(const json_t *v, struct netd_err *err)
 {
 	static const char *const keys[] = {"nameservers", NULL};
@@ -204,67 +177,87 @@ static int check_dns(const json_t *v, struct netd_err *err)
 	return 0;
 }
 
-static int check_ports(const json_t *v, struct netd_err *err)
+/* A list of objects: an array of at most `max` entries, each an object with
+ * only `keys`, each then checked by item() with its place ("links[2]") for
+ * messages. */
+struct obj_list {
+	const char *field, *noun;	/* "... must be an array of at most 256 links" */
+	size_t max;
+	const char *shape;		/* the object as the message shows it, or "" */
+	const char *const *keys;
+	int (*item)(const json_t *e, const char *ctx, struct netd_err *err);
+};
+
+static int check_obj_list(const json_t *v, const struct obj_list *l, struct netd_err *err)
 {
-	static const char *const keys[] = {"hostPort", "containerPort", "protocol", "hostIP", NULL};
 	size_t i;
 	json_t *e;
 
-	if (!json_is_array(v) || json_array_size(v) > 65536)
-		return netd_err_invalid(err, "field '%s' must be an array of at most 65536 mappings", "portMappings");
+	if (!json_is_array(v) || json_array_size(v) > l->max)
+		return netd_err_invalid(err, "field '%s' must be an array of at most %zu %s", l->field, l->max, l->noun);
 	json_array_foreach(v, i, e) {
-		char ctx[32];
-		json_t *p;
-		struct netd_addr a;
+		char ctx[48], keys_ctx[52];
 		int rc;
 
-		snprintf(ctx, sizeof(ctx), "portMappings[%zu]", i);
+		snprintf(ctx, sizeof(ctx), "%s[%zu]", l->field, i);
 		if (!json_is_object(e))
-			return netd_err_invalid(err, "%s: must be an object", ctx);
-		strcat(ctx, ": ");
-		if ((rc = check_only_keys(e, keys, ctx, err)) < 0)
+			return netd_err_invalid(err, "%s: must be an object%s", ctx, l->shape);
+		snprintf(keys_ctx, sizeof(keys_ctx), "%s: ", ctx);
+		if ((rc = check_only_keys(e, l->keys, keys_ctx, err)) < 0 || (rc = l->item(e, ctx, err)) < 0)
 			return rc;
-		ctx[strlen(ctx) - 2] = 0;
-		if ((rc = check_int(e, "hostPort", 1, 65535, true, ctx, err)) < 0 ||
-		    (rc = check_int(e, "containerPort", 1, 65535, true, ctx, err)) < 0)
-			return rc;
-		if ((rc = check_proto(e, ctx, err)) < 0)
-			return rc;
-		p = json_object_get(e, "hostIP");
-		if (p && (!json_is_string(p) || (json_string_length(p) &&
-						  netd_addr_parse(json_string_value(p), &a) < 0)))
-			return netd_err_invalid(err, "%s: hostIP must be an IP address", ctx);
 	}
 	return 0;
 }
 
-static int check_links(const json_t *v, struct netd_err *err)
+/* Docker's EXPOSE: [{"port": 3306, "protocol": "tcp"}]; what a link may reach. */
+static int check_expose_item(const json_t *e, const char *ctx, struct netd_err *err)
 {
-	static const char *const keys[] = {"name", "alias", NULL};
-	size_t i;
-	json_t *e;
+	int rc = check_int(e, "port", 1, 65535, true, ctx, err);
 
-	if (!json_is_array(v) || json_array_size(v) > 256)
-		return netd_err_invalid(err, "field '%s' must be an array of at most 256 links", "links");
-	json_array_foreach(v, i, e) {
-		char ctx[32];
-		json_t *a;
-		int rc;
+	return rc < 0 ? rc : check_proto(e, ctx, err);
+}
 
-		snprintf(ctx, sizeof(ctx), "links[%zu]: ", i);
-		if (!json_is_object(e))
-			return netd_err_invalid(err, "%smust be an object {\"name\":..., \"alias\":...}", ctx);
-		if ((rc = check_only_keys(e, keys, ctx, err)) < 0)
-			return rc;
-		a = json_object_get(e, "name");
-		if (!json_is_string(a) || !netd_name_valid(json_string_value(a)))
-			return netd_err_invalid(err, "%sname must be a valid container name", ctx);
-		a = json_object_get(e, "alias");
-		if (a && (!json_is_string(a) || !netd_name_valid(json_string_value(a))))
-			return netd_err_invalid(err, "%salias must be a valid name", ctx);
-	}
+static const struct obj_list expose_list = {
+	.field = "expose", .noun = "ports", .max = 1024, .shape = " {\"port\":..., \"protocol\":...}",
+	.keys = (const char *const[]){"port", "protocol", NULL}, .item = check_expose_item,
+};
+
+static int check_port_item(const json_t *e, const char *ctx, struct netd_err *err)
+{
+	const json_t *p = json_object_get(e, "hostIP");
+	struct netd_addr a;
+	int rc;
+
+	if ((rc = check_int(e, "hostPort", 1, 65535, true, ctx, err)) < 0 ||
+	    (rc = check_int(e, "containerPort", 1, 65535, true, ctx, err)) < 0 ||
+	    (rc = check_proto(e, ctx, err)) < 0)
+		return rc;
+	if (p && (!json_is_string(p) || (json_string_length(p) && netd_addr_parse(json_string_value(p), &a) < 0)))
+		return netd_err_invalid(err, "%s: hostIP must be an IP address", ctx);
 	return 0;
 }
+
+static const struct obj_list ports_list = {
+	.field = "portMappings", .noun = "mappings", .max = 65536, .shape = "",
+	.keys = (const char *const[]){"hostPort", "containerPort", "protocol", "hostIP", NULL}, .item = check_port_item,
+};
+
+static int check_link_item(const json_t *e, const char *ctx, struct netd_err *err)
+{
+	const json_t *a = json_object_get(e, "name");
+
+	if (!json_is_string(a) || !netd_name_valid(json_string_value(a)))
+		return netd_err_invalid(err, "%s: name must be a valid container name", ctx);
+	a = json_object_get(e, "alias");
+	if (a && (!json_is_string(a) || !netd_name_valid(json_string_value(a))))
+		return netd_err_invalid(err, "%s: alias must be a valid name", ctx);
+	return 0;
+}
+
+static const struct obj_list links_list = {
+	.field = "links", .noun = "links", .max = 256, .shape = " {\"name\":..., \"alias\":...}",
+	.keys = (const char *const[]){"name", "alias", NULL}, .item = check_link_item,
+};
 
 static char *xstrdup(const char *s)
 {
@@ -294,7 +287,6 @@ static void now_rfc3339(char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* stored: the record comes from our own file, so "id" and "created" are allowed. */
 /* A stored record's "created", or now for a new one. */
 static int created_of(const json_t *body, char created[32], struct netd_err *err)
 {
@@ -359,13 +351,13 @@ int state_ep_parse(const json_t *body, bool stored, struct netd_ep **out, struct
 		return rc;
 	if ((v = json_object_get(body, "aliases")) && (rc = check_name_list(v, "aliases", err)) < 0)
 		return rc;
-	if ((v = json_object_get(body, "portMappings")) && (rc = check_ports(v, err)) < 0)
+	if ((v = json_object_get(body, "portMappings")) && (rc = check_obj_list(v, &ports_list, err)) < 0)
 		return rc;
-	if ((v = json_object_get(body, "links")) && (rc = check_links(v, err)) < 0)
+	if ((v = json_object_get(body, "links")) && (rc = check_obj_list(v, &links_list, err)) < 0)
 		return rc;
 	if ((v = json_object_get(body, "dns")) && (rc = check_dns(v, err)) < 0)
 		return rc;
-	if ((v = json_object_get(body, "expose")) && (rc = check_expose(v, err)) < 0)
+	if ((v = json_object_get(body, "expose")) && (rc = check_obj_list(v, &expose_list, err)) < 0)
 		return rc;
 	if (netd_ep_id(id, sizeof(id), net, cid, ifname) < 0)
 		return netd_err_invalid(err, "%s: endpoint id too long", "containerID");
