@@ -105,6 +105,29 @@ bad_add() {
 	[ "$(ns_exec c1 ip -o link show)" = "$ns_before" ]
 }
 
+# waits_for_lock PLUGIN LOCKNAME CMD CONTAINER CONFIG: PLUGIN's CMD for
+# CONTAINER, run while another process holds /run/netd/locks/LOCKNAME.lock,
+# is still waiting 2 s later, and succeeds once the lock is free.
+waits_for_lock() {
+	local plugin=$1 lock=/run/netd/locks/$2.lock cmd=$3 cid=$4 c=$5 holder run
+	mkdir -p /run/netd/locks
+	rm -f "$BATS_TEST_TMPDIR/done"
+	flock "$lock" sleep 4 &
+	holder=$!
+	sleep 0.5
+	(CNI_COMMAND=$cmd CNI_CONTAINERID=$cid CNI_NETNS=/run/netns/$cid CNI_IFNAME=eth0 \
+		"$NETD_PLUGIN_DIR/$plugin" <<<"$c" > "$BATS_TEST_TMPDIR/out" && touch "$BATS_TEST_TMPDIR/done") &
+	run=$!
+	sleep 2
+	[ ! -e "$BATS_TEST_TMPDIR/done" ] || { echo "$cmd did not wait for $lock"; return 1; }
+	wait "$holder"
+	wait "$run" || true
+	[ -e "$BATS_TEST_TMPDIR/done" ] || { echo "$cmd failed: $(cat "$BATS_TEST_TMPDIR/out")"; return 1; }
+}
+
+# gc_none CONFIG: CONFIG for a GC that keeps no attachment.
+gc_none() { jq -c '. + {"cni.dev/valid-attachments":[]}' <<<"$1"; }
+
 # cleanup_host [DIR...]: what a test left in its private host goes: every
 # netns, every link but lo, the nftables ruleset, and the given directories.
 cleanup_host() {

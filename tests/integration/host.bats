@@ -255,30 +255,12 @@ teardown() { cleanup_host /var/lib/cni/networks /var/lib/netd/host; }
 	done
 }
 
-# waits_for_lock LOCKNAME CMD CONTAINER CONFIG: the plugin run while another
-# process holds /run/netd/locks/LOCKNAME.lock is still waiting 2 s later, and
-# succeeds once the lock is free.
-waits_for_lock() {
-	local lock=/run/netd/locks/$1.lock cmd=$2 cid=$3 c=$4 holder
-	mkdir -p /run/netd/locks
-	rm -f "$BATS_TEST_TMPDIR/done"
-	flock "$lock" sleep 4 &
-	holder=$!
-	sleep 0.5
-	(CNI_COMMAND=$cmd CNI_CONTAINERID=$cid CNI_NETNS=/run/netns/$cid CNI_IFNAME=eth0 \
-		"$NETD_PLUGIN_DIR/$PLUGIN" <<<"$c" > "$BATS_TEST_TMPDIR/out" && touch "$BATS_TEST_TMPDIR/done") &
-	sleep 2
-	[ ! -e "$BATS_TEST_TMPDIR/done" ] || { echo "$cmd did not wait for $lock"; return 1; }
-	wait
-	[ -e "$BATS_TEST_TMPDIR/done" ] || { echo "$cmd failed: $(cat "$BATS_TEST_TMPDIR/out")"; return 1; }
-}
-
 @test "ADD, DEL and GC wait for the network's lock" {
 	ns_add c1
 	c=$(conf | sed 's/"1.0.0"/"1.1.0"/')
-	PLUGIN=netd-host waits_for_lock hd ADD c1 "$c"
-	PLUGIN=netd-host waits_for_lock hd DEL c1 "$c"
-	PLUGIN=netd-host waits_for_lock hd GC c1 "$(jq -c '. + {"cni.dev/valid-attachments":[]}' <<<"$c")"
+	waits_for_lock netd-host hd ADD c1 "$c"
+	waits_for_lock netd-host hd DEL c1 "$c"
+	waits_for_lock netd-host hd GC c1 "$(gc_none "$c")"
 	ip link show h0
 }
 
