@@ -106,6 +106,14 @@ static void assert_error(json_t *j, int code, const char *version, const char *n
 	json_decref(j);
 }
 
+/* The run with env and config conf fails (exit status 1) with that error object. */
+#define assert_refused(env, conf, code, version, needle)                                            \
+	do {                                                                                        \
+		json_t *j_;                                                                         \
+		assert_int_equal(run_str(env, conf, &j_), 1);                                       \
+		assert_error(j_, code, version, needle);                                            \
+	} while (0)
+
 static void test_version_cmp(void **state)
 {
 	assert_true(cni_version_cmp("0.4.0", "1.0.0") < 0);
@@ -210,19 +218,13 @@ static void test_prev_result_passthrough(void **state)
 static void test_missing_command(void **state)
 {
 	const char *env[] = {"CNI_CONTAINERID=a", NULL};
-	json_t *j;
-
-	assert_int_equal(run_str(env, conf_100, &j), 1);
-	assert_error(j, CNI_ERR_INVALID_ENV, "1.1.0", "CNI_COMMAND is not set");
+	assert_refused(env, conf_100, CNI_ERR_INVALID_ENV, "1.1.0", "CNI_COMMAND is not set");
 }
 
 static void test_unknown_command(void **state)
 {
 	const char *env[] = {"CNI_COMMAND=FROB", NULL};
-	json_t *j;
-
-	assert_int_equal(run_str(env, conf_100, &j), 1);
-	assert_error(j, CNI_ERR_INVALID_ENV, "1.1.0", "FROB");
+	assert_refused(env, conf_100, CNI_ERR_INVALID_ENV, "1.1.0", "FROB");
 }
 
 static void test_missing_env(void **state)
@@ -250,21 +252,13 @@ static void test_bad_env_values(void **state)
 				  "CNI_IFNAME=eth0", "CNI_ARGS=IgnoreUnknown=1;junk", NULL};
 	const char *nonutf8_id[] = {"CNI_COMMAND=ADD", "CNI_CONTAINERID=a\xff\xfe" "b", "CNI_NETNS=/proc/self/ns/net",
 				    "CNI_IFNAME=eth0", NULL};
-	json_t *j;
-
-	assert_int_equal(run_str(bad_id, conf_100, &j), 1);
-	assert_error(j, CNI_ERR_INVALID_ENV, "1.0.0", "CNI_CONTAINERID");
-	assert_int_equal(run_str(bad_if, conf_100, &j), 1);
-	assert_error(j, CNI_ERR_INVALID_ENV, "1.0.0", "CNI_IFNAME");
-	assert_int_equal(run_str(long_if, conf_100, &j), 1);
-	assert_error(j, CNI_ERR_INVALID_ENV, "1.0.0", "CNI_IFNAME");
-	assert_int_equal(run_str(no_ns, conf_100, &j), 1);
-	assert_error(j, CNI_ERR_UNKNOWN_CONTAINER, "1.0.0", "does-not-exist");
-	assert_int_equal(run_str(bad_args, conf_100, &j), 1);
-	assert_error(j, CNI_ERR_INVALID_ENV, "1.0.0", "junk");
+	assert_refused(bad_id, conf_100, CNI_ERR_INVALID_ENV, "1.0.0", "CNI_CONTAINERID");
+	assert_refused(bad_if, conf_100, CNI_ERR_INVALID_ENV, "1.0.0", "CNI_IFNAME");
+	assert_refused(long_if, conf_100, CNI_ERR_INVALID_ENV, "1.0.0", "CNI_IFNAME");
+	assert_refused(no_ns, conf_100, CNI_ERR_UNKNOWN_CONTAINER, "1.0.0", "does-not-exist");
+	assert_refused(bad_args, conf_100, CNI_ERR_INVALID_ENV, "1.0.0", "junk");
 	/* the message quotes the id; JSON cannot hold these bytes, the message must still be there */
-	assert_int_equal(run_str(nonutf8_id, conf_100, &j), 1);
-	assert_error(j, CNI_ERR_INVALID_ENV, "1.0.0", "CNI_CONTAINERID 'a?" "?b'");
+	assert_refused(nonutf8_id, conf_100, CNI_ERR_INVALID_ENV, "1.0.0", "CNI_CONTAINERID 'a?" "?b'");
 }
 
 /* The skeleton holds names to the same limits as netd (util.h), so an ADD a
@@ -283,8 +277,7 @@ static void test_name_limits(void **state)
 	id[NETD_CID_MAX] = 'c';
 	id[NETD_CID_MAX + 1] = 0;
 	snprintf(idvar, sizeof(idvar), "CNI_CONTAINERID=%s", id);
-	assert_int_equal(run_str(env, conf_100, &j), 1);
-	assert_error(j, CNI_ERR_INVALID_ENV, "1.0.0", "not a valid container id");
+	assert_refused(env, conf_100, CNI_ERR_INVALID_ENV, "1.0.0", "not a valid container id");
 
 	snprintf(idvar, sizeof(idvar), "CNI_CONTAINERID=abc");
 	memset(name, 'n', sizeof(name) - 1);
@@ -295,8 +288,7 @@ static void test_name_limits(void **state)
 	name[NETD_NAME_MAX] = 'n';
 	name[NETD_NAME_MAX + 1] = 0;
 	snprintf(conf, sizeof(conf), "{\"cniVersion\":\"1.0.0\",\"name\":\"%s\",\"type\":\"netd-fake\"}", name);
-	assert_int_equal(run_str(env, conf, &j), 1);
-	assert_error(j, CNI_ERR_INVALID_CONFIG, "1.0.0", "not a valid name");
+	assert_refused(env, conf, CNI_ERR_INVALID_CONFIG, "1.0.0", "not a valid name");
 }
 
 /* What a plugin run writes to stderr. */
@@ -363,16 +355,11 @@ static void test_bad_stdin(void **state)
 	size_t big = 10 * 1024 * 1024;
 	char *huge = malloc(big);
 
-	assert_int_equal(run_str(add_env, "", &j), 1);
-	assert_error(j, CNI_ERR_DECODE, "1.1.0", "no network config");
-	assert_int_equal(run_str(add_env, "  \n", &j), 1);
-	assert_error(j, CNI_ERR_DECODE, "1.1.0", "no network config");
-	assert_int_equal(run_str(add_env, "{\"cniVersion\":", &j), 1);
-	assert_error(j, CNI_ERR_DECODE, "1.1.0", "not valid JSON");
-	assert_int_equal(run_str(add_env, "[1,2]", &j), 1);
-	assert_error(j, CNI_ERR_DECODE, "1.1.0", "not a JSON object");
-	assert_int_equal(run_str(add_env, nonutf8, &j), 1);
-	assert_error(j, CNI_ERR_DECODE, "1.1.0", "not valid JSON");
+	assert_refused(add_env, "", CNI_ERR_DECODE, "1.1.0", "no network config");
+	assert_refused(add_env, "  \n", CNI_ERR_DECODE, "1.1.0", "no network config");
+	assert_refused(add_env, "{\"cniVersion\":", CNI_ERR_DECODE, "1.1.0", "not valid JSON");
+	assert_refused(add_env, "[1,2]", CNI_ERR_DECODE, "1.1.0", "not a JSON object");
+	assert_refused(add_env, nonutf8, CNI_ERR_DECODE, "1.1.0", "not valid JSON");
 	memset(huge, ' ', big);
 	huge[0] = '{';
 	huge[big - 1] = '}';
@@ -391,22 +378,17 @@ static void test_bad_stdin(void **state)
 
 static void test_bad_config(void **state)
 {
-	json_t *j;
-
-	assert_int_equal(run_str(add_env, "{\"name\":\"n\",\"type\":\"x\"}", &j), 1);
-	assert_error(j, CNI_ERR_INVALID_CONFIG, "1.1.0", "cniVersion");
-	assert_int_equal(run_str(add_env, "{\"cniVersion\":\"0.2.0\",\"name\":\"n\",\"type\":\"x\"}", &j), 1);
-	assert_error(j, CNI_ERR_INCOMPATIBLE_VERSION, "1.1.0", "0.2.0");
-	assert_int_equal(run_str(add_env, "{\"cniVersion\":\"1.0.0\",\"type\":\"x\"}", &j), 1);
-	assert_error(j, CNI_ERR_INVALID_CONFIG, "1.0.0", "name");
-	assert_int_equal(run_str(add_env, "{\"cniVersion\":\"1.0.0\",\"name\":\"-bad/name\",\"type\":\"x\"}", &j), 1);
-	assert_error(j, CNI_ERR_INVALID_CONFIG, "1.0.0", "network name");
-	assert_int_equal(run_str(add_env, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\"}", &j), 1);
-	assert_error(j, CNI_ERR_INVALID_CONFIG, "1.0.0", "type");
-	assert_int_equal(run_str(add_env, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\",\"cniVersion\":\"1.0.0\"}", &j), 1);
-	assert_error(j, CNI_ERR_DECODE, "1.1.0", "duplicate");
-	assert_int_equal(run_str(add_env, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\",\"prevResult\":{\"ips\":[{\"address\":\"nope\"}]}}", &j), 1);
-	assert_error(j, CNI_ERR_DECODE, "1.0.0", "prevResult");
+	assert_refused(add_env, "{\"name\":\"n\",\"type\":\"x\"}", CNI_ERR_INVALID_CONFIG, "1.1.0", "cniVersion");
+	assert_refused(add_env, "{\"cniVersion\":\"0.2.0\",\"name\":\"n\",\"type\":\"x\"}",
+		       CNI_ERR_INCOMPATIBLE_VERSION, "1.1.0", "0.2.0");
+	assert_refused(add_env, "{\"cniVersion\":\"1.0.0\",\"type\":\"x\"}", CNI_ERR_INVALID_CONFIG, "1.0.0", "name");
+	assert_refused(add_env, "{\"cniVersion\":\"1.0.0\",\"name\":\"-bad/name\",\"type\":\"x\"}",
+		       CNI_ERR_INVALID_CONFIG, "1.0.0", "network name");
+	assert_refused(add_env, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\"}", CNI_ERR_INVALID_CONFIG, "1.0.0", "type");
+	assert_refused(add_env, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\",\"cniVersion\":\"1.0.0\"}",
+		       CNI_ERR_DECODE, "1.1.0", "duplicate");
+	assert_refused(add_env, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\",\"prevResult\":{\"ips\":[{\"address\":\"nope\"}]}}",
+		       CNI_ERR_DECODE, "1.0.0", "prevResult");
 }
 
 static void test_check_gc_versions(void **state)
@@ -416,12 +398,12 @@ static void test_check_gc_versions(void **state)
 	const char *gc[] = {"CNI_COMMAND=GC", NULL};
 	json_t *j;
 
-	assert_int_equal(run_str(check, "{\"cniVersion\":\"0.3.1\",\"name\":\"n\",\"type\":\"x\"}", &j), 1);
-	assert_error(j, CNI_ERR_INCOMPATIBLE_VERSION, "0.3.1", "CHECK");
-	assert_int_equal(run_str(check, "{\"cniVersion\":\"0.4.0\",\"name\":\"n\",\"type\":\"x\"}", &j), 1);
-	assert_error(j, NETD_ERR_DRIFT, "0.4.0", "drift found");
-	assert_int_equal(run_str(gc, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\"}", &j), 1);
-	assert_error(j, CNI_ERR_INCOMPATIBLE_VERSION, "1.0.0", "GC");
+	assert_refused(check, "{\"cniVersion\":\"0.3.1\",\"name\":\"n\",\"type\":\"x\"}",
+		       CNI_ERR_INCOMPATIBLE_VERSION, "0.3.1", "CHECK");
+	assert_refused(check, "{\"cniVersion\":\"0.4.0\",\"name\":\"n\",\"type\":\"x\"}",
+		       NETD_ERR_DRIFT, "0.4.0", "drift found");
+	assert_refused(gc, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"x\"}",
+		       CNI_ERR_INCOMPATIBLE_VERSION, "1.0.0", "GC");
 	assert_int_equal(run_str(gc, "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"x\","
 				     "\"cni.dev/valid-attachments\":[]}", &j), 0);
 	assert_null(j);
@@ -433,16 +415,14 @@ static void test_gc_valid_attachments(void **state)
 	const char *gc[] = {"CNI_COMMAND=GC", NULL};
 	struct cni_ctx ctx = {0};
 	struct cni_attachment a[] = {{"c1", "eth0"}, {"c2", "eth1"}};
-	json_t *j;
 
-	assert_int_equal(run_str(gc, "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"x\"}", &j), 1);
-	assert_error(j, CNI_ERR_INVALID_CONFIG, "1.1.0", "valid-attachments is missing");
-	assert_int_equal(run_str(gc, "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"x\","
-				     "\"cni.dev/valid-attachments\":{}}", &j), 1);
-	assert_error(j, CNI_ERR_INVALID_CONFIG, "1.1.0", "must be a list");
-	assert_int_equal(run_str(gc, "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"x\","
-				     "\"cni.dev/valid-attachments\":[{\"containerID\":\"c1\"}]}", &j), 1);
-	assert_error(j, CNI_ERR_INVALID_CONFIG, "1.1.0", "[0] needs string containerID and ifname");
+	assert_refused(gc, "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"x\"}",
+		       CNI_ERR_INVALID_CONFIG, "1.1.0", "valid-attachments is missing");
+	assert_refused(gc, "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"x\",\"cni.dev/valid-attachments\":{}}",
+		       CNI_ERR_INVALID_CONFIG, "1.1.0", "must be a list");
+	assert_refused(gc, "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"x\","
+			   "\"cni.dev/valid-attachments\":[{\"containerID\":\"c1\"}]}",
+		       CNI_ERR_INVALID_CONFIG, "1.1.0", "[0] needs string containerID and ifname");
 
 	ctx.valid = a;
 	ctx.n_valid = 2;

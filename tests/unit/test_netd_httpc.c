@@ -19,19 +19,27 @@
 
 static char sock_path[108];
 
-/* Serve one connection: for each canned answer, read one request (up to the
- * blank line plus Content-Length body) and write the answer; then close. */
-static pid_t serve(const char *const *answers, size_t n)
+/* A listening socket at sock_path, where the server under test will be. */
+static int listen_here(void)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int l = socket(AF_UNIX, SOCK_STREAM, 0);
-	pid_t pid;
 
 	snprintf(sock_path, sizeof(sock_path), "/tmp/netd-httpc-%d.sock", (int)getpid());
 	unlink(sock_path);
 	strcpy(sa.sun_path, sock_path);
 	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(listen(l, 4), 0);
+	return l;
+}
+
+/* Serve one connection: for each canned answer, read one request (up to the
+ * blank line plus Content-Length body) and write the answer; then close. */
+static pid_t serve(const char *const *answers, size_t n)
+{
+	int l = listen_here();
+	pid_t pid;
+
 	pid = fork();
 	if (pid == 0) {
 		int c = accept(l, NULL, NULL);
@@ -172,17 +180,11 @@ static void closed_without_answer(void **state)
 
 static void timeout(void **state)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct netd_http_resp r;
 	struct netd_err err = {0};
-	int l = socket(AF_UNIX, SOCK_STREAM, 0), st;
+	int l = listen_here(), st;
 	pid_t pid;
 
-	snprintf(sock_path, sizeof(sock_path), "/tmp/netd-httpc-%d.sock", (int)getpid());
-	unlink(sock_path);
-	strcpy(sa.sun_path, sock_path);
-	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(l, 4), 0);
 	pid = fork();
 	if (pid == 0) {
 		int c = accept(l, NULL, NULL);
