@@ -5,6 +5,11 @@
  * it is. A forwarded query is a struct pending until c-ares calls back; if
  * its listener or TCP connection goes away meanwhile, the pointer is cleared
  * and the late answer is dropped.
+ *
+ * Why one file of about 850 lines: listeners, answering and the forwarder
+ * all live by those lifetime rules over the same handles and pendings;
+ * apart, each would reach into the others' structs. What is pure is already
+ * elsewhere: the wire format in msg.c, the names and views in store.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -37,6 +37,14 @@
  * IPv4 ports, and chain guard drops 127/8 arriving on any other interface.
  * [::1] cannot be translated by the kernel at all (no route_localnet for
  * IPv6): refused with a message.
+ *
+ * Why one file of about 1,050 lines: it is the life of one table over one
+ * private struct netd_fw — its description (sets and rules, at the top), the
+ * elements that fill it (whose byte layouts must match those set keys, so
+ * they are read together), the batches that change it and the nftables
+ * events that heal it. The seam, should it grow: the description, which
+ * uses only the table and not netd_fw, as a table module of its own like
+ * lib/nft_masq.c.
  */
 #include <errno.h>
 #include <fcntl.h>
