@@ -100,6 +100,26 @@ static void ask(struct dns_store *s, const char *view, const char *name, uint16_
 	}
 }
 
+/* What the store does with view's question: answers, NXDOMAIN or forward. */
+static enum dns_store_result verdict(struct dns_store *s, const char *view, const char *name, uint16_t qtype)
+{
+	struct ans a;
+
+	ask(s, view, name, qtype, 512, &a);
+	return a.r;
+}
+
+/* The one record answered to view's question: an address or a PTR target. */
+static const char *only(struct dns_store *s, const char *view, const char *name, uint16_t qtype)
+{
+	static struct ans a;
+
+	ask(s, view, name, qtype, 512, &a);
+	assert_int_equal(a.r, DNS_STORE_ANSWERED);
+	assert_int_equal(a.n, 1);
+	return a.addrs[0];
+}
+
 /* web + db on blue; db also on red with cache; admin only on red */
 static struct dns_store *compose(void)
 {
@@ -119,16 +139,9 @@ static void test_names(void **state)
 	struct dns_store *s = compose();
 	struct ans a;
 
-	ask(s, "/ns/w", "db", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.r, DNS_STORE_ANSWERED);
-	assert_int_equal(a.n, 1);
-	assert_string_equal(a.addrs[0], "10.1.0.3"); /* only blue: web is not on red */
-	ask(s, "/ns/w", "SQL", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.n, 1);
-	assert_string_equal(a.addrs[0], "10.1.0.3");
-	ask(s, "/ns/d", "www", DNS_TYPE_AAAA, 512, &a);
-	assert_int_equal(a.n, 1);
-	assert_string_equal(a.addrs[0], "fd01::2");
+	assert_string_equal(only(s, "/ns/w", "db", DNS_TYPE_A), "10.1.0.3"); /* only blue: web is not on red */
+	assert_string_equal(only(s, "/ns/w", "SQL", DNS_TYPE_A), "10.1.0.3");
+	assert_string_equal(only(s, "/ns/d", "www", DNS_TYPE_AAAA), "fd01::2");
 	ask(s, "/ns/d", "web", DNS_TYPE_ANY, 512, &a);
 	assert_int_equal(a.n, 2);
 	/* a name with no record of that type: NOERROR, no data */
@@ -139,19 +152,11 @@ static void test_names(void **state)
 	assert_int_equal(a.r, DNS_STORE_ANSWERED);
 	assert_int_equal(a.n, 0);
 	/* cache (stored as "Cache" on "Red") answers in any case, db on two networks from the one it shares */
-	ask(s, "/ns/d", "CACHE", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.n, 1);
-	assert_string_equal(a.addrs[0], "10.2.0.4");
-	ask(s, "/ns/c", "db", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.n, 1);
-	assert_string_equal(a.addrs[0], "10.2.0.3");
+	assert_string_equal(only(s, "/ns/d", "CACHE", DNS_TYPE_A), "10.2.0.4");
+	assert_string_equal(only(s, "/ns/c", "db", DNS_TYPE_A), "10.2.0.3");
 	/* qualified names */
-	ask(s, "/ns/d", "web.blue", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.n, 1);
-	assert_string_equal(a.addrs[0], "10.1.0.2");
-	ask(s, "/ns/c", "db.RED", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.n, 1);
-	assert_string_equal(a.addrs[0], "10.2.0.3");
+	assert_string_equal(only(s, "/ns/d", "web.blue", DNS_TYPE_A), "10.1.0.2");
+	assert_string_equal(only(s, "/ns/c", "db.RED", DNS_TYPE_A), "10.2.0.3");
 	/* a container on two networks sees both */
 	ask(s, "/ns/d", "db", DNS_TYPE_A, 512, &a);
 	assert_int_equal(a.n, 2);
@@ -161,51 +166,33 @@ static void test_names(void **state)
 static void test_isolation(void **state)
 {
 	struct dns_store *s = compose();
-	struct ans a;
 
 	/* admin lives only on red: web (blue) gets NXDOMAIN, not upstream's guess */
-	ask(s, "/ns/w", "admin", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.r, DNS_STORE_NXDOMAIN);
-	ask(s, "/ns/w", "cache.red", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.r, DNS_STORE_NXDOMAIN);
-	ask(s, "/ns/w", "db.red", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.r, DNS_STORE_NXDOMAIN);
+	assert_int_equal(verdict(s, "/ns/w", "admin", DNS_TYPE_A), DNS_STORE_NXDOMAIN);
+	assert_int_equal(verdict(s, "/ns/w", "cache.red", DNS_TYPE_A), DNS_STORE_NXDOMAIN);
+	assert_int_equal(verdict(s, "/ns/w", "db.red", DNS_TYPE_A), DNS_STORE_NXDOMAIN);
 	/* the link alias is web's alone */
-	ask(s, "/ns/w", "database", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.r, DNS_STORE_ANSWERED);
-	assert_int_equal(a.n, 1);
-	assert_string_equal(a.addrs[0], "10.1.0.3");
-	ask(s, "/ns/c", "database", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.r, DNS_STORE_FORWARD);
+	assert_string_equal(only(s, "/ns/w", "database", DNS_TYPE_A), "10.1.0.3");
+	assert_int_equal(verdict(s, "/ns/c", "database", DNS_TYPE_A), DNS_STORE_FORWARD);
 	/* not ours at all, and an asker netd does not know */
-	ask(s, "/ns/w", "example.org", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.r, DNS_STORE_FORWARD);
-	ask(s, "/ns/unknown", "db", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.r, DNS_STORE_NXDOMAIN);
+	assert_int_equal(verdict(s, "/ns/w", "example.org", DNS_TYPE_A), DNS_STORE_FORWARD);
+	assert_int_equal(verdict(s, "/ns/unknown", "db", DNS_TYPE_A), DNS_STORE_NXDOMAIN);
 	dns_store_free(s);
 }
 
 static void test_ptr(void **state)
 {
 	struct dns_store *s = compose();
-	struct ans a;
 
-	ask(s, "/ns/w", "3.0.1.10.in-addr.arpa", DNS_TYPE_PTR, 512, &a);
-	assert_int_equal(a.r, DNS_STORE_ANSWERED);
-	assert_int_equal(a.n, 1);
-	assert_string_equal(a.addrs[0], "db.blue");
-	ask(s, "/ns/d", "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.d.f.ip6.arpa", DNS_TYPE_PTR,
-	    512, &a);
-	assert_int_equal(a.n, 1);
-	assert_string_equal(a.addrs[0], "web.blue");
+	assert_string_equal(only(s, "/ns/w", "3.0.1.10.in-addr.arpa", DNS_TYPE_PTR), "db.blue");
+	assert_string_equal(only(s, "/ns/d", "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.d.f.ip6.arpa",
+				 DNS_TYPE_PTR), "web.blue");
 	/* an address on a network the asker is not on */
-	ask(s, "/ns/w", "9.0.2.10.in-addr.arpa", DNS_TYPE_PTR, 512, &a);
-	assert_int_equal(a.r, DNS_STORE_NXDOMAIN);
+	assert_int_equal(verdict(s, "/ns/w", "9.0.2.10.in-addr.arpa", DNS_TYPE_PTR), DNS_STORE_NXDOMAIN);
 	/* not a container's address: upstream's business */
-	ask(s, "/ns/w", "1.1.168.192.in-addr.arpa", DNS_TYPE_PTR, 512, &a);
-	assert_int_equal(a.r, DNS_STORE_FORWARD);
-	ask(s, "/ns/w", "01.0.1.10.in-addr.arpa", DNS_TYPE_PTR, 512, &a); /* not a canonical address */
-	assert_int_equal(a.r, DNS_STORE_FORWARD);
+	assert_int_equal(verdict(s, "/ns/w", "1.1.168.192.in-addr.arpa", DNS_TYPE_PTR), DNS_STORE_FORWARD);
+	/* not a canonical address */
+	assert_int_equal(verdict(s, "/ns/w", "01.0.1.10.in-addr.arpa", DNS_TYPE_PTR), DNS_STORE_FORWARD);
 	dns_store_free(s);
 }
 
@@ -240,8 +227,7 @@ static void test_shared_alias_rotates_and_truncates(void **state)
 		assert_int_equal(dns_store_del(s, id), 0);
 	}
 	assert_int_equal(dns_store_del(s, "n:c0:eth0"), -ENOENT);
-	ask(s, "/ns/asker", "pool", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.r, DNS_STORE_FORWARD);
+	assert_int_equal(verdict(s, "/ns/asker", "pool", DNS_TYPE_A), DNS_STORE_FORWARD);
 	assert_int_equal(dns_store_count(s), 1);
 	dns_store_free(s);
 }
@@ -249,15 +235,11 @@ static void test_shared_alias_rotates_and_truncates(void **state)
 static void test_replace(void **state)
 {
 	struct dns_store *s = compose();
-	struct ans a;
 
 	/* the same id again (a repeated ADD): the new record only */
 	put(s, "blue:d:eth0", "/ns/d", "blue", "db2", NULL, "10.1.0.33", NULL);
-	ask(s, "/ns/w", "db2", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.n, 1);
-	assert_string_equal(a.addrs[0], "10.1.0.33");
-	ask(s, "/ns/w", "sql", DNS_TYPE_A, 512, &a);
-	assert_int_equal(a.r, DNS_STORE_NXDOMAIN); /* still held by red:d */
+	assert_string_equal(only(s, "/ns/w", "db2", DNS_TYPE_A), "10.1.0.33");
+	assert_int_equal(verdict(s, "/ns/w", "sql", DNS_TYPE_A), DNS_STORE_NXDOMAIN); /* still held by red:d */
 	assert_int_equal(dns_store_count(s), 5);
 	dns_store_free(s);
 }
