@@ -46,6 +46,11 @@ static const struct netd_nft_table tbl = {
 	NFPROTO_BRIDGE, NETD_NFT_CNI_TABLE, chains, 1, sets, 2,
 };
 
+const struct netd_nft_table *netd_nft_macspoof_table(void)
+{
+	return &tbl;
+}
+
 /* iifname @macspoof_ifaces iifname . ether saddr != @macspoof_allow drop */
 static struct nftnl_rule *build_rule(const struct netd_nft_table *t, int i)
 {

@@ -71,6 +71,11 @@ static const struct netd_nft_table tbl = {
 	NFPROTO_INET, NETD_NFT_CNI_TABLE, chains, 1, sets, 4,
 };
 
+const struct netd_nft_table *netd_nft_masq_table(void)
+{
+	return &tbl;
+}
+
 static const struct fam *fam_of(int af)
 {
 	return af == AF_INET ? &fams[0] : af == AF_INET6 ? &fams[1] : NULL;

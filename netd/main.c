@@ -31,9 +31,11 @@
 #include <microhttpd.h>
 #include <systemd/sd-daemon.h>
 
+#include "cni_tables.h"
 #include "daemon.h"
 #include "fw.h"
 #include "netd/log.h"
+#include "netd/nft.h"
 
 /* Command line settings, applied again on top of the file at every reload. */
 struct override {
@@ -432,6 +434,7 @@ int main(int argc, char **argv)
 	static struct netd_daemon d;
 	struct netd_err err = {0};
 	struct MHD_Daemon *mhd = NULL;
+	struct netd_cnit *cnit = NULL;
 	const union MHD_DaemonInfo *info;
 	struct epoll_event ev;
 	struct stat sock_st;
@@ -521,6 +524,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("table inet %s: %zu published ports", d.cfg.nft_table, netd_fw_published(d.fw));
+	if (netd_cnit_open(&cnit, fw_warn, &err) < 0) {
+		log_err("tables inet/bridge %s: %s", NETD_NFT_CNI_TABLE, err.msg);
+		goto out;
+	}
+	log_info("tables inet/bridge %s: watched, %zu elements of the plugins copied", NETD_NFT_CNI_TABLE,
+		 netd_cnit_copied(cnit));
 
 	if (!(mhd = netd_http_start(&d, MHD_CONN_LIMIT, &err))) {
 		log_err("%s", err.msg);
@@ -549,6 +558,8 @@ int main(int argc, char **argv)
 	epoll_ctl(efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	ev.data.fd = netd_fw_fd(d.fw);
 	epoll_ctl(efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	ev.data.fd = netd_cnit_fd(cnit);
+	epoll_ctl(efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	ev.data.fd = lfd;
 	epoll_ctl(efd, EPOLL_CTL_ADD, lfd, &ev);
 	ev.data.fd = info->epoll_fd;
@@ -565,7 +576,7 @@ int main(int argc, char **argv)
 		unsigned long compactions = d.state->n_compactions;
 		int n = epoll_wait(efd, evs, 8, sooner(sooner(sooner(netd_state_timeout_ms(d.state),
 								     netd_dns_timeout_ms(&d)),
-							      netd_fw_timeout_ms(d.fw)),
+							      sooner(netd_fw_timeout_ms(d.fw), netd_cnit_timeout_ms(cnit))),
 						       netd_conns_timeout_ms(&d.conns, now_ms())));
 
 		if (n < 0 && errno == EINTR)
@@ -589,6 +600,8 @@ int main(int argc, char **argv)
 				}
 			} else if (evs[i].data.fd == netd_fw_fd(d.fw)) {
 				netd_fw_event(d.fw);
+			} else if (evs[i].data.fd == netd_cnit_fd(cnit)) {
+				netd_cnit_event(cnit);
 			} else if (evs[i].data.fd == tfd) {
 				uint64_t x;
 
@@ -613,6 +626,7 @@ int main(int argc, char **argv)
 		 * through state_warn and never stop the loop */
 		netd_state_tick(d.state, &(struct netd_err){0});
 		netd_fw_tick(d.fw);
+		netd_cnit_tick(cnit);
 		if (d.state->n_compactions != compactions)
 			log_debug("state: compacted, snapshot of %zu endpoints in %.0f ms", d.state->n_eps,
 				  d.state->last_compact_ms);
@@ -632,6 +646,7 @@ out:
 			unlink(d.cfg.socket);
 	}
 	netd_dns_stop(&d);
+	netd_cnit_free(cnit);
 	netd_fw_free(d.fw);
 	netd_conns_fini(&d.conns);
 	netd_state_free(d.state);

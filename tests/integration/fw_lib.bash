@@ -115,9 +115,29 @@ table_back() {
 	return 1
 }
 
+# addr_in NETNS PREFIX: the container's IPv4 address that starts with PREFIX
+# ("10.70.2."). Tests look addresses up: netd-ipam hands them out round-robin
+# (as host-local does), so the second test of a file gets other addresses
+# than the first, and a hard-coded one may belong to nobody (a no_answer
+# that cannot fail).
+addr_in() {
+	ip netns exec "$1" ip -4 -o addr show | awk '{sub("/.*", "", $4); print $4}' | grep -m1 "^${2//./\\.}"
+}
+
+# wait until the plugins' masquerade table holds its elements again (at most 2 s)
+cni_tables_back() {
+	local i
+	for i in $(seq 200); do
+		nft list set inet netd_cni masq4 2>/dev/null | grep -q "elements" && return 0
+		sleep 0.01
+	done
+	return 1
+}
+
 # isolation_setup: networks a (10.70.1.0/24) and b (10.70.2.0/24); a1 on a,
 # b1 on b publishing 8080->80, ab on both; echo servers on 80/81 in each, on
-# "out", and on the host's 7000
+# "out", and on the host's 7000. Their addresses: $A1, $B1, $AB_A (ab on a),
+# $AB_B (ab on b).
 isolation_setup() {
 	fw_setup
 	ctl network create --subnet 10.70.1.0/24 a >/dev/null
@@ -125,6 +145,10 @@ isolation_setup() {
 	container a1 a
 	container b1 b -p 8080:80
 	container ab a,b
+	A1=$(addr_in a1 10.70.1.)
+	B1=$(addr_in b1 10.70.2.)
+	AB_A=$(addr_in ab 10.70.1.)
+	AB_B=$(addr_in ab 10.70.2.)
 	outside
 	for c in a1 b1 ab out; do serve $c $c 80 81; done
 	serve host host 7000

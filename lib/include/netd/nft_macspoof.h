@@ -40,4 +40,7 @@ int netd_nft_macspoof_batch_del(struct netd_nft_conn *c, struct netd_nft_batch *
 				const char *host_ifname, struct netd_err *err);
 bool netd_nft_macspoof_ifname_ok(const char *ifname);
 
+/* The table's description, for nft_copy.h (copy and put back). */
+const struct netd_nft_table *netd_nft_macspoof_table(void);
+
 #endif

@@ -47,4 +47,7 @@ int netd_nft_masq_list(struct netd_nft_masq_entry **out, size_t *n, struct netd_
 int netd_nft_masq_batch_del(struct netd_nft_conn *c, struct netd_nft_batch *b, const char *owner,
 			    const struct netd_addr *addrs, size_t naddrs, struct netd_err *err);
 
+/* The table's description, for nft_copy.h (copy and put back). */
+const struct netd_nft_table *netd_nft_masq_table(void);
+
 #endif

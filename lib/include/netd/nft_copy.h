@@ -1,0 +1,34 @@
+/* nft_copy.h — a copy of the plugins' tables (masquerade in `inet
+ * netd_cni`, macspoofchk in `bridge netd_cni`: every element with its owner
+ * comment), and putting it back after someone else deleted them.
+ *
+ * The plugins are short-lived: after `nft flush ruleset` or a firewall
+ * reload nothing of theirs runs to notice that masquerade is gone. netd
+ * does: it reads a copy after each change the plugins make and, when a
+ * table, chain, set or rule of theirs is deleted by someone else, restores
+ * the missing elements (netd/cni_tables.c). Putting back only adds: an
+ * element already there is left as it is (a plugin that ran meanwhile
+ * wins), nothing is removed, and each table's fixed rules are repaired when
+ * they are not exactly what the plugins make. Both calls take the host-wide
+ * lock (nft_conn.h).
+ */
+#ifndef NETD_NFT_COPY_H
+#define NETD_NFT_COPY_H
+
+#include <stddef.h>
+
+#include "netd/err.h"
+#include "netd/nft_table.h"
+
+/* Every element of both tables into *out (emptied first; free(out->v)).
+ * Missing tables read as empty. */
+int netd_nft_copy_read(struct netd_nft_elems *out, struct netd_err *err);
+
+/* Put back the elements of copy that are missing, in one batch, with each
+ * table that has any of them (its skeleton repaired if needed). *restored:
+ * how many were missing and are back. An element that the kernel refuses
+ * (an overlapping range added since) is skipped; the first such refusal
+ * is in err and the call returns <0 after putting back the rest. */
+int netd_nft_copy_restore(const struct netd_nft_elems *copy, size_t *restored, struct netd_err *err);
+
+#endif

@@ -1,0 +1,249 @@
+/* cni_tables.c — the plugins' tables copied and put back (cni_tables.h).
+ *
+ * Why a copy rather than netd's state: the state knows endpoints, not which
+ * of them a plugin masquerades (ipMasq, macspoofchk are the main plugin's
+ * config, which netd-endpoint never sees), and conflists written by a
+ * runtime never reach netd at all. The tables themselves say exactly what
+ * the plugins made, owner comments included.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <netinet/in.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include <libmnl/libmnl.h>
+
+#include "netd/nft.h"
+#include "netd/nft_copy.h"
+#include "cni_tables.h"
+
+#define HEAL_DELAY_MS 50	/* let the deleting transaction's other messages arrive */
+#define COPY_DELAY_MS 100	/* one read for a burst of ADDs */
+#define HEAL_GAP_MS 200		/* someone who keeps deleting gets at most 5 heals a second */
+#define RETRY_MS 1000
+
+struct netd_cnit {
+	struct mnl_socket *ev;
+	char *evbuf;
+	struct netd_nft_elems copy;
+	bool damaged;		/* a deletion by someone else since the last heal */
+	uint64_t due;		/* CLOCK_MONOTONIC ms of the next tick's work; 0 none */
+	uint64_t last_heal;
+	unsigned long heals;
+	void (*warn)(const char *msg);
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void warn(struct netd_cnit *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct netd_cnit *k, const char *fmt, ...)
+{
+	char msg[NETD_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (k->warn)
+		k->warn(msg);
+}
+
+static void due_at(struct netd_cnit *k, uint64_t t)
+{
+	if (!k->due || t < k->due)
+		k->due = t;
+}
+
+/* What an nftables event means for the plugins' tables: 0 nothing, 1 an
+ * element changed (read the copy again), 2 a deletion (put the copy back). */
+static int classify(const struct nlmsghdr *nlh)
+{
+	uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*g)))
+		return 0;
+	if (g->nfgen_family != NFPROTO_INET && g->nfgen_family != NFPROTO_BRIDGE)
+		return 0;
+	/* the first attribute of table, chain, rule, set and element messages
+	 * is the table's name */
+	mnl_attr_for_each(a, nlh, sizeof(*g)) {
+		if (mnl_attr_get_type(a) != 1)
+			continue;
+		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0 || strcmp(mnl_attr_get_str(a), NETD_NFT_CNI_TABLE))
+			return 0;
+		switch (type) {
+		case NFT_MSG_DELTABLE:
+		case NFT_MSG_DELCHAIN:
+		case NFT_MSG_DELSET:
+		case NFT_MSG_DELRULE:
+			return 2;
+		case NFT_MSG_NEWSETELEM:
+		case NFT_MSG_DELSETELEM:
+			return 1;
+		default:
+			return 0;
+		}
+	}
+	return 0;
+}
+
+void netd_cnit_event(struct netd_cnit *k)
+{
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(k->ev, k->evbuf, MNL_SOCKET_BUFFER_SIZE);
+		const struct nlmsghdr *nlh;
+		int len;
+
+		if (n < 0) {
+			/* events were lost: a deletion may be among them, and
+			 * putting back only adds what is missing */
+			if (errno == ENOBUFS) {
+				k->damaged = true;
+				due_at(k, now_ms() + HEAL_DELAY_MS);
+			}
+			if (errno == EINTR || errno == ENOBUFS)
+				continue;
+			return;
+		}
+		len = (int)n;
+		for (nlh = (const struct nlmsghdr *)k->evbuf; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			int c = classify(nlh);
+
+			if (c == 2) {
+				k->damaged = true;
+				due_at(k, now_ms() + HEAL_DELAY_MS);
+			} else if (c == 1 && !k->damaged) {
+				due_at(k, now_ms() + COPY_DELAY_MS);
+			}
+		}
+	}
+}
+
+/* The copy is replaced only by a complete read. */
+static int read_copy(struct netd_cnit *k, struct netd_err *err)
+{
+	struct netd_nft_elems fresh = {0};
+	int rc = netd_nft_copy_read(&fresh, err);
+
+	if (rc < 0) {
+		free(fresh.v);
+		return rc;
+	}
+	free(k->copy.v);
+	k->copy = fresh;
+	return 0;
+}
+
+void netd_cnit_tick(struct netd_cnit *k)
+{
+	struct netd_err err = {0};
+	uint64_t now = now_ms();
+	size_t restored = 0;
+
+	if (!k->due || k->due > now)
+		return;
+	k->due = 0;
+	if (k->damaged) {
+		if (k->last_heal && now < k->last_heal + HEAL_GAP_MS) {
+			k->due = k->last_heal + HEAL_GAP_MS;
+			return;
+		}
+		k->last_heal = now;
+		k->damaged = false;
+		if (netd_nft_copy_restore(&k->copy, &restored, &err) < 0) {
+			warn(k, "tables inet/bridge %s: %zu of the plugins' elements put back, the rest failed "
+				"(retrying in 1 s): %s", NETD_NFT_CNI_TABLE, restored, err.msg);
+			k->damaged = true;
+			k->due = now + RETRY_MS;
+			return;
+		}
+		if (restored) {
+			k->heals++;
+			warn(k, "tables inet/bridge %s were changed by someone else: %zu of the plugins' elements "
+				"(masquerade, macspoofchk) put back", NETD_NFT_CNI_TABLE, restored);
+		}
+		/* what is there now, our own additions included, is the copy
+		 * (the events of our batch schedule that read) */
+		return;
+	}
+	if (read_copy(k, &err) < 0) {
+		warn(k, "tables inet/bridge %s: reading a copy failed, retrying in 1 s: %s", NETD_NFT_CNI_TABLE,
+		     err.msg);
+		k->due = now + RETRY_MS;
+	}
+}
+
+int netd_cnit_timeout_ms(const struct netd_cnit *k)
+{
+	uint64_t now = now_ms();
+
+	if (!k->due)
+		return -1;
+	return k->due <= now ? 0 : (int)(k->due - now);
+}
+
+int netd_cnit_fd(const struct netd_cnit *k)
+{
+	return mnl_socket_get_fd(k->ev);
+}
+
+int netd_cnit_open(struct netd_cnit **out, void (*warn_fn)(const char *msg), struct netd_err *err)
+{
+	struct netd_cnit *k = calloc(1, sizeof(*k));
+	int rc;
+
+	if (!k)
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
+	k->warn = warn_fn;
+	k->ev = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	k->evbuf = malloc(MNL_SOCKET_BUFFER_SIZE);
+	if (!k->ev || !k->evbuf || mnl_socket_bind(k->ev, 1 << (NFNLGRP_NFTABLES - 1), MNL_SOCKET_AUTOPID) < 0) {
+		rc = errno ? -errno : -ENOMEM;
+		netd_cnit_free(k);
+		return netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables events: %s", strerror(-rc));
+	}
+	/* subscribed first, then read: a change in between schedules a re-read */
+	if ((rc = read_copy(k, err)) < 0) {
+		netd_cnit_free(k);
+		return rc;
+	}
+	*out = k;
+	return 0;
+}
+
+void netd_cnit_free(struct netd_cnit *k)
+{
+	if (!k)
+		return;
+	if (k->ev)
+		mnl_socket_close(k->ev);
+	free(k->evbuf);
+	free(k->copy.v);
+	free(k);
+}
+
+size_t netd_cnit_copied(const struct netd_cnit *k)
+{
+	return k->copy.n;
+}
+
+unsigned long netd_cnit_heals(const struct netd_cnit *k)
+{
+	return k->heals;
+}
