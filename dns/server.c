@@ -636,6 +636,21 @@ fail:
 	return rc;
 }
 
+/* The container's last endpoint went: its redirect table goes too (a
+ * netns that outlives its endpoints, or is used again, must not send
+ * 127.0.0.11:53 to ports netd no longer listens on, which someone else may
+ * hold by then). A netns already gone took the table with it. */
+static void redirect_remove(const char *netns)
+{
+	struct netd_err err = {0};
+	int nsfd = netns_open(netns, &err);
+
+	if (nsfd < 0)
+		return;
+	netd_nft_dns_remove(nsfd, &err);
+	close(nsfd);
+}
+
 /* ---- the interface -------------------------------------------------------- */
 
 /* The host's servers, read as netd-ipam reads a resolv.conf; with none that
@@ -849,10 +864,13 @@ void dns_server_del(struct dns_server *s, const char *id)
 		;
 	if (*pp) {
 		struct listener *l = *pp;
+		bool direct = l->direct;
 
 		*pp = l->next;
 		listener_free(s, l);
 		s->st.listeners--;
+		if (!direct)
+			redirect_remove(view);
 	}
 	free(view);
 }

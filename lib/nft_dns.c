@@ -81,3 +81,31 @@ int netd_nft_dns_redirect(int nsfd, uint16_t udp_port, uint16_t tcp_port, struct
 	ports[1] = tcp_port;
 	return netns_run(nsfd, write_table, &a, err);
 }
+
+static int remove_table(void *arg)
+{
+	struct args *a = arg;
+	struct netd_nft_conn c;
+	struct netd_nft_batch b;
+	struct netd_err nerr = {0};
+	int rc;
+
+	if ((rc = netd_nft_conn_open(&c, a->err)) < 0)
+		return rc;
+	if ((rc = netd_nft_batch_init(&b, &c)) < 0 || (rc = netd_nft_batch_del_table(&b, &tbl)) < 0)
+		rc = netd_nft_oom(a->err);
+	else if ((rc = netd_nft_batch_send(&c, &b, &nerr)) == -ENOENT)
+		rc = 0;
+	else if (rc < 0)
+		*a->err = nerr;
+	netd_nft_batch_free(&b);
+	netd_nft_conn_close(&c);
+	return rc;
+}
+
+int netd_nft_dns_remove(int nsfd, struct netd_err *err)
+{
+	struct args a = { err };
+
+	return netns_run(nsfd, remove_table, &a, err);
+}

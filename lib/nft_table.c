@@ -438,6 +438,25 @@ int netd_nft_batch_flush_set(struct netd_nft_batch *b, const struct netd_nft_tab
 	return nlh ? 0 : -ENOMEM;
 }
 
+int netd_nft_batch_del_table(struct netd_nft_batch *b, const struct netd_nft_table *t)
+{
+	struct nftnl_table *o = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!o)
+		return -ENOMEM;
+	nftnl_table_set_u32(o, NFTNL_TABLE_FAMILY, t->family);
+	nftnl_table_set_str(o, NFTNL_TABLE_NAME, t->name);
+	nlh = batch_msg(b, t->family, NFT_MSG_DELTABLE, 0, 256, "delete table %s %s", family_name(t->family),
+			t->name);
+	if (nlh) {
+		nftnl_table_nlmsg_build_payload(nlh, o);
+		batch_msg_done(b, nlh);
+	}
+	nftnl_table_free(o);
+	return nlh ? 0 : -ENOMEM;
+}
+
 int netd_nft_batch_elems(struct netd_nft_batch *b, const struct netd_nft_table *t, uint16_t type,
 			 const struct netd_nft_elem *v, size_t n, const char *comment)
 {

@@ -402,3 +402,29 @@ dnsctl() { "$NETDCTL_BIN" --socket "$D/netd.sock" dns "$@"; }
 	[ "$status" -eq 1 ]
 	[[ "$output" == "netdctl: netd is not running"* ]]
 }
+
+@test "the redirect table and listeners go with a container's last endpoint, not before" {
+	ctr a; ctr b
+	netd_start "$D"
+	reg n1 a '["10.13.0.2/24"]'
+	reg n2 a '["10.14.0.2/24"]'
+	reg n1 b '["10.13.0.3/24"]'
+	reg n2 b '["10.14.0.3/24"]'
+	[ "$(q a b | sort | tr '\n' ' ')" = "10.13.0.3 10.14.0.3 " ]
+	# one of a's two networks goes: a still resolves, through the same table
+	unreg n1 a
+	[ "$(q a b)" = 10.14.0.3 ]
+	ip netns exec a nft list tables | grep -qx 'table ip netd_dns'
+	# the last: nothing of netd is left in a's netns
+	unreg n2 a
+	! ip netns exec a nft list tables | grep -q netd || false
+	! ip netns exec a ss -lnu | grep -q 127.0.0.11 || false
+	! ip netns exec a ss -lnt | grep -q 127.0.0.11 || false
+	run netd_curl "$D" http://netd/metrics
+	[[ "$output" == *$'\nnetd_dns_listeners 1\n'* ]]
+	# b, untouched, still resolves; a back again gets a table and answers
+	[ "$(q b b | sort | tr '\n' ' ')" = "10.13.0.3 10.14.0.3 " ]
+	reg n1 a '["10.13.0.2/24"]'
+	[ "$(q a b)" = 10.13.0.3 ]
+	[ "$(ip netns exec a nft list chain ip netd_dns output | grep -c dnat)" = 2 ]
+}

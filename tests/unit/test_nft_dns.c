@@ -79,10 +79,31 @@ static void test_redirect(void **state)
 	close(ns);
 }
 
+/* Removal: the table is gone, and again is no error. */
+static void test_remove(void **state)
+{
+	struct netd_err err = {0};
+	int ns = netd_test_new_netns();
+
+	assert_int_equal(netd_nft_dns_redirect(ns, 40001, 40002, &err), 0);
+	netd_test_sh("nsenter --net=/proc/%d/fd/%d nft list tables | grep -qx 'table ip netd_dns'", (int)getpid(), ns);
+	assert_int_equal(netd_nft_dns_remove(ns, &err), 0);
+	netd_test_sh("! nsenter --net=/proc/%d/fd/%d nft list tables | grep -q netd_dns", (int)getpid(), ns);
+	assert_int_equal(netd_nft_dns_remove(ns, &err), 0);
+	/* and back */
+	assert_int_equal(netd_nft_dns_redirect(ns, 40003, 40004, &err), 0);
+	netd_test_sh("nsenter --net=/proc/%d/fd/%d nft list chain ip netd_dns output | grep -q 'dnat to 127.0.0.11:40004'",
+		     (int)getpid(), ns);
+	assert_int_equal(netd_nft_dns_remove(ns, &err), 0);
+	netd_test_sh("! nsenter --net=/proc/%d/fd/%d nft list tables | grep -q netd_dns", (int)getpid(), ns);
+	close(ns);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_redirect),
+		cmocka_unit_test(test_remove),
 	};
 	int rc = netd_test_private_host("test_nft_dns", NULL);
 

@@ -72,7 +72,8 @@ struct dns_store *dns_server_store(struct dns_server *s);
  * the netns is gone): other containers still resolve this one. */
 int dns_server_put(struct dns_server *s, const struct dns_ep_info *ep, const char *const *upstreams,
 		   size_t n_upstreams, struct netd_err *err);
-/* Remove an endpoint; its view's listener closes with its last endpoint. */
+/* Remove an endpoint; its view's listener closes with its last endpoint,
+ * and the redirect table in that netns goes with it. */
 void dns_server_del(struct dns_server *s, const char *id);
 
 /* What a query from `view` would get and why, decided as a real query is

@@ -9,8 +9,9 @@
  *     ip daddr 127.0.0.11 tcp dport 53 dnat to 127.0.0.11:TCP_PORT }
  *
  * Conntrack turns the answers' source port back into 53. Setting it again
- * (a new port after a netd restart) replaces both rules in one batch. The
- * table lives and dies with the netns; nobody else writes to it, so no lock.
+ * (a new port after a netd restart) replaces both rules in one batch. netd
+ * removes the table when the container's last endpoint goes (a netns being
+ * deleted takes it along anyway); nobody else writes to it, so no lock.
  */
 #ifndef NETD_NFT_DNS_H
 #define NETD_NFT_DNS_H
@@ -23,5 +24,8 @@
 
 /* Install or update the table in netns nsfd (-1: here). Ports in host order. */
 int netd_nft_dns_redirect(int nsfd, uint16_t udp_port, uint16_t tcp_port, struct netd_err *err);
+
+/* Remove the table from netns nsfd (-1: here); no table is no error. */
+int netd_nft_dns_remove(int nsfd, struct netd_err *err);
 
 #endif

@@ -141,6 +141,10 @@ int netd_nft_batch_elems(struct netd_nft_batch *b, const struct netd_nft_table *
 int netd_nft_batch_flush_set(struct netd_nft_batch *b, const struct netd_nft_table *t,
 			     const struct netd_nft_set *set);
 
+/* The whole table t deleted (in the batch); the kernel answers ENOENT if
+ * it is absent. -ENOMEM only. */
+int netd_nft_batch_del_table(struct netd_nft_batch *b, const struct netd_nft_table *t);
+
 /* Rule building: a rule in chain of t; expressions appended with
  * netd_nft_rule_add (NULL expression: rc becomes -ENOMEM). */
 struct nftnl_rule *netd_nft_rule_new(const struct netd_nft_table *t, const char *chain);
