@@ -93,6 +93,52 @@ int netd_attach_end(struct netd_attach *a, int rc)
 	return rc;
 }
 
+void netd_attach_undo_host_link(struct netd_attach *a, void *name)
+{
+	struct netd_link l;
+
+	if (netd_nl_link_get(a->host, name, &l, NULL) == 0)
+		netd_nl_link_del(a->host, l.ifindex, &a->ctx->err);
+}
+
+/* ---- DEL ---- */
+
+int netd_attach_del_begin(struct netd_attach *a, struct cni_ctx *ctx, const char *lock_name, unsigned want,
+			  const char *ipam_type)
+{
+	int rc;
+
+	if ((rc = netd_attach_begin(a, ctx, lock_name, want)) < 0)
+		return rc;
+	if (netd_ipam_run(ctx, ipam_type, CNI_CMD_DEL) < 0)
+		netd_attach_collect(a);
+	return 0;
+}
+
+void netd_attach_collect(struct netd_attach *a)
+{
+	netd_err_collect(&a->first, &a->ctx->err);
+}
+
+int netd_attach_del_end(struct netd_attach *a)
+{
+	struct netd_err first = a->first;
+
+	return netd_attach_end(a, netd_err_collected(&first, &a->ctx->err));
+}
+
+bool netd_attach_del_ctr_link(struct netd_attach *a, const char *kind)
+{
+	struct netd_link l;
+	int rc;
+
+	if (!a->ctr || netd_nl_link_get(a->ctr, a->ctx->ifname, &l, NULL) < 0 || strcmp(l.kind, kind))
+		return false;
+	if ((rc = netd_nl_link_del(a->ctr, l.ifindex, &a->ctx->err)) < 0 && rc != -ENODEV)
+		netd_attach_collect(a);
+	return true;
+}
+
 /* ---- IPAM ---- */
 
 /* netd-ipam's handlers run here rather than in an exec'd binary (about 1 ms
@@ -319,14 +365,6 @@ int netd_attach_gateway(struct netd_attach *a, const struct netd_link *br, const
 	return ensure_forwarding(ctx, gw->addr.family);
 }
 
-static void undo_veth(struct netd_attach *a, void *data)
-{
-	struct netd_link l;
-
-	if (netd_nl_link_get(a->host, data, &l, NULL) == 0)
-		netd_nl_link_del(a->host, l.ifindex, &a->ctx->err);
-}
-
 int netd_attach_veth(struct netd_attach *a, struct netd_veth_opts *vo, bool default_routes, struct netd_link *ctr)
 {
 	struct cni_ctx *ctx = a->ctx;
@@ -336,7 +374,7 @@ int netd_attach_veth(struct netd_attach *a, struct netd_veth_opts *vo, bool defa
 	vo->peer_name = ctx->ifname;
 	vo->peer_nsfd = a->nsfd;
 	if ((rc = netd_nl_veth_create(a->host, vo, &ctx->err)) < 0 ||
-	    (rc = netd_attach_undo_push(a, undo_veth, vo->host_name, strlen(vo->host_name) + 1)) < 0)
+	    (rc = netd_attach_undo_push(a, netd_attach_undo_host_link, vo->host_name, strlen(vo->host_name) + 1)) < 0)
 		return rc;
 	/* A bridge port needs no IPv6 of its own. Without this each port gets
 	 * a link-local address, routes (whose insertion walks every other

@@ -107,74 +107,6 @@ static int refuse_repeat(struct netd_attach *a, const struct bridge_conf *c)
 			    a->ctx->container_id, a->ctx->network, a->ctx->ifname, c->veth);
 }
 
-static void undo_link(struct netd_attach *a, void *data)
-{
-	struct netd_link l;
-
-	if (netd_nl_link_get(a->host, data, &l, NULL) == 0)
-		netd_nl_link_del(a->host, l.ifindex, &a->ctx->err);
-}
-
-struct gw_undo {
-	int ifindex;
-	struct netd_prefix gw;
-};
-
-static void undo_gateway(struct netd_attach *a, void *data)
-{
-	struct gw_undo *u = data;
-
-	netd_nl_addr_del(a->host, u->ifindex, &u->gw, NULL);
-}
-
-/* Give the bridge its gateway address. With another address of the same
- * subnet already there, forceAddress replaces it; otherwise it is an error,
- * as silently adding a second gateway would split the network. */
-static int ensure_gateway(struct netd_attach *a, const struct bridge_conf *c, int br, const struct netd_prefix *gw)
-{
-	struct cni_ctx *ctx = a->ctx;
-	struct netd_prefix *have = NULL;
-	char x[NETD_PREFIX_STRLEN], y[NETD_PREFIX_STRLEN];
-	size_t n = 0;
-	bool present = false;
-	int rc;
-
-	if ((rc = netd_nl_addr_list(a->host, br, gw->addr.family, &have, &n, &ctx->err)) < 0)
-		return rc;
-	for (size_t i = 0; i < n && !rc; i++) {
-		if (netd_addr_eq(&have[i].addr, &gw->addr)) {
-			present = true;
-			continue;
-		}
-		if (!netd_prefix_contains(gw, &have[i].addr) || have[i].len != gw->len)
-			continue;
-		if (!c->force_address)
-			rc = netd_err_set(&ctx->err, -EEXIST, NETD_ERR_IN_USE,
-					  "bridge %s already has address %s in this subnet, not the gateway %s; set forceAddress to replace it",
-					  c->bridge, netd_prefix_str(&have[i], x), netd_prefix_str(gw, y));
-		else
-			rc = netd_nl_addr_del(a->host, br, &have[i], &ctx->err);
-	}
-	free(have);
-	if (rc < 0 || present)
-		return rc;
-	if ((rc = netd_nl_addr_add(a->host, br, gw, true, &ctx->err)) < 0)
-		return rc;
-	return netd_attach_undo_push(a, undo_gateway, &(struct gw_undo){.ifindex = br, .gw = *gw},
-				     sizeof(struct gw_undo));
-}
-
-/* Turn on forwarding once; reading first avoids a write on every ADD. */
-static int ensure_forwarding(struct cni_ctx *ctx, int family)
-{
-	const char *key = family == AF_INET ? "net/ipv4/ip_forward" : "net/ipv6/conf/all/forwarding";
-	char v[16] = "";
-
-	if (netns_sysctl_get(-1, key, v, sizeof(v), NULL) == 0 && !strcmp(v, "1"))
-		return 0;
-	return netns_sysctl_set(-1, key, "1", &ctx->err);
-}
-
 /* The bridge (created if missing), its options, and the gateway address of
  * each of IPAM's subnets when isGateway. A bridge made here gets a MAC of its
  * own: the kernel's would follow its lowest port, and every container would
@@ -189,7 +121,7 @@ static int bridge_up(struct netd_attach *a, const struct bridge_conf *c, struct 
 	netd_mac_for_host(c->bridge, mac);
 	rc = netd_nl_bridge_ensure(a->host, c->bridge, &bo, br, &ctx->err);
 
-	if (bo.created && netd_attach_undo_push(a, undo_link, c->bridge, strlen(c->bridge) + 1) < 0)
+	if (bo.created && netd_attach_undo_push(a, netd_attach_undo_host_link, c->bridge, strlen(c->bridge) + 1) < 0)
 		return -ENOMEM;
 	if (rc == -EOPNOTSUPP && c->vlan) {
 		memset(&ctx->err, 0, sizeof(ctx->err));
@@ -210,44 +142,24 @@ static int bridge_up(struct netd_attach *a, const struct bridge_conf *c, struct 
 
 		if (!ip->gateway.family)
 			continue;
-		if ((rc = ensure_gateway(a, c, br->ifindex, &gw)) < 0 ||
-		    (rc = ensure_forwarding(ctx, gw.addr.family)) < 0)
+		if ((rc = netd_attach_gateway(a, br, &gw, c->force_address)) < 0) {
+			if (rc == -EEXIST)
+				netd_err_details(&ctx->err, "set forceAddress to replace it");
 			return rc;
+		}
 	}
 	return 0;
 }
 
-/* The host end is a bridge port: it needs no IPv6 of its own. Without this
- * each port gets a link-local address, routes (whose insertion walks every
- * other port's) and DAD, router and MLD traffic flooded over the bridge. Best
- * effort: a kernel without IPv6 has nothing to turn off. */
-static void host_port_no_ipv6(const char *veth)
-{
-	char key[64];
-
-	snprintf(key, sizeof(key), "net/ipv6/conf/%s/disable_ipv6", veth);
-	netns_sysctl_set(-1, key, "1", NULL);
-}
-
-/* The veth pair, container end straight into the netns; the host end joins
- * the bridge and comes up in the creating request. Then the container end
- * gets its addresses and routes. */
+/* The veth pair into the bridge; the container end gets its addresses and
+ * routes. */
 static int veth_up(struct netd_attach *a, const struct bridge_conf *c, const struct netd_link *br,
 		   struct netd_link *ctr)
 {
-	struct cni_ctx *ctx = a->ctx;
-	struct netd_veth_opts vo = {.host_name = c->veth, .peer_name = ctx->ifname, .peer_nsfd = a->nsfd,
-				    .mtu = c->mtu ? c->mtu : br->mtu, .peer_mac = c->has_mac ? c->mac : NULL,
-				    .master = br->ifindex, .up = true};
-	int rc;
+	struct netd_veth_opts vo = {.host_name = c->veth, .mtu = c->mtu ? c->mtu : br->mtu,
+				    .peer_mac = c->has_mac ? c->mac : NULL, .master = br->ifindex, .up = true};
 
-	if ((rc = netd_nl_veth_create(a->host, &vo, &ctx->err)) < 0 ||
-	    (rc = netd_attach_undo_push(a, undo_link, c->veth, sizeof(c->veth))) < 0)
-		return rc;
-	host_port_no_ipv6(c->veth);
-	if ((rc = netd_nl_link_get(a->ctr, ctx->ifname, ctr, &ctx->err)) < 0)
-		return rc;
-	return netd_ifconf_apply(a->ctr, ctr->ifindex, a->ipam, c->is_default_gateway, &ctx->err);
+	return netd_attach_veth(a, &vo, c->is_default_gateway, ctr);
 }
 
 /* Port options on the host end. It is looked at only now: a request on it
@@ -272,7 +184,7 @@ static int port_options(struct netd_attach *a, const struct bridge_conf *c, stru
 	return 0;
 }
 
-static void undo_nft(struct netd_attach *a, void *data)
+static void undo_macspoof(struct netd_attach *a, void *data)
 {
 	netd_nft_del(data, &a->ctx->err);
 }
@@ -281,26 +193,17 @@ static void undo_nft(struct netd_attach *a, void *data)
  * must carry its own MAC. */
 static int nft_rules(struct netd_attach *a, struct bridge_conf *c, const struct netd_link *ctr)
 {
-	struct netd_nft_del_req q = {.owner = c->owner, .host_ifname = c->veth};
 	int rc;
 
-	for (size_t i = 0; c->ip_masq && a->ipam && i < a->ipam->n_ips; i++) {
-		if ((rc = netd_nft_masq_add(&a->ipam->ips[i].address, c->owner, &a->ctx->err)) < 0)
-			return rc;
-		if (!q.masq && (rc = netd_attach_undo_push(a, undo_nft, &(struct netd_nft_del_req){.owner = c->owner, .masq = true},
-							   sizeof(q))) < 0)
-			return rc;
-		q.masq = true;
-	}
-	if (c->macspoofchk) {
-		if ((rc = netd_nft_macspoof_add(c->veth, ctr->mac, c->owner, &a->ctx->err)) < 0)
-			return rc;
-		q.masq = false;
-		q.macspoof = true;
-		if ((rc = netd_attach_undo_push(a, undo_nft, &q, sizeof(q))) < 0)
-			return rc;
-	}
-	return 0;
+	if (c->ip_masq && (rc = netd_attach_masq(a, c->owner)) < 0)
+		return rc;
+	if (!c->macspoofchk)
+		return 0;
+	if ((rc = netd_nft_macspoof_add(c->veth, ctr->mac, c->owner, &a->ctx->err)) < 0)
+		return rc;
+	return netd_attach_undo_push(a, undo_macspoof,
+				     &(struct netd_nft_del_req){.owner = c->owner, .macspoof = true, .host_ifname = c->veth},
+				     sizeof(struct netd_nft_del_req));
 }
 
 static int cmd_add(struct cni_ctx *ctx)
@@ -336,7 +239,7 @@ out:
  * a DEL. A child makes that request while this process releases the address
  * and the nftables elements; DEL returns only when both are done. Returns the
  * child's pid, or 0 when the deletion was done here (fork failed). */
-static pid_t link_del_start(struct cni_ctx *ctx, struct netd_nl *nl, int ifindex, struct netd_err *first)
+static pid_t link_del_start(struct netd_attach *a, struct netd_nl *nl, int ifindex)
 {
 	pid_t pid = fork();
 	int rc;
@@ -347,12 +250,12 @@ static pid_t link_del_start(struct cni_ctx *ctx, struct netd_nl *nl, int ifindex
 	}
 	if (pid > 0)
 		return pid;
-	if ((rc = netd_nl_link_del(nl, ifindex, &ctx->err)) < 0 && rc != -ENODEV)
-		netd_err_collect(first, &ctx->err);
+	if ((rc = netd_nl_link_del(nl, ifindex, &a->ctx->err)) < 0 && rc != -ENODEV)
+		netd_attach_collect(a);
 	return 0;
 }
 
-static void link_del_wait(struct cni_ctx *ctx, pid_t pid, const char *name, struct netd_err *first)
+static void link_del_wait(struct netd_attach *a, pid_t pid, const char *name)
 {
 	int status = 0;
 
@@ -360,13 +263,14 @@ static void link_del_wait(struct cni_ctx *ctx, pid_t pid, const char *name, stru
 		;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return;
-	netd_err_set(&ctx->err, -EIO, NETD_ERR_KERNEL, "delete interface %s: %s", name,
+	netd_err_set(&a->ctx->err, -EIO, NETD_ERR_KERNEL, "delete interface %s: %s", name,
 		     WIFEXITED(status) ? strerror(WEXITSTATUS(status)) : "deleting process died");
-	netd_err_collect(first, &ctx->err);
+	netd_attach_collect(a);
 }
 
-static void nft_del(struct cni_ctx *ctx, const struct bridge_conf *c, struct netd_err *first)
+static void nft_del(struct netd_attach *a, const struct bridge_conf *c)
 {
+	struct cni_ctx *ctx = a->ctx;
 	/* prevResult's addresses spare a listing of the whole set */
 	struct netd_addr addrs[16];
 	struct netd_nft_del_req q = {.owner = c->owner, .masq = c->ip_masq, .macspoof = c->macspoofchk,
@@ -379,24 +283,24 @@ static void nft_del(struct cni_ctx *ctx, const struct bridge_conf *c, struct net
 	else
 		q.naddrs = 0;
 	if (netd_nft_del(&q, &ctx->err) < 0)
-		netd_err_collect(first, &ctx->err);
+		netd_attach_collect(a);
 }
 
-/* DEL keeps going after an error and reports the first; nothing left to
- * remove is success (no prior ADD, netns gone, second DEL). */
+/* DEL: nothing left to remove is success (no prior ADD, netns gone, second
+ * DEL). IPAM and nftables are released while a child deletes the veth. */
 static int cmd_del(struct cni_ctx *ctx)
 {
 	struct bridge_conf c;
 	struct netd_attach a;
 	struct netd_nl *del_nl = NULL;
 	struct netd_link l;
-	struct netd_err first = {0};
 	pid_t child = 0;
 	int rc;
 
 	if ((rc = parse_conf(ctx, &c)) < 0)
 		return rc;
-	if ((rc = netd_attach_begin(&a, ctx, c.bridge, NETD_ATTACH_CTR_IF_THERE)) < 0)
+	netd_nft_release_in_background(true); /* see cmd_gc */
+	if ((rc = netd_attach_del_begin(&a, ctx, c.bridge, NETD_ATTACH_CTR_IF_THERE, NULL)) < 0)
 		return rc;
 	/* Either end removes the pair. The container's, when its netns is
 	 * still there; else the host end, if the kernel has not removed it
@@ -404,18 +308,18 @@ static int cmd_del(struct cni_ctx *ctx)
 	if (a.ctr && netd_nl_link_get(a.ctr, ctx->ifname, &l, NULL) == 0 && !strcmp(l.kind, "veth"))
 		del_nl = a.ctr;
 	else if (netd_nl_open(-1, &a.host, &ctx->err) < 0)
-		netd_err_collect(&first, &ctx->err);
+		netd_attach_collect(&a);
 	else if (netd_nl_link_get(a.host, c.veth, &l, NULL) == 0)
 		del_nl = a.host;
 	if (del_nl)
-		child = link_del_start(ctx, del_nl, l.ifindex, &first);
+		child = link_del_start(&a, del_nl, l.ifindex);
 	if (netd_ipam_run(ctx, c.ipam_type, CNI_CMD_DEL) < 0)
-		netd_err_collect(&first, &ctx->err);
+		netd_attach_collect(&a);
 	if (c.ip_masq || c.macspoofchk)
-		nft_del(ctx, &c, &first);
+		nft_del(&a, &c);
 	if (child > 0)
-		link_del_wait(ctx, child, l.name, &first);
-	return netd_attach_end(&a, netd_err_collected(&first, &ctx->err));
+		link_del_wait(&a, child, l.name);
+	return netd_attach_del_end(&a);
 }
 
 /* ---- CHECK ---- */
@@ -449,28 +353,19 @@ static int check_gateways(struct netd_attach *a, const struct bridge_conf *c, co
 
 static int check_nft(struct cni_ctx *ctx, const struct bridge_conf *c, const struct netd_link *ctr)
 {
-	char buf[NETD_PREFIX_STRLEN];
-	int rc;
+	int rc = 0;
 
-	for (size_t i = 0; c->ip_masq && i < ctx->prev->n_ips; i++) {
-		if ((rc = netd_nft_masq_has(&ctx->prev->ips[i].address, c->owner, &ctx->err)) == 0)
-			rc = cni_drift(ctx, "masquerade for %s is missing from table inet %s",
-				       netd_prefix_str(&ctx->prev->ips[i].address, buf), NETD_NFT_CNI_TABLE);
-		if (rc < 0)
-			return rc;
-	}
-	if (c->macspoofchk) {
-		if ((rc = netd_nft_macspoof_has(c->veth, ctr->mac, c->owner, &ctx->err)) == 0)
-			rc = cni_drift(ctx, "macspoofchk guard for %s is missing from table bridge %s", c->veth,
-				       NETD_NFT_CNI_TABLE);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	if (c->ip_masq && (rc = netd_attach_check_masq(ctx, c->owner)) < 0)
+		return rc;
+	if (c->macspoofchk && (rc = netd_nft_macspoof_has(c->veth, ctr->mac, c->owner, &ctx->err)) == 0)
+		rc = cni_drift(ctx, "macspoofchk guard for %s is missing from table bridge %s", c->veth,
+			       NETD_NFT_CNI_TABLE);
+	return rc < 0 ? rc : 0;
 }
 
+/* The bridge, the host end a port of it, and the pair's MTU. */
 static int check_links(struct netd_attach *a, const struct bridge_conf *c, struct netd_link *br,
-		       struct netd_link *ctr)
+		       const struct netd_link *ctr)
 {
 	struct cni_ctx *ctx = a->ctx;
 	struct netd_link host;
@@ -487,8 +382,6 @@ static int check_links(struct netd_attach *a, const struct bridge_conf *c, struc
 		return cni_drift(ctx, "host end %s is not attached to bridge %s", c->veth, c->bridge);
 	if (!host.up)
 		return cni_drift(ctx, "host end %s is down", c->veth);
-	if (netd_nl_link_get(a->ctr, ctx->ifname, ctr, NULL) < 0)
-		return cni_drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
 	/* Without an MTU of its own the pair's two ends still agree. */
 	if (mtu && host.mtu != mtu)
 		return cni_drift(ctx, "host end %s has MTU %d, not %d", c->veth, host.mtu, mtu);
@@ -505,13 +398,8 @@ static int cmd_check(struct cni_ctx *ctx)
 	struct netd_link br, ctr;
 	int rc;
 
-	if ((rc = parse_conf(ctx, &c)) < 0 || (rc = parse_build(ctx, &c)) < 0)
-		return rc;
-	if (!ctx->prev)
-		return cni_conf_err(ctx, "CHECK needs prevResult");
-	if ((rc = netd_ipam_run(ctx, c.ipam_type, CNI_CMD_CHECK)) < 0)
-		return rc;
-	if ((rc = netd_attach_begin(&a, ctx, NULL, NETD_ATTACH_HOST | NETD_ATTACH_CTR)) < 0)
+	if ((rc = parse_conf(ctx, &c)) < 0 || (rc = parse_build(ctx, &c)) < 0 ||
+	    (rc = netd_attach_check_begin(&a, ctx, c.ipam_type, NETD_ATTACH_HOST | NETD_ATTACH_CTR, &ctr)) < 0)
 		return rc;
 	if ((rc = check_links(&a, &c, &br, &ctr)) == 0 && (rc = check_gateways(&a, &c, &br)) == 0)
 		rc = check_nft(ctx, &c, &ctr);
@@ -520,66 +408,25 @@ static int cmd_check(struct cni_ctx *ctx)
 
 /* ---- GC, STATUS ---- */
 
-/* GC: IPAM frees reservations, and masquerade elements of this network that
- * no valid attachment owns go too. Veths of vanished containers went with
- * their netns. Under the lock, so no ADD is halfway through. */
-static int gc_nft(struct cni_ctx *ctx, const struct bridge_conf *c)
-{
-	char (*owners)[33] = calloc(ctx->n_valid + 1, sizeof(*owners));
-	const char **keep = calloc(ctx->n_valid + 1, sizeof(*keep));
-	int rc = 0;
-
-	if (!owners || !keep)
-		rc = -ENOMEM;
-	for (size_t i = 0; !rc && i < ctx->n_valid; i++) {
-		netd_nft_owner(ctx->network, ctx->valid[i].container_id, ctx->valid[i].ifname, owners[i]);
-		keep[i] = owners[i];
-	}
-	if (!rc && c->ip_masq)
-		rc = netd_nft_masq_gc(ctx->network, keep, ctx->n_valid, &ctx->err);
-	if (!rc && c->macspoofchk)
-		rc = netd_nft_macspoof_gc(ctx->network, keep, ctx->n_valid, &ctx->err);
-	free(owners);
-	free(keep);
-	return rc;
-}
-
+/* GC (under the lock, so no ADD is halfway through): IPAM frees
+ * reservations; masquerade and macspoofchk elements of this network that no
+ * valid attachment owns go too. */
 static int cmd_gc(struct cni_ctx *ctx)
 {
 	struct bridge_conf c;
-	struct netd_attach a;
-	int rc;
+	int rc = parse_conf(ctx, &c);
 
-	if ((rc = parse_conf(ctx, &c)) < 0)
-		return rc;
-	if ((rc = netd_attach_begin(&a, ctx, c.bridge, 0)) < 0)
-		return rc;
-	if ((rc = netd_ipam_run(ctx, c.ipam_type, CNI_CMD_GC)) == 0 && (c.ip_masq || c.macspoofchk))
-		rc = gc_nft(ctx, &c);
-	return netd_attach_end(&a, rc);
+	/* a short-lived single-threaded process: GC and DEL need not wait for
+	 * the kernel to release the nftables socket (netd/nft_conn.h) */
+	netd_nft_release_in_background(true);
+	return rc < 0 ? rc : netd_attach_gc(ctx, c.bridge, c.ipam_type, c.ip_masq, c.macspoofchk);
 }
 
 static int cmd_status(struct cni_ctx *ctx)
 {
 	struct bridge_conf c;
-	int rc = parse_conf(ctx, &c);
 
-	return rc < 0 ? rc : netd_ipam_run(ctx, c.ipam_type, CNI_CMD_STATUS);
+	return parse_conf(ctx, &c) < 0 ? -EINVAL : netd_ipam_run(ctx, c.ipam_type, CNI_CMD_STATUS);
 }
 
-static const struct cni_plugin bridge_plugin = {
-	.name = "netd-bridge",
-	.add = cmd_add,
-	.del = cmd_del,
-	.check = cmd_check,
-	.gc = cmd_gc,
-	.status = cmd_status,
-};
-
-int main(void)
-{
-	/* a short-lived single-threaded process: a DEL need not wait for the
-	 * kernel to release the nftables socket (netd/nft_conn.h) */
-	netd_nft_release_in_background(true);
-	return cni_main(&bridge_plugin);
-}
+CNI_PLUGIN_MAIN("netd-bridge", cmd_add, cmd_del, cmd_check, cmd_gc, cmd_status)

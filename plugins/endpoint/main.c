@@ -291,27 +291,37 @@ static int ep_target(struct cni_ctx *ctx, const char *cid, const char *ifname, c
 	return 0;
 }
 
-static int cmd_del(struct cni_ctx *ctx)
+/* One request about this attachment's endpoint. netd not running is code 11
+ * (try later), but for DEL, which then has nothing to unregister: 1. */
+static int ep_request(struct cni_ctx *ctx, const char *method, struct netd_http_resp *r)
 {
-	struct netd_http_resp r;
 	struct netd_err e = {0};
 	const char *sock;
 	char target[512];
 	int rc;
 
-	if ((rc = get_socket(ctx, &sock)) < 0 || (rc = ep_target(ctx, ctx->container_id, ctx->ifname,
-								  target, sizeof(target))) < 0)
+	if ((rc = get_socket(ctx, &sock)) < 0 ||
+	    (rc = ep_target(ctx, ctx->container_id, ctx->ifname, target, sizeof(target))) < 0)
 		return rc;
-	rc = netd_http_request(sock, "DELETE", target, NULL, TIMEOUT_MS, &r, &e);
-	if (rc < 0) {
-		if (netd_httpc_unreachable(rc)) {
-			log_warn("DEL %s: netd is not running (%s); nothing to unregister", ctx->container_id,
-				 e.msg);
-			return 0;
-		}
+	if ((rc = netd_http_request(sock, method, target, NULL, TIMEOUT_MS, r, &e)) == 0)
+		return 0;
+	if (!netd_httpc_unreachable(rc)) {
 		memcpy(&ctx->err, &e, sizeof(e));
 		return rc;
 	}
+	if (ctx->cmd != CNI_CMD_DEL)
+		return unreachable(ctx, sock, &e);
+	log_warn("DEL %s: netd is not running (%s); nothing to unregister", ctx->container_id, e.msg);
+	return 1;
+}
+
+static int cmd_del(struct cni_ctx *ctx)
+{
+	struct netd_http_resp r;
+	int rc = ep_request(ctx, "DELETE", &r);
+
+	if (rc)
+		return rc < 0 ? rc : 0;
 	if (r.status != 204 && r.status != 200 && r.status != 404)
 		rc = netd_refused(ctx, "to unregister the endpoint", &r);
 	netd_http_resp_free(&r);
@@ -321,20 +331,10 @@ static int cmd_del(struct cni_ctx *ctx)
 static int cmd_check(struct cni_ctx *ctx)
 {
 	struct netd_http_resp r;
-	struct netd_err e = {0};
-	const char *sock;
-	char target[512];
-	int rc;
+	int rc = ep_request(ctx, "GET", &r);
 
-	if ((rc = get_socket(ctx, &sock)) < 0 || (rc = ep_target(ctx, ctx->container_id, ctx->ifname,
-								  target, sizeof(target))) < 0)
+	if (rc < 0)
 		return rc;
-	if ((rc = netd_http_request(sock, "GET", target, NULL, TIMEOUT_MS, &r, &e)) < 0) {
-		if (netd_httpc_unreachable(rc))
-			return unreachable(ctx, sock, &e);
-		memcpy(&ctx->err, &e, sizeof(e));
-		return rc;
-	}
 	if (r.status == 404)
 		rc = netd_err_set(&ctx->err, -ENOENT, NETD_ERR_DRIFT, "netd has no endpoint for container %s "
 				  "on network %s (%s)", ctx->container_id, ctx->network, ctx->ifname);
@@ -416,16 +416,4 @@ static int cmd_status(struct cni_ctx *ctx)
 	return rc;
 }
 
-static const struct cni_plugin plugin = {
-	.name = "netd-endpoint",
-	.add = cmd_add,
-	.del = cmd_del,
-	.check = cmd_check,
-	.gc = cmd_gc,
-	.status = cmd_status,
-};
-
-int main(void)
-{
-	return cni_main(&plugin);
-}
+CNI_PLUGIN_MAIN("netd-endpoint", cmd_add, cmd_del, cmd_check, cmd_gc, cmd_status)

@@ -599,59 +599,45 @@ static int give_back(struct cni_ctx *ctx, struct netd_nl *host_nl, const char *c
 	return rc;
 }
 
-/* DEL keeps going after an error and reports the first. */
 static int cmd_del(struct cni_ctx *ctx)
 {
 	struct host_conf c;
 	struct netd_attach a;
-	struct netd_err first = {0};
 	int rc;
 
-	if ((rc = parse_conf(ctx, &c)) < 0)
+	if ((rc = parse_conf(ctx, &c)) < 0 ||
+	    (rc = netd_attach_del_begin(&a, ctx, ctx->network, NETD_ATTACH_HOST, c.ipam_type)) < 0)
 		return rc;
-	if ((rc = netd_attach_begin(&a, ctx, ctx->network, NETD_ATTACH_HOST)) < 0)
-		return rc;
-	if (netd_ipam_run(ctx, c.ipam_type, CNI_CMD_DEL) < 0)
-		netd_err_collect(&first, &ctx->err);
 	if (give_back(ctx, a.host, ctx->container_id, ctx->ifname, ctx->netns) < 0)
-		netd_err_collect(&first, &ctx->err);
-	return netd_attach_end(&a, netd_err_collected(&first, &ctx->err));
+		netd_attach_collect(&a);
+	return netd_attach_del_end(&a);
 }
 
-static int check_device(struct netd_attach *a, const struct host_conf *c)
+static int check_device(struct netd_attach *a, const struct host_conf *c, const struct netd_link *l)
 {
 	struct cni_ctx *ctx = a->ctx;
-	struct netd_link l;
 	struct rec r;
 	bool have = state_load(ctx, ctx->container_id, ctx->ifname, &r) == 0;
 
-	if (cni_result_find_iface(ctx->prev, ctx->ifname, true) < 0)
-		return cni_drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
-	if (netd_nl_link_get(a->ctr, ctx->ifname, &l, NULL) < 0)
-		return cni_drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
-	if (!alias_is_ours(l.alias, ctx->container_id, ctx->ifname) && !(have && l.ifindex == r.ifindex))
+	if (!alias_is_ours(l->alias, ctx->container_id, ctx->ifname) && !(have && l->ifindex == r.ifindex))
 		return cni_drift(ctx, "interface %s is not the device netd-host moved in", ctx->ifname);
 	if (have && c->device && strcmp(r.orig, c->device))
 		return cni_drift(ctx, "interface %s is host device %s, not %s", ctx->ifname, r.orig, c->device);
 	/* The device keeps its own MTU in the container. */
-	return netd_attach_check_link(ctx, a->ctr, &l, NULL, have ? r.mtu : 0);
+	return netd_attach_check_link(ctx, a->ctr, l, NULL, have ? r.mtu : 0);
 }
 
 static int cmd_check(struct cni_ctx *ctx)
 {
 	struct host_conf c;
 	struct netd_attach a;
+	struct netd_link l;
 	int rc;
 
-	if ((rc = parse_conf(ctx, &c)) < 0 || (rc = parse_device(ctx, &c)) < 0)
+	if ((rc = parse_conf(ctx, &c)) < 0 || (rc = parse_device(ctx, &c)) < 0 ||
+	    (rc = netd_attach_check_begin(&a, ctx, c.ipam_type, NETD_ATTACH_CTR, &l)) < 0)
 		return rc;
-	if (!ctx->prev)
-		return cni_conf_err(ctx, "CHECK needs prevResult");
-	if ((rc = netd_ipam_run(ctx, c.ipam_type, CNI_CMD_CHECK)) < 0)
-		return rc;
-	if ((rc = netd_attach_begin(&a, ctx, NULL, NETD_ATTACH_CTR)) < 0)
-		return rc;
-	return netd_attach_end(&a, check_device(&a, &c));
+	return netd_attach_end(&a, check_device(&a, &c, &l));
 }
 
 /* GC: IPAM frees reservations; devices this network moved into containers
@@ -697,21 +683,8 @@ out:
 static int cmd_status(struct cni_ctx *ctx)
 {
 	struct host_conf c;
-	int rc = parse_conf(ctx, &c);
 
-	return rc < 0 ? rc : netd_ipam_run(ctx, c.ipam_type, CNI_CMD_STATUS);
+	return parse_conf(ctx, &c) < 0 ? -EINVAL : netd_ipam_run(ctx, c.ipam_type, CNI_CMD_STATUS);
 }
 
-static const struct cni_plugin host_plugin = {
-	.name = "netd-host",
-	.add = cmd_add,
-	.del = cmd_del,
-	.check = cmd_check,
-	.gc = cmd_gc,
-	.status = cmd_status,
-};
-
-int main(void)
-{
-	return cni_main(&host_plugin);
-}
+CNI_PLUGIN_MAIN("netd-host", cmd_add, cmd_del, cmd_check, cmd_gc, cmd_status)

@@ -156,16 +156,4 @@ static int cmd_nothing(struct cni_ctx *ctx)
 	return 0;
 }
 
-static const struct cni_plugin loopback_plugin = {
-	.name = "netd-loopback",
-	.add = cmd_add,
-	.del = cmd_del,
-	.check = cmd_check,
-	.gc = cmd_nothing,
-	.status = cmd_nothing,
-};
-
-int main(void)
-{
-	return cni_main(&loopback_plugin);
-}
+CNI_PLUGIN_MAIN("netd-loopback", cmd_add, cmd_del, cmd_check, cmd_nothing, cmd_nothing)

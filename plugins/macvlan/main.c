@@ -197,79 +197,64 @@ out:
 	return netd_attach_end(&a, rc < 0 ? rc : 0);
 }
 
-/* DEL keeps going after an error and reports the first; nothing left to
- * remove is success (no prior ADD, netns gone, second DEL). */
+/* DEL: nothing left to remove is success; the kernel deletes a macvlan
+ * with its netns. */
 static int cmd_del(struct cni_ctx *ctx)
 {
 	struct macvlan_conf c;
 	struct netd_attach a;
-	struct netd_link l;
-	struct netd_err first = {0};
 	int rc;
 
-	if ((rc = parse_conf(ctx, &c)) < 0)
+	if ((rc = parse_conf(ctx, &c)) < 0 ||
+	    (rc = netd_attach_del_begin(&a, ctx, ctx->network, NETD_ATTACH_CTR_IF_THERE, c.ipam_type)) < 0)
 		return rc;
-	if ((rc = netd_attach_begin(&a, ctx, ctx->network, NETD_ATTACH_CTR_IF_THERE)) < 0)
-		return rc;
-	if (netd_ipam_run(ctx, c.ipam_type, CNI_CMD_DEL) < 0)
-		netd_err_collect(&first, &ctx->err);
-	if (a.ctr && netd_nl_link_get(a.ctr, ctx->ifname, &l, NULL) == 0 && !strcmp(l.kind, "macvlan") &&
-	    (rc = netd_nl_link_del(a.ctr, l.ifindex, &ctx->err)) < 0 && rc != -ENODEV)
-		netd_err_collect(&first, &ctx->err);
-	return netd_attach_end(&a, netd_err_collected(&first, &ctx->err));
+	netd_attach_del_ctr_link(&a, "macvlan");
+	return netd_attach_del_end(&a);
 }
 
-static int check_macvlan(struct netd_attach *a, const struct macvlan_conf *c)
+/* The container's link is a macvlan of the master the config names. */
+static int check_macvlan(struct netd_attach *a, const struct macvlan_conf *c, const struct netd_link *ctr)
 {
 	struct cni_ctx *ctx = a->ctx;
-	struct netd_link master, ctr;
+	struct netd_link master;
 	int rc;
 
+	if (strcmp(ctr->kind, "macvlan"))
+		return cni_drift(ctx, "interface %s is a '%s', not a macvlan", ctx->ifname, ctr->kind);
 	if ((rc = find_master(ctx, c->link_in_container ? a->ctr : a->host, c, &master)) < 0) {
 		ctx->err.code = NETD_ERR_DRIFT;
 		return rc;
 	}
-	if (netd_nl_link_get(a->ctr, ctx->ifname, &ctr, NULL) < 0)
-		return cni_drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
-	if (strcmp(ctr.kind, "macvlan"))
-		return cni_drift(ctx, "interface %s is a '%s', not a macvlan", ctx->ifname, ctr.kind);
 	/* A parent in another netns is reported by index there: the host's. */
-	if (ctr.link != master.ifindex || (ctr.link_netnsid >= 0) == c->link_in_container)
+	if (ctr->link != master.ifindex || (ctr->link_netnsid >= 0) == c->link_in_container)
 		return cni_drift(ctx, "interface %s is not a macvlan of %s", ctx->ifname, master.name);
-	return netd_attach_check_link(ctx, a->ctr, &ctr, "macvlan", c->mtu);
+	return 0;
 }
 
 static int cmd_check(struct cni_ctx *ctx)
 {
 	struct macvlan_conf c;
 	struct netd_attach a;
+	struct netd_link ctr;
 	int rc;
 
-	if ((rc = parse_conf(ctx, &c)) < 0 || (rc = parse_build(ctx, &c)) < 0)
+	if ((rc = parse_conf(ctx, &c)) < 0 || (rc = parse_build(ctx, &c)) < 0 ||
+	    (rc = netd_attach_check_begin(&a, ctx, c.ipam_type,
+					  NETD_ATTACH_CTR | (c.link_in_container ? 0 : NETD_ATTACH_HOST), &ctr)) < 0)
 		return rc;
-	if (!ctx->prev)
-		return cni_conf_err(ctx, "CHECK needs prevResult");
-	if ((rc = netd_ipam_run(ctx, c.ipam_type, CNI_CMD_CHECK)) < 0)
-		return rc;
-	if ((rc = netd_attach_begin(&a, ctx, NULL,
-				    NETD_ATTACH_CTR | (c.link_in_container ? 0 : NETD_ATTACH_HOST))) < 0)
-		return rc;
-	if (cni_result_find_iface(ctx->prev, ctx->ifname, true) < 0)
-		rc = cni_drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
-	else
-		rc = check_macvlan(&a, &c);
+	if ((rc = check_macvlan(&a, &c, &ctr)) == 0)
+		rc = netd_attach_check_link(ctx, a.ctr, &ctr, "macvlan", c.mtu);
 	return netd_attach_end(&a, rc);
 }
 
+/* GC (under the lock): IPAM frees reservations; a macvlan went with its
+ * netns. */
 static int cmd_gc(struct cni_ctx *ctx)
 {
 	struct macvlan_conf c;
-	struct netd_attach a;
-	int rc;
+	int rc = parse_conf(ctx, &c);
 
-	if ((rc = parse_conf(ctx, &c)) < 0 || (rc = netd_attach_begin(&a, ctx, ctx->network, 0)) < 0)
-		return rc;
-	return netd_attach_end(&a, netd_ipam_run(ctx, c.ipam_type, CNI_CMD_GC));
+	return rc < 0 ? rc : netd_attach_gc(ctx, ctx->network, c.ipam_type, false, false);
 }
 
 /* Ready when the master is there (on the host: one inside a container
@@ -295,16 +280,4 @@ static int cmd_status(struct cni_ctx *ctx)
 	return netd_ipam_run(ctx, c.ipam_type, CNI_CMD_STATUS);
 }
 
-static const struct cni_plugin macvlan_plugin = {
-	.name = "netd-macvlan",
-	.add = cmd_add,
-	.del = cmd_del,
-	.check = cmd_check,
-	.gc = cmd_gc,
-	.status = cmd_status,
-};
-
-int main(void)
-{
-	return cni_main(&macvlan_plugin);
-}
+CNI_PLUGIN_MAIN("netd-macvlan", cmd_add, cmd_del, cmd_check, cmd_gc, cmd_status)

@@ -247,35 +247,28 @@ out:
 	return netd_attach_end(&a, rc);
 }
 
-/* DEL keeps going after an error and reports the first; nothing left to
- * remove is success (no prior ADD, netns gone, second DEL). */
+/* DEL: the veth, the masquerade, and the network's devices when this was
+ * their last container; nothing left to remove is success. */
 static int cmd_del(struct cni_ctx *ctx)
 {
 	struct overlay_conf c;
 	struct netd_attach a;
 	struct netd_link l;
-	struct netd_err first = {0};
 	int rc;
 
-	if ((rc = parse_conf(ctx, &c)) < 0)
-		return rc;
-	if ((rc = netd_attach_begin(&a, ctx, c.lock, NETD_ATTACH_HOST | NETD_ATTACH_CTR_IF_THERE)) < 0)
+	if ((rc = parse_conf(ctx, &c)) < 0 ||
+	    (rc = netd_attach_del_begin(&a, ctx, c.lock, NETD_ATTACH_HOST | NETD_ATTACH_CTR_IF_THERE, c.ipam_type)) < 0)
 		return rc;
 	/* Either end removes the pair: the container's while its netns is
 	 * there, else the host end if the kernel has not removed it yet. */
-	if (a.ctr && netd_nl_link_get(a.ctr, ctx->ifname, &l, NULL) == 0 && !strcmp(l.kind, "veth") &&
-	    (rc = netd_nl_link_del(a.ctr, l.ifindex, &ctx->err)) < 0 && rc != -ENODEV)
-		netd_err_collect(&first, &ctx->err);
-	if (netd_nl_link_get(a.host, c.veth, &l, NULL) == 0 && (rc = netd_nl_link_del(a.host, l.ifindex, &ctx->err)) < 0 &&
-	    rc != -ENODEV)
-		netd_err_collect(&first, &ctx->err);
-	if (netd_ipam_run(ctx, c.ipam_type, CNI_CMD_DEL) < 0)
-		netd_err_collect(&first, &ctx->err);
+	if (!netd_attach_del_ctr_link(&a, "veth") && netd_nl_link_get(a.host, c.veth, &l, NULL) == 0 &&
+	    (rc = netd_nl_link_del(a.host, l.ifindex, &ctx->err)) < 0 && rc != -ENODEV)
+		netd_attach_collect(&a);
 	if (c.ip_masq && netd_nft_del(&(struct netd_nft_del_req){.owner = c.owner, .masq = true}, &ctx->err) < 0)
-		netd_err_collect(&first, &ctx->err);
+		netd_attach_collect(&a);
 	if (netd_overlay_release(a.host, c.vni, ctx->network, &ctx->err) < 0)
-		netd_err_collect(&first, &ctx->err);
-	return netd_attach_end(&a, netd_err_collected(&first, &ctx->err));
+		netd_attach_collect(&a);
+	return netd_attach_del_end(&a);
 }
 
 /* ---- CHECK ---- */

@@ -30,9 +30,18 @@
  * and store as the binary; NETD_IPAM_EXEC=1 in the environment execs it
  * instead), any other type is exec'd from CNI_PATH (cni_delegate).
  *
- * DEL, CHECK and GC use the same begin/end (no undo): DEL and GC lock what
- * ADD locks, and DEL opens the netns only if it is still there
- * (NETD_ATTACH_CTR_IF_THERE).
+ * DEL, CHECK and GC have the same shape (no undo):
+ *
+ *     DEL:   netd_attach_del_begin(&a, ctx, lock_name, want, ipam_type);
+ *            each removal, netd_attach_collect(&a) after a failure;
+ *            return netd_attach_del_end(&a);   // the first error, or 0
+ *     CHECK: netd_attach_check_begin(&a, ctx, ipam_type, want, &ctr);
+ *            the driver's own pieces, then netd_attach_check_link();
+ *            return netd_attach_end(&a, rc);
+ *     GC:    netd_attach_gc(ctx, lock_name, ipam_type, masq, macspoof);
+ *
+ * DEL and GC lock what ADD locks, and DEL opens the netns only if it is
+ * still there (NETD_ATTACH_CTR_IF_THERE).
  */
 #ifndef NETD_ATTACH_H
 #define NETD_ATTACH_H
@@ -70,6 +79,7 @@ struct netd_attach {
 	struct cni_result *dns;		/* ADD: the config's `dns` (only that), or NULL */
 	struct netd_attach_undo *undo;
 	size_t n_undo;
+	struct netd_err first;		/* DEL: the first error collected */
 };
 
 /* Take the lock `lock_name` (NULL = none; CHECK and STATUS take none), then
@@ -86,10 +96,31 @@ int netd_attach_undo_push(struct netd_attach *a, netd_undo_fn fn, const void *da
  * Returns rc. */
 int netd_attach_end(struct netd_attach *a, int rc);
 
+/* An undo for a link this call created on the host: `name` (the pushed
+ * datum, a string) is deleted if it is there. */
+void netd_attach_undo_host_link(struct netd_attach *a, void *name);
+
 /* GC under the lock `lock_name`: IPAM's GC, then the network's masquerade
  * (masq) and macspoofchk (macspoof) elements that no valid attachment
  * owns. Interfaces of vanished containers went with their netns. */
 int netd_attach_gc(struct cni_ctx *ctx, const char *lock_name, const char *ipam_type, bool masq, bool macspoof);
+
+/* ---- DEL ---------------------------------------------------------------- */
+
+/* DEL keeps going after an error and reports the first: begin (the lock,
+ * what `want` opens: NETD_ATTACH_CTR_IF_THERE, not _CTR), then IPAM DEL
+ * (ipam_type NULL: none here). Each later step's failure is kept with
+ * netd_attach_collect(); netd_attach_del_end() ends with the first, or 0.
+ * Nothing left to remove is success (no prior ADD, netns gone, second DEL). */
+int netd_attach_del_begin(struct netd_attach *a, struct cni_ctx *ctx, const char *lock_name, unsigned want,
+			  const char *ipam_type);
+void netd_attach_collect(struct netd_attach *a);
+int netd_attach_del_end(struct netd_attach *a);
+
+/* DEL of the container's CNI_IFNAME when it is a `kind` (a link of another
+ * kind under that name is not ours); a failure is collected. True when it
+ * was there. */
+bool netd_attach_del_ctr_link(struct netd_attach *a, const char *kind);
 
 /* ---- IPAM ------------------------------------------------------------- */
 
