@@ -42,11 +42,11 @@ enum kind { K_UDP, K_TCP_LISTEN, K_TCP_CONN, K_ARES };
  * handled may still have an event further down the batch: it is marked
  * gone and freed after the batch. */
 struct handle {
-	enum kind kind;
-	int fd;
 	void *owner;
-	bool gone;
 	struct handle *gone_next;
+	int fd;
+	uint8_t kind;		/* enum kind */
+	bool gone;
 };
 
 struct upstream;
@@ -66,15 +66,16 @@ struct upstream {
 
 struct conn;
 
+/* one per container: one allocation, the view inline */
 struct listener {
 	struct listener *next;	/* hash chain */
-	char *view;
 	struct handle udp, tcp;
 	struct conn *conns;
-	size_t n_conns;
 	struct upstream *up;
+	uint16_t n_conns;	/* at most DNS_TCP_PER_LISTENER */
 	uint16_t udp_port, tcp_port;
 	bool direct;		/* on :53 itself: no nftables redirect */
+	char view[];
 };
 
 struct conn {
@@ -175,7 +176,7 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 	}
 	if (!(a = calloc(1, sizeof(*a))))
 		return; /* c-ares' own timeout ends the query */
-	a->h = (struct handle){K_ARES, fd, u, false, NULL};
+	a->h = (struct handle){.owner = u, .fd = fd, .kind = K_ARES};
 	ev.data.ptr = &a->h;
 	if (epoll_ctl(u->s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		free(a);
@@ -478,7 +479,7 @@ static void on_accept(struct dns_server *s, struct listener *l)
 			close(fd);
 			continue;
 		}
-		c->h = (struct handle){K_TCP_CONN, fd, c, false, NULL};
+		c->h = (struct handle){.owner = c, .fd = fd, .kind = K_TCP_CONN};
 		c->l = l;
 		c->last_ms = now_ms();
 		if (ep_add(s, &c->h, EPOLLIN) < 0) {
@@ -569,22 +570,20 @@ static void listener_free(struct dns_server *s, struct listener *l)
 	}
 	if (l->direct)
 		s->st.listeners_direct--;
-	free(l->view);
 	free(l);
 }
 
 static int listener_open(struct dns_server *s, const char *netns, struct listener **out, struct netd_err *err)
 {
-	struct listener *l = calloc(1, sizeof(*l));
+	struct listener *l = calloc(1, sizeof(*l) + strlen(netns) + 1);
 	struct netd_err nerr = {0};
 	int nsfd = -1, rc;
 
-	if (!l || !(l->view = strdup(netns))) {
-		free(l);
+	if (!l)
 		return netd_err_set(err, -ENOMEM, 0, "out of memory");
-	}
-	l->udp = (struct handle){K_UDP, -1, l, false, NULL};
-	l->tcp = (struct handle){K_TCP_LISTEN, -1, l, false, NULL};
+	strcpy(l->view, netns);
+	l->udp = (struct handle){.owner = l, .fd = -1, .kind = K_UDP};
+	l->tcp = (struct handle){.owner = l, .fd = -1, .kind = K_TCP_LISTEN};
 	l->up = s->ups;
 	if ((rc = nsfd = netns_open(netns, err)) < 0 || (rc = lo_up(nsfd, err)) < 0)
 		goto fail;

@@ -7,44 +7,64 @@
  *   'V' view              endpoints of one asker (its networks and links)
  *   'A' family address    endpoints with that address (PTR)
  *   'I' id                the endpoint itself
- * Names and networks are stored lower-cased. Each endpoint remembers the
- * entries it is in, so removing it touches exactly those.
+ * Names and networks are stored lower-cased.
+ *
+ * Memory: netd holds one endpoint per container interface, 10,000 and more,
+ * so each costs few allocations (every malloc chunk carries its own
+ * overhead). An endpoint is one block (its strings, aliases, links and
+ * addresses inline; its id is the text of its 'I' key), and most keys have
+ * a single holder, kept in the entry itself: only keys held by several
+ * endpoints (a network, a shared alias, a container's view) get a holder
+ * array. Removing an endpoint recomputes its keys from its record instead
+ * of remembering the entries it is in.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "netd/dns_store.h"
 
-struct entry;
-
 struct ep {
-	char *id, *view, *network, *name;
-	char **aliases;
-	size_t n_aliases;
-	struct dns_link *links;	/* strings owned, lower-cased */
-	size_t n_links;
+	const char *id;		/* the text of its 'I' entry's key */
+	const char *view, *network, *name;
+	const char **aliases;
+	struct dns_link *links;	/* lower-cased */
 	struct netd_addr *addrs;
-	size_t n_addrs;
-	struct entry **in;	/* the entries holding this endpoint */
-	size_t n_in;
+	uint16_t n_aliases, n_links, n_addrs;
+	/* then, in the same block: links, aliases, addrs, strings */
+};
+
+/* the holders of a key held by more than one endpoint, in registration order */
+struct holders {
+	uint32_t cap;
+	uint32_t rr;		/* rotation: where the next answer starts */
+	struct ep *ep[];
 };
 
 struct entry {
 	struct entry *next;
+	union {
+		struct ep *one;		/* !many */
+		struct holders *many;
+	} h;
 	uint32_t hash;
-	size_t klen;
-	struct ep **eps;
-	size_t n, cap;
-	unsigned rr;		/* rotation for names held by several endpoints */
-	char key[];
+	uint32_t n;		/* holders */
+	uint16_t klen;
+	bool many;
+	char key[];		/* klen bytes, then a NUL (an 'I' key is the endpoint's id) */
 };
 
 struct dns_store {
 	struct entry **tab;
 	size_t size, n_entries, n_eps;
 };
+
+static inline struct ep *holder(const struct entry *e, size_t i)
+{
+	return e->many ? e->h.many->ep[i] : e->h.one;
+}
 
 static uint32_t fnv(const char *k, size_t n)
 {
@@ -95,6 +115,13 @@ static void grow(struct dns_store *s)
 	s->size = nsize;
 }
 
+static void entry_free(struct entry *e)
+{
+	if (e->many)
+		free(e->h.many);
+	free(e);
+}
+
 static void entry_remove(struct dns_store *s, struct entry *e)
 {
 	struct entry **pp = &s->tab[e->hash & (s->size - 1)];
@@ -102,102 +129,75 @@ static void entry_remove(struct dns_store *s, struct entry *e)
 	while (*pp != e)
 		pp = &(*pp)->next;
 	*pp = e->next;
-	free(e->eps);
-	free(e);
+	entry_free(e);
 	s->n_entries--;
 }
 
-/* Add ep under key (once). */
-static int hold(struct dns_store *s, struct ep *ep, const char *key, size_t klen)
+/* Add ep under key. `fresh`: ep cannot hold it yet (its own id, view and
+ * network), so the holders need not be searched (a network's are many).
+ * Returns the entry, or NULL (out of memory). */
+static struct entry *hold(struct dns_store *s, struct ep *ep, const char *key, size_t klen, bool fresh)
 {
-	struct entry *e = lookup(s, key, klen), **in;
+	struct entry *e = lookup(s, key, klen);
 
-	if (e) {
-		for (size_t i = 0; i < e->n; i++)
-			if (e->eps[i] == ep)
-				return 0;
-	} else {
+	if (!e) {
 		uint32_t h = fnv(key, klen);
 
-		if (!(e = calloc(1, sizeof(*e) + klen)))
-			return -ENOMEM;
+		if (!(e = malloc(offsetof(struct entry, key) + klen + 1)))
+			return NULL;
 		memcpy(e->key, key, klen);
-		e->klen = klen;
+		e->key[klen] = 0;
+		e->klen = (uint16_t)klen;
 		e->hash = h;
+		e->h.one = ep;
+		e->n = 1;
+		e->many = false;
 		e->next = s->tab[h & (s->size - 1)];
 		s->tab[h & (s->size - 1)] = e;
 		if (++s->n_entries > s->size)
 			grow(s);
+		return e;
 	}
-	if (e->n == e->cap) {
-		size_t ncap = e->cap ? e->cap * 2 : 2;
-		struct ep **n = realloc(e->eps, ncap * sizeof(*n));
+	for (size_t i = 0; !fresh && i < e->n; i++)
+		if (holder(e, i) == ep)
+			return e;
+	if (!e->many || e->n == e->h.many->cap) {
+		uint32_t ncap = e->many ? e->h.many->cap * 2 : 4;
+		struct holders *m = realloc(e->many ? e->h.many : NULL, sizeof(*m) + ncap * sizeof(m->ep[0]));
 
-		if (!n)
-			goto fail;
-		e->eps = n;
-		e->cap = ncap;
-	}
-	if (!(in = realloc(ep->in, (ep->n_in + 1) * sizeof(*in))))
-		goto fail;
-	ep->in = in;
-	ep->in[ep->n_in++] = e;
-	e->eps[e->n++] = ep;
-	return 0;
-fail:
-	if (!e->n)
-		entry_remove(s, e);
-	return -ENOMEM;
-}
-
-static void release(struct dns_store *s, struct ep *ep)
-{
-	for (size_t i = 0; i < ep->n_in; i++) {
-		struct entry *e = ep->in[i];
-
-		for (size_t k = 0; k < e->n; k++) {
-			if (e->eps[k] == ep) {
-				/* keep registration order: rotation then starts where it was */
-				memmove(e->eps + k, e->eps + k + 1, (e->n - k - 1) * sizeof(*e->eps));
-				e->n--;
-				break;
-			}
+		if (!m)
+			return NULL;
+		if (!e->many) {
+			m->rr = 0;
+			m->ep[0] = e->h.one;
+			e->many = true;
 		}
-		if (!e->n)
-			entry_remove(s, e);
+		m->cap = ncap;
+		e->h.many = m;
 	}
-	ep->n_in = 0;
+	e->h.many->ep[e->n++] = ep;
+	return e;
 }
 
-static void ep_free(struct ep *ep)
+/* Take ep out of key's holders, if it is there. */
+static void drop(struct dns_store *s, const struct ep *ep, const char *key, size_t klen)
 {
-	if (!ep)
+	struct entry *e = lookup(s, key, klen);
+
+	if (!e)
 		return;
-	free(ep->id);
-	free(ep->view);
-	free(ep->network);
-	free(ep->name);
-	for (size_t i = 0; i < ep->n_aliases; i++)
-		free(ep->aliases[i]);
-	free(ep->aliases);
-	for (size_t i = 0; i < ep->n_links; i++) {
-		free((char *)ep->links[i].name);
-		free((char *)ep->links[i].alias);
+	for (size_t k = 0; k < e->n; k++) {
+		if (holder(e, k) != ep)
+			continue;
+		if (e->n == 1) {
+			entry_remove(s, e);
+			return;
+		}
+		/* keep registration order: rotation then starts where it was */
+		memmove(e->h.many->ep + k, e->h.many->ep + k + 1, (e->n - k - 1) * sizeof(e->h.many->ep[0]));
+		e->n--;
+		return;
 	}
-	free(ep->links);
-	free(ep->addrs);
-	free(ep->in);
-	free(ep);
-}
-
-static char *lower_dup(const char *s)
-{
-	char *d = strdup(s ? s : "");
-
-	for (char *p = d; p && *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p += 32;
-	return d;
 }
 
 /* key = tag a [\0 b] into buf; returns its length, or 0 if it does not fit */
@@ -216,99 +216,162 @@ static size_t mkkey(char *buf, size_t size, char tag, const char *a, const char 
 	return n;
 }
 
-static int hold_key(struct dns_store *s, struct ep *ep, char tag, const char *a, const char *b)
+static size_t addr_key(char key[18], const struct netd_addr *a)
 {
-	char key[1024];
-	size_t n = mkkey(key, sizeof(key), tag, a, b);
-
-	return n ? hold(s, ep, key, n) : -ENAMETOOLONG;
+	key[0] = 'A';
+	key[1] = a->family == AF_INET ? 4 : 6;
+	memcpy(key + 2, a->b, netd_addr_len(a));
+	return 2 + netd_addr_len(a);
 }
 
-static int hold_name(struct dns_store *s, struct ep *ep, const char *name)
+#define KEY_MAX 1024
+
+/* Every key of ep but its id, in the order put holds them. fn returns < 0
+ * to stop. */
+static int each_key(struct dns_store *s, struct ep *ep, int (*fn)(struct dns_store *, struct ep *, const char *,
+								    size_t, bool))
 {
+	char key[KEY_MAX];
+	size_t n;
 	int rc;
 
-	if (!*name)
-		return 0;
-	if ((rc = hold_key(s, ep, 'N', ep->network, name)) < 0)
-		return rc;
-	return hold_key(s, ep, 'G', name, NULL);
+	if (!(n = mkkey(key, sizeof(key), 'V', ep->view, NULL)) || (rc = fn(s, ep, key, n, true)) < 0)
+		return n ? rc : -ENAMETOOLONG;
+	if (!(n = mkkey(key, sizeof(key), 'W', ep->network, NULL)) || (rc = fn(s, ep, key, n, true)) < 0)
+		return n ? rc : -ENAMETOOLONG;
+	for (size_t i = 0; i <= ep->n_aliases; i++) {
+		const char *name = i ? ep->aliases[i - 1] : ep->name;
+
+		if (!*name)
+			continue;
+		if (!(n = mkkey(key, sizeof(key), 'N', ep->network, name)) || (rc = fn(s, ep, key, n, false)) < 0)
+			return n ? rc : -ENAMETOOLONG;
+		if (!(n = mkkey(key, sizeof(key), 'G', name, NULL)) || (rc = fn(s, ep, key, n, false)) < 0)
+			return n ? rc : -ENAMETOOLONG;
+	}
+	for (size_t i = 0; i < ep->n_addrs; i++)
+		if ((rc = fn(s, ep, key, addr_key(key, &ep->addrs[i]), false)) < 0)
+			return rc;
+	return 0;
+}
+
+static int hold_cb(struct dns_store *s, struct ep *ep, const char *key, size_t klen, bool fresh)
+{
+	return hold(s, ep, key, klen, fresh) ? 0 : -ENOMEM;
+}
+
+static int drop_cb(struct dns_store *s, struct ep *ep, const char *key, size_t klen, bool fresh)
+{
+	(void)fresh;
+	drop(s, ep, key, klen);
+	return 0;
+}
+
+/* Out of every entry, the 'I' one (and with it ep->id) last. */
+static void release(struct dns_store *s, struct ep *ep)
+{
+	char key[KEY_MAX];
+	size_t n;
+
+	each_key(s, ep, drop_cb);
+	if ((n = mkkey(key, sizeof(key), 'I', ep->id, NULL)))
+		drop(s, ep, key, n);
 }
 
 static struct ep *ep_get(const struct dns_store *s, const char *id)
 {
-	char key[1024];
+	char key[KEY_MAX];
 	size_t n = mkkey(key, sizeof(key), 'I', id, NULL);
 	struct entry *e = n ? lookup(s, key, n) : NULL;
 
-	return e && e->n ? e->eps[0] : NULL;
+	return e && e->n ? holder(e, 0) : NULL;
 }
 
+static char *put_str(char **p, const char *s, bool lower)
+{
+	char *d = *p;
+	size_t n = strlen(s ? s : "");
+
+	memcpy(d, s ? s : "", n + 1);
+	for (size_t i = 0; lower && i < n; i++)
+		if (d[i] >= 'A' && d[i] <= 'Z')
+			d[i] += 32;
+	*p += n + 1;
+	return d;
+}
+
+/* One block: the record, its arrays, its strings (the id stays the caller's
+ * until the 'I' entry holds it). */
 static struct ep *ep_copy(const struct dns_ep_info *in)
 {
-	struct ep *ep = calloc(1, sizeof(*ep));
+	size_t strs = strlen(in->view) + 1 + strlen(in->network) + 1 + strlen(in->name ? in->name : "") + 1;
+	struct ep *ep;
+	char *p;
 
-	if (!ep)
+	if (in->n_aliases > UINT16_MAX || in->n_links > UINT16_MAX || in->n_addrs > UINT16_MAX)
 		return NULL;
-	ep->id = strdup(in->id);
-	ep->view = strdup(in->view);
-	ep->network = lower_dup(in->network);
-	ep->name = lower_dup(in->name);
-	ep->aliases = calloc(in->n_aliases + 1, sizeof(char *));
-	ep->links = calloc(in->n_links + 1, sizeof(*ep->links));
-	ep->addrs = calloc(in->n_addrs + 1, sizeof(*ep->addrs));
-	if (!ep->id || !ep->view || !ep->network || !ep->name || !ep->aliases || !ep->links || !ep->addrs)
-		goto fail;
-	for (; ep->n_aliases < in->n_aliases; ep->n_aliases++)
-		if (!(ep->aliases[ep->n_aliases] = lower_dup(in->aliases[ep->n_aliases])))
-			goto fail;
-	for (; ep->n_links < in->n_links; ep->n_links++) {
-		const struct dns_link *l = &in->links[ep->n_links];
+	for (size_t i = 0; i < in->n_aliases; i++)
+		strs += strlen(in->aliases[i] ? in->aliases[i] : "") + 1;
+	for (size_t i = 0; i < in->n_links; i++) {
+		const struct dns_link *l = &in->links[i];
 
-		ep->links[ep->n_links].name = lower_dup(l->name);
-		ep->links[ep->n_links].alias = lower_dup(l->alias && *l->alias ? l->alias : l->name);
-		if (!ep->links[ep->n_links].name || !ep->links[ep->n_links].alias) {
-			ep->n_links++;
-			goto fail;
-		}
+		strs += strlen(l->name ? l->name : "") + 1;
+		strs += strlen(l->alias && *l->alias ? l->alias : l->name ? l->name : "") + 1;
 	}
-	memcpy(ep->addrs, in->addrs, in->n_addrs * sizeof(*ep->addrs));
-	ep->n_addrs = in->n_addrs;
+	if (!(ep = malloc(sizeof(*ep) + in->n_links * sizeof(*ep->links) + in->n_aliases * sizeof(*ep->aliases) +
+			  in->n_addrs * sizeof(*ep->addrs) + strs)))
+		return NULL;
+	ep->id = in->id;
+	ep->links = (struct dns_link *)(ep + 1);
+	ep->aliases = (const char **)(ep->links + in->n_links);
+	ep->addrs = (struct netd_addr *)(ep->aliases + in->n_aliases);
+	p = (char *)(ep->addrs + in->n_addrs);
+	ep->n_links = (uint16_t)in->n_links;
+	ep->n_aliases = (uint16_t)in->n_aliases;
+	ep->n_addrs = (uint16_t)in->n_addrs;
+	ep->view = put_str(&p, in->view, false);
+	ep->network = put_str(&p, in->network, true);
+	ep->name = put_str(&p, in->name, true);
+	for (size_t i = 0; i < in->n_aliases; i++)
+		ep->aliases[i] = put_str(&p, in->aliases[i], true);
+	for (size_t i = 0; i < in->n_links; i++) {
+		const struct dns_link *l = &in->links[i];
+
+		ep->links[i].name = put_str(&p, l->name, true);
+		ep->links[i].alias = put_str(&p, l->alias && *l->alias ? l->alias : l->name, true);
+	}
+	if (in->n_addrs)
+		memcpy(ep->addrs, in->addrs, in->n_addrs * sizeof(*ep->addrs));
 	return ep;
-fail:
-	ep_free(ep);
-	return NULL;
 }
 
 int dns_store_put(struct dns_store *s, const struct dns_ep_info *in)
 {
+	char key[KEY_MAX];
+	struct entry *e;
 	struct ep *ep;
-	int rc = -ENOMEM;
+	size_t n;
+	int rc;
 
 	dns_store_del(s, in->id);
 	if (!(ep = ep_copy(in)))
 		return -ENOMEM;
-	if ((rc = hold_key(s, ep, 'I', ep->id, NULL)) < 0 || (rc = hold_key(s, ep, 'V', ep->view, NULL)) < 0 ||
-	    (rc = hold_key(s, ep, 'W', ep->network, NULL)) < 0 || (rc = hold_name(s, ep, ep->name)) < 0)
-		goto fail;
-	for (size_t i = 0; i < ep->n_aliases; i++)
-		if ((rc = hold_name(s, ep, ep->aliases[i])) < 0)
-			goto fail;
-	for (size_t i = 0; i < ep->n_addrs; i++) {
-		char key[18];
-
-		key[0] = 'A';
-		key[1] = ep->addrs[i].family == AF_INET ? 4 : 6;
-		memcpy(key + 2, ep->addrs[i].b, netd_addr_len(&ep->addrs[i]));
-		if ((rc = hold(s, ep, key, 2 + netd_addr_len(&ep->addrs[i]))) < 0)
-			goto fail;
+	if (!(n = mkkey(key, sizeof(key), 'I', in->id, NULL))) {
+		free(ep);
+		return -ENAMETOOLONG;
+	}
+	if (!(e = hold(s, ep, key, n, true))) {
+		free(ep);
+		return -ENOMEM;
+	}
+	ep->id = e->key + 1;
+	if ((rc = each_key(s, ep, hold_cb)) < 0) {
+		release(s, ep);
+		free(ep);
+		return rc;
 	}
 	s->n_eps++;
 	return 0;
-fail:
-	release(s, ep);
-	ep_free(ep);
-	return rc;
 }
 
 int dns_store_del(struct dns_store *s, const char *id)
@@ -318,7 +381,7 @@ int dns_store_del(struct dns_store *s, const char *id)
 	if (!ep)
 		return -ENOENT;
 	release(s, ep);
-	ep_free(ep);
+	free(ep);
 	s->n_eps--;
 	return 0;
 }
@@ -337,7 +400,7 @@ const char *dns_store_view_of(const struct dns_store *s, const char *id)
 
 size_t dns_store_view_size(const struct dns_store *s, const char *view)
 {
-	char key[1024];
+	char key[KEY_MAX];
 	size_t n = mkkey(key, sizeof(key), 'V', view, NULL);
 	const struct entry *e = n ? lookup(s, key, n) : NULL;
 
@@ -352,14 +415,13 @@ void dns_store_free(struct dns_store *s)
 		for (struct entry *e = s->tab[i]; e; e = e->next) {
 			/* an endpoint is freed through its 'I' entry, the only one it alone holds */
 			if (e->key[0] == 'I' && e->n)
-				ep_free(e->eps[0]);
+				free(holder(e, 0));
 		}
 	}
 	for (size_t i = 0; i < s->size; i++) {
 		for (struct entry *e = s->tab[i], *next; e; e = next) {
 			next = e->next;
-			free(e->eps);
-			free(e);
+			entry_free(e);
 		}
 	}
 	free(s->tab);
@@ -378,14 +440,14 @@ struct view {
 
 static void view_get(const struct dns_store *s, const char *key, struct view *v)
 {
-	char k[1024];
+	char k[KEY_MAX];
 	size_t n = mkkey(k, sizeof(k), 'V', key, NULL);
 
 	memset(v, 0, sizeof(*v));
 	if (!n || !(v->eps = lookup(s, k, n)))
 		return;
 	for (size_t i = 0; i < v->eps->n; i++) {
-		const char *net = v->eps->eps[i]->network;
+		const char *net = holder(v->eps, i)->network;
 		size_t j;
 
 		for (j = 0; j < v->n_nets && strcmp(v->nets[j], net); j++)
@@ -432,7 +494,7 @@ static bool wants(uint16_t qtype, int family)
 static bool answer_name(struct dns_store *s, const char *net, const char *name, size_t nlen,
 			const struct dns_query *q, struct dns_builder *b, struct why *y)
 {
-	char key[1024];
+	char key[KEY_MAX];
 	struct entry *e;
 	size_t n, start;
 
@@ -442,9 +504,9 @@ static bool answer_name(struct dns_store *s, const char *net, const char *name, 
 	memcpy(key + n, name, nlen);
 	if (!(e = lookup(s, key, n + nlen)) || !e->n)
 		return false;
-	start = y ? e->rr % e->n : e->rr++ % e->n;
+	start = !e->many ? 0 : y ? e->h.many->rr % e->n : e->h.many->rr++ % e->n;
 	for (size_t i = 0; i < e->n; i++) {
-		const struct ep *ep = e->eps[(start + i) % e->n];
+		const struct ep *ep = holder(e, (start + i) % e->n);
 		bool any = false;
 
 		if (y && y->w.via != DNS_VIA_LINK) {
@@ -472,7 +534,7 @@ static bool answer_name(struct dns_store *s, const char *net, const char *name, 
 
 static const struct entry *exists(const struct dns_store *s, char tag, const char *a, size_t alen)
 {
-	char key[1024];
+	char key[KEY_MAX];
 
 	if (1 + alen > sizeof(key))
 		return NULL;
@@ -528,13 +590,10 @@ static enum dns_store_result answer_ptr(struct dns_store *s, const struct view *
 	const struct entry *e;
 	bool seen = false;
 
-	key[0] = 'A';
-	key[1] = a->family == AF_INET ? 4 : 6;
-	memcpy(key + 2, a->b, netd_addr_len(a));
-	if (!(e = lookup(s, key, 2 + netd_addr_len(a))))
+	if (!(e = lookup(s, key, addr_key(key, a))))
 		return DNS_STORE_FORWARD;
 	for (size_t i = 0; i < e->n; i++) {
-		const struct ep *ep = e->eps[i];
+		const struct ep *ep = holder(e, i);
 
 		if (!view_has_net(v, ep->network)) {
 			if (y) {
@@ -573,7 +632,7 @@ static enum dns_store_result answer(struct dns_store *s, const char *view_key, c
 		return answer_ptr(s, &v, &a, q, b, y);
 	/* a link alias: only the linking container sees it, and it wins */
 	for (size_t i = 0; v.eps && i < v.eps->n; i++) {
-		const struct ep *ep = v.eps->eps[i];
+		const struct ep *ep = holder(v.eps, i);
 
 		for (size_t k = 0; k < ep->n_links; k++) {
 			const char *target = ep->links[k].name;
@@ -608,7 +667,7 @@ static enum dns_store_result answer(struct dns_store *s, const char *view_key, c
 	if ((e = exists(s, 'G', name, len))) {
 		for (size_t i = 0; y && i < e->n; i++) {
 			y->w = (struct dns_store_why){.via = DNS_VIA_HIDDEN};
-			tell(y, e->eps[i], NULL);
+			tell(y, holder(e, i), NULL);
 		}
 		return DNS_STORE_NXDOMAIN;
 	}

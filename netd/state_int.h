@@ -26,6 +26,10 @@
  * "registered" time, allows "implicit"). */
 int state_ep_parse(const json_t *body, bool stored, struct netd_ep **out, struct netd_err *err);
 int state_net_parse(const json_t *body, bool stored, struct netd_net **out, struct netd_err *err);
+/* An endpoint in one allocation (netd_ep_free frees it): the strings id,
+ * containerID, name, network, ifname, netns (in that order, not
+ * NUL-terminated) and the record's JSON. NULL if out of memory. */
+struct netd_ep *state_ep_new(const char *const f[6], const size_t flen[6], const char *json, size_t jlen);
 
 /* state_journal.c */
 int state_write_atomic(int dirfd, const char *name, const char *data, bool sync, struct netd_err *err);

@@ -156,20 +156,16 @@ static bool canonical_fields(const char *p, size_t len, const char *v[6], size_t
  * unexpected (and says what is wrong). */
 static void load_ep_stored(struct netd_state *s, const char *p, size_t len, const char *where)
 {
-	struct netd_ep *ep = calloc(1, sizeof(*ep));
+	struct netd_ep *ep = NULL;
 	const char *v[6];
 	size_t vlen[6];
 	char id[256];
 	json_t *j;
 
-	if (!ep || !canonical_fields(p, len, v, vlen) || !(ep->id = strndup(v[0], vlen[0])) ||
-	    !(ep->container_id = strndup(v[1], vlen[1])) || !(ep->name = strndup(v[2], vlen[2])) ||
-	    !(ep->network = strndup(v[3], vlen[3])) || !(ep->ifname = strndup(v[4], vlen[4])) ||
-	    !(ep->netns = strndup(v[5], vlen[5])) || !netd_cid_valid(ep->container_id) ||
-	    !netd_name_valid(ep->network) || !netd_ifname_valid(ep->ifname) ||
+	if (!canonical_fields(p, len, v, vlen) || !(ep = state_ep_new(v, vlen, p, len)) ||
+	    !netd_cid_valid(ep->container_id) || !netd_name_valid(ep->network) || !netd_ifname_valid(ep->ifname) ||
 	    (*ep->name && !netd_name_valid(ep->name)) || ep->netns[0] != '/' ||
-	    netd_ep_id(id, sizeof(id), ep->network, ep->container_id, ep->ifname) < 0 || strcmp(id, ep->id) ||
-	    !(ep->json = strndup(p, len))) {
+	    netd_ep_id(id, sizeof(id), ep->network, ep->container_id, ep->ifname) < 0 || strcmp(id, ep->id)) {
 		netd_ep_free(ep);
 		j = json_loadb(p, len, JSON_REJECT_DUPLICATES, NULL);
 		load_ep(s, j, where);

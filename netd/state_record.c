@@ -259,22 +259,34 @@ static const struct obj_list links_list = {
 	.keys = (const char *const[]){"name", "alias", NULL}, .item = check_link_item,
 };
 
-static char *xstrdup(const char *s)
+/* One block for the record and its strings: netd keeps 10,000 and more, and
+ * every malloc chunk carries its own overhead. */
+struct netd_ep *state_ep_new(const char *const f[6], const size_t flen[6], const char *json, size_t jlen)
 {
-	return strdup(s ? s : "");
+	size_t total = sizeof(struct netd_ep) + jlen + 1;
+	struct netd_ep *ep;
+	char *p;
+
+	for (int i = 0; i < 6; i++)
+		total += flen[i] + 1;
+	if (!(ep = calloc(1, total)))
+		return NULL;
+	char **dst[6] = {&ep->id, &ep->container_id, &ep->name, &ep->network, &ep->ifname, &ep->netns};
+	p = (char *)(ep + 1);
+	for (int i = 0; i < 6; i++) {
+		memcpy(p, f[i], flen[i]);
+		p[flen[i]] = 0;
+		*dst[i] = p;
+		p += flen[i] + 1;
+	}
+	memcpy(p, json, jlen);
+	p[jlen] = 0;
+	ep->json = p;
+	return ep;
 }
 
 void netd_ep_free(struct netd_ep *ep)
 {
-	if (!ep)
-		return;
-	free(ep->id);
-	free(ep->container_id);
-	free(ep->network);
-	free(ep->ifname);
-	free(ep->name);
-	free(ep->netns);
-	free(ep->json);
 	free(ep);
 }
 
@@ -309,7 +321,7 @@ int state_ep_parse(const json_t *body, bool stored, struct netd_ep **out, struct
 	const char *cid, *net, *ifname = "eth0", *name = "", *netns;
 	json_t *v, *rec = NULL;
 	struct netd_ep *ep = NULL;
-	char id[256], created[32];
+	char id[256], created[32], *js;
 	uint8_t mac[6];
 	int rc;
 
@@ -389,21 +401,16 @@ int state_ep_parse(const json_t *body, bool stored, struct netd_ep **out, struct
 	v = json_object_get(json_object_get(body, "dns"), "nameservers");
 	if (json_array_size(v) && json_object_set_new(rec, "dns", json_pack("{s:O}", "nameservers", v)) < 0)
 		goto nomem;
-	ep = calloc(1, sizeof(*ep));
-	if (!ep)
-		goto nomem;
-	ep->id = xstrdup(id);
-	ep->container_id = xstrdup(cid);
-	ep->network = xstrdup(net);
-	ep->ifname = xstrdup(ifname);
-	ep->name = xstrdup(name);
-	ep->netns = xstrdup(netns);
-	ep->json = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	js = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(rec);
-	if (!ep->id || !ep->container_id || !ep->network || !ep->ifname || !ep->name || !ep->netns || !ep->json) {
-		netd_ep_free(ep);
+	const char *f[6] = {id, cid, name, net, ifname, netns};
+	size_t flen[6];
+	for (int i = 0; i < 6; i++)
+		flen[i] = strlen(f[i] = f[i] ? f[i] : "");
+	ep = js ? state_ep_new(f, flen, js, strlen(js)) : NULL;
+	free(js);
+	if (!ep)
 		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "out of memory");
-	}
 	*out = ep;
 	return 0;
 nomem:
