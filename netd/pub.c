@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "pub.h"
+#include "netd/util.h"
 
 #define NBUCKETS 16384
 #define NEPS 4096
@@ -115,15 +116,11 @@ void netd_pub_delta_free(struct netd_pub_delta *d)
 
 static int delta_push(struct netd_pub_elem **v, size_t *n, size_t *cap, const struct netd_pub_elem *e)
 {
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 16;
-		struct netd_pub_elem *nv = realloc(*v, c * sizeof(*nv));
+	struct netd_pub_elem *nv = netd_grow(*v, cap, *n, sizeof(*nv), 16);
 
-		if (!nv)
-			return -ENOMEM;
-		*v = nv;
-		*cap = c;
-	}
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
 	(*v)[(*n)++] = *e;
 	return 0;
 }
