@@ -89,6 +89,19 @@ static void reap(pid_t pid)
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* One request on c, answered with that status and body. */
+static void answered(struct netd_httpc *c, const char *method, const char *path, const char *req, int status,
+		     const char *body)
+{
+	struct netd_http_resp r;
+	struct netd_err err = {0};
+
+	assert_int_equal(netd_httpc_do(c, method, path, req, &r, &err), 0);
+	assert_int_equal(r.status, status);
+	assert_string_equal(r.body, body);
+	netd_http_resp_free(&r);
+}
+
 static void keepalive_framings(void **state)
 {
 	static const char *const answers[] = {
@@ -103,22 +116,10 @@ static void keepalive_framings(void **state)
 	struct netd_err err = {0};
 
 	assert_int_equal(netd_httpc_open(sock_path, 2000, &c, &err), 0);
-	assert_int_equal(netd_httpc_do(c, "POST", "/v1/endpoints", "{\"x\":1}", &r, &err), 0);
-	assert_int_equal(r.status, 201);
-	assert_string_equal(r.body, "{\"a\":\"b c\"}");
-	netd_http_resp_free(&r);
-	assert_int_equal(netd_httpc_do(c, "GET", "/v1/endpoints", NULL, &r, &err), 0);
-	assert_int_equal(r.status, 200);
-	assert_string_equal(r.body, "[1,2,3]");
-	netd_http_resp_free(&r);
-	assert_int_equal(netd_httpc_do(c, "DELETE", "/v1/endpoints/a:b:c", NULL, &r, &err), 0);
-	assert_int_equal(r.status, 204);
-	assert_string_equal(r.body, "");
-	netd_http_resp_free(&r);
-	assert_int_equal(netd_httpc_do(c, "GET", "/x", NULL, &r, &err), 0);
-	assert_int_equal(r.status, 404);
-	assert_string_equal(r.body, "{}");
-	netd_http_resp_free(&r);
+	answered(c, "POST", "/v1/endpoints", "{\"x\":1}", 201, "{\"a\":\"b c\"}");
+	answered(c, "GET", "/v1/endpoints", NULL, 200, "[1,2,3]");
+	answered(c, "DELETE", "/v1/endpoints/a:b:c", NULL, 204, "");
+	answered(c, "GET", "/x", NULL, 404, "{}");
 	/* the server closed: the next request fails, with a message */
 	assert_true(netd_httpc_do(c, "GET", "/x", NULL, &r, &err) < 0);
 	assert_true(netd_err_isset(&err));
