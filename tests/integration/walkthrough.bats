@@ -4,7 +4,8 @@
 # bridge networks made by netdctl, nginx, web, db and redis on them with real
 # servers, and one check per thing the user expects: names, reachability by
 # name, isolation, published ports from the host and from another machine,
-# masquerade to the outside, hairpin, and nothing left after the tear-down.
+# masquerade to the outside, hairpin, all of it again after a firewall
+# reload (nft flush ruleset), and nothing left after the tear-down.
 
 : "${NETD_BUILD:?NETD_BUILD must point at the cmake build directory}"
 : "${NETD_SRC:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
@@ -102,6 +103,25 @@ silent() {
 	[ "$(wt_get web http://10.89.1.1:18080/)" = "hello from nginx" ]
 	[ "$(wt_get db "http://$WT_OUT_HOST:18080/")" = "hello from nginx" ]
 	answered nginx "$WT_OUT_HOST" 13306 db
+}
+
+@test "after nft flush ruleset (a firewall reload) netd puts it all back: ports, isolation, masquerade" {
+	nft flush ruleset
+	for i in $(seq 40); do
+		nft list table inet netd >/dev/null 2>&1 && nft list table inet netd_cni >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	sleep 0.2
+	answered web db 3306 db "$(wt_ip web db_network)"
+	[ "$(wt_get nginx http://web:8000/)" = "hello from web" ]
+	[ "$(wt_get out "http://$WT_OUT_HOST:18080/")" = "hello from nginx" ]
+	answered host 127.0.0.1 13306 db
+	silent nginx "$(wt_ip db db_network)" 3306
+	silent out "$(wt_ip db db_network)" 3306
+	for c in $WT_CONTAINERS; do
+		answered "$c" "$WT_OUT" 80 out "$WT_OUT_HOST"
+	done
+	[ "$(wt_get web "http://$WT_OUT_HOST:18080/")" = "hello from nginx" ]
 }
 
 @test "tearing down through netdctl leaves nothing behind" {
