@@ -4,11 +4,11 @@
  * ADD: validate; find the device on the host by `device` (name), `hwaddr`,
  * `kernelpath` or `pciBusID` (all given must agree); refuse one that is not
  * on the host or still carries another container's record; IPAM ADD; tag
- * the device with an alias recording what DEL needs to restore it
- * ("netd-host:<name>:<mac>:<mtu>:<up|down>:<ifname>:<container>"), then move it into
- * the netns renamed to CNI_IFNAME in one RTM_NEWLINK; addresses, up,
- * routes; and a state file /var/lib/netd/host/<container>@<ifname> with the
- * same record plus the original alias and the container-side ifindex.
+ * the device with an alias recording what DEL needs to restore it, then
+ * move it into the netns renamed to CNI_IFNAME in one RTM_NEWLINK;
+ * addresses, up, routes; and a state file /var/lib/netd/host/<container>@<ifname>
+ * with the same record plus the original alias and the container-side
+ * ifindex (both formats: netd/host_rec.h).
  * Any failure moves it back as it was and releases the IPAM reservation.
  *
  * DEL: find the device in the container (by CNI_IFNAME, or by the recorded
@@ -34,6 +34,7 @@
 
 #include "netd/attach.h"
 #include "netd/cni.h"
+#include "netd/host_rec.h"
 #include "netd/ifconf.h"
 #include "netd/log.h"
 #include "netd/netns.h"
@@ -41,28 +42,11 @@
 #include "netd/util.h"
 
 #define STATE_DIR_DEFAULT "/var/lib/netd/host"
-#define ALIAS_PREFIX "netd-host:"
 
 struct host_conf {
 	const char *device, *hwaddr, *kernelpath, *pci;
 	uint8_t mac[6];
 	const char *ipam_type; /* NULL = no IPAM */
-};
-
-/* What DEL needs to give the device back as it was. */
-struct rec {
-	char orig[IFNAMSIZ];
-	uint8_t mac[6];
-	int mtu;
-	bool up;
-	char cid[256];
-	/* state file only: */
-	char ifname[IFNAMSIZ];
-	char netns[4096];
-	char network[256];
-	char alias[256]; /* the device's own alias before ADD */
-	int ifindex;	 /* inside the container */
-	bool from_file;
 };
 
 #define in_use(ctx, ...) netd_err_set(&(ctx)->err, -EBUSY, NETD_ERR_IN_USE, __VA_ARGS__)
@@ -108,142 +92,13 @@ static int parse_device(struct cni_ctx *ctx, struct host_conf *c)
 	return 0;
 }
 
-/* ---- the record: alias and state file ----------------------------------- */
-
-/* The device's own alias rides at the end when it fits. */
-static void rec_alias(const struct rec *r, char out[256])
-{
-	int n = snprintf(out, 256, ALIAS_PREFIX "%s:%02x%02x%02x%02x%02x%02x:%d:%s:%s:%s", r->orig, r->mac[0],
-			 r->mac[1], r->mac[2], r->mac[3], r->mac[4], r->mac[5], r->mtu, r->up ? "up" : "down",
-			 r->ifname, r->cid);
-
-	if (r->alias[0] && n + 1 + strlen(r->alias) < 256)
-		snprintf(out + n, 256 - n, ":%s", r->alias);
-}
-
-/* Parse our alias; false if it is not one. */
-static bool rec_from_alias(const char *alias, struct rec *r)
-{
-	char name[IFNAMSIZ + 1], mac[13], up[5], ifname[IFNAMSIZ + 1], cid[256];
-	int mtu, n = 0;
-	unsigned b[6];
-
-	if (strncmp(alias, ALIAS_PREFIX, strlen(ALIAS_PREFIX)))
-		return false;
-	if (sscanf(alias + strlen(ALIAS_PREFIX), "%16[^:]:%12[0-9a-f]:%d:%4[a-z]:%16[^:]:%255[^:]%n", name,
-		   mac, &mtu, up, ifname, cid, &n) != 6 ||
-	    (alias[strlen(ALIAS_PREFIX) + n] && alias[strlen(ALIAS_PREFIX) + n] != ':') ||
-	    strlen(name) >= IFNAMSIZ || strlen(ifname) >= IFNAMSIZ ||
-	    sscanf(mac, "%2x%2x%2x%2x%2x%2x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
-		return false;
-	memset(r, 0, sizeof(*r));
-	snprintf(r->orig, sizeof(r->orig), "%s", name);
-	for (int i = 0; i < 6; i++)
-		r->mac[i] = (uint8_t)b[i];
-	r->mtu = mtu;
-	r->up = !strcmp(up, "up");
-	snprintf(r->cid, sizeof(r->cid), "%s", cid);
-	snprintf(r->ifname, sizeof(r->ifname), "%s", ifname);
-	if (alias[strlen(ALIAS_PREFIX) + n] == ':')
-		snprintf(r->alias, sizeof(r->alias), "%s", alias + strlen(ALIAS_PREFIX) + n + 1);
-	return true;
-}
-
-static bool alias_is_ours(const char *alias, const char *cid, const char *ifname)
-{
-	struct rec r;
-
-	return rec_from_alias(alias, &r) && !strcmp(r.cid, cid) && !strcmp(r.ifname, ifname);
-}
+/* ---- the record (netd/host_rec.h) --------------------------------------- */
 
 static const char *state_dir(const struct cni_ctx *ctx)
 {
 	const char *d = cni_getenv(ctx->envp, "NETD_HOST_STATE_DIR");
 
 	return d && *d ? d : STATE_DIR_DEFAULT;
-}
-
-/* "<container>@<ifname>": container ids cannot hold '@', so it splits. */
-static void state_path(const struct cni_ctx *ctx, const char *cid, const char *ifname, char *out, size_t len)
-{
-	snprintf(out, len, "%s/%s@%s", state_dir(ctx), cid, ifname);
-}
-
-/* No fsync: the alias in the kernel is the durable copy of the record. */
-static int state_save(struct cni_ctx *ctx, const struct rec *r)
-{
-	char path[PATH_MAX], tmp[PATH_MAX + 8], mac[18];
-	json_t *j;
-	int rc;
-
-	if ((rc = netd_mkdir_p(state_dir(ctx), 0700)) < 0)
-		return netd_err_set(&ctx->err, rc, CNI_ERR_IO, "create %s: %s", state_dir(ctx), strerror(-rc));
-	state_path(ctx, r->cid, r->ifname, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	j = json_pack("{s:s, s:s, s:i, s:b, s:s, s:s, s:s, s:s, s:s, s:i}", "device", r->orig, "mac",
-		      netd_mac_str(r->mac, mac), "mtu", r->mtu, "up", r->up, "alias", r->alias, "containerID",
-		      r->cid, "ifname", r->ifname, "netns", r->netns, "network", r->network, "ifindex",
-		      r->ifindex);
-	if (!j)
-		return netd_err_set(&ctx->err, -ENOMEM, CNI_ERR_IO, "out of memory");
-	rc = json_dump_file(j, tmp, JSON_COMPACT);
-	json_decref(j);
-	if (rc < 0 || rename(tmp, path) < 0) {
-		rc = -errno ? -errno : -EIO;
-		unlink(tmp);
-		return netd_err_set(&ctx->err, rc, CNI_ERR_IO, "write %s: %s", path, strerror(-rc));
-	}
-	return 0;
-}
-
-static int state_load_path(const char *path, struct rec *r)
-{
-	json_t *j = json_load_file(path, 0, NULL);
-	const char *s;
-	int rc = -EINVAL;
-
-	if (!j)
-		return access(path, F_OK) < 0 ? -ENOENT : -EINVAL;
-	memset(r, 0, sizeof(*r));
-#define STR(key, dst)                                                  \
-	do {                                                           \
-		if (!(s = json_string_value(json_object_get(j, key)))) \
-			goto out;                                      \
-		snprintf(dst, sizeof(dst), "%s", s);                   \
-	} while (0)
-	STR("device", r->orig);
-	STR("alias", r->alias);
-	STR("containerID", r->cid);
-	STR("ifname", r->ifname);
-	STR("netns", r->netns);
-	STR("network", r->network);
-#undef STR
-	if (!(s = json_string_value(json_object_get(j, "mac"))) || netd_mac_parse(s, r->mac) < 0)
-		goto out;
-	r->mtu = (int)json_integer_value(json_object_get(j, "mtu"));
-	r->up = json_is_true(json_object_get(j, "up"));
-	r->ifindex = (int)json_integer_value(json_object_get(j, "ifindex"));
-	r->from_file = true;
-	rc = 0;
-out:
-	json_decref(j);
-	return rc;
-}
-
-static int state_load(const struct cni_ctx *ctx, const char *cid, const char *ifname, struct rec *r)
-{
-	char path[PATH_MAX];
-
-	state_path(ctx, cid, ifname, path, sizeof(path));
-	return state_load_path(path, r);
-}
-
-static void state_remove(const struct cni_ctx *ctx, const char *cid, const char *ifname)
-{
-	char path[PATH_MAX];
-
-	state_path(ctx, cid, ifname, path, sizeof(path));
-	unlink(path);
 }
 
 /* ---- finding the device ------------------------------------------------- */
@@ -365,7 +220,7 @@ disagree:
  * is NULL) goes back under its original name with its original MAC, MTU,
  * alias and up state. */
 static int restore(struct cni_ctx *ctx, struct netd_nl *host_nl, struct netd_nl *src, int idx,
-		   const struct rec *r)
+		   const struct netd_host_rec *r)
 {
 	struct netd_link l, clash;
 	int rc, hostfd;
@@ -419,9 +274,9 @@ static int restore(struct cni_ctx *ctx, struct netd_nl *host_nl, struct netd_nl 
  * or on the host. *where is ctr_nl or NULL (host). The record comes from
  * the state file when there is one, else from the device's alias. */
 static int locate(struct cni_ctx *ctx, struct netd_nl *host_nl, struct netd_nl *ctr_nl, const char *cid,
-		  const char *ifname, struct rec *r, struct netd_link *out, struct netd_nl **where)
+		  const char *ifname, struct netd_host_rec *r, struct netd_link *out, struct netd_nl **where)
 {
-	bool have = state_load(ctx, cid, ifname, r) == 0;
+	bool have = netd_host_rec_load(state_dir(ctx), cid, ifname, r) == 0;
 	struct netd_link *all = NULL, l;
 	size_t n = 0;
 	int rc;
@@ -429,7 +284,7 @@ static int locate(struct cni_ctx *ctx, struct netd_nl *host_nl, struct netd_nl *
 	if (ctr_nl) {
 		*where = ctr_nl;
 		if (netd_nl_link_get(ctr_nl, ifname, &l, NULL) == 0 &&
-		    (alias_is_ours(l.alias, cid, ifname) || (have && l.ifindex == r->ifindex)))
+		    (netd_host_rec_alias_is(l.alias, cid, ifname) || (have && l.ifindex == r->ifindex)))
 			goto found;
 		/* renamed inside the container */
 		if (have && netd_nl_link_get_index(ctr_nl, r->ifindex, &l, NULL) == 0)
@@ -442,10 +297,7 @@ static int locate(struct cni_ctx *ctx, struct netd_nl *host_nl, struct netd_nl *
 	if ((rc = netd_nl_link_list(host_nl, &all, &n, &ctx->err)) < 0)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
-		struct rec ar;
-
-		if ((rec_from_alias(all[i].alias, &ar) && !strcmp(ar.cid, cid) &&
-		     !strcmp(ar.ifname, ifname)) ||
+		if (netd_host_rec_alias_is(all[i].alias, cid, ifname) ||
 		    (have && all[i].ifindex == r->ifindex && !memcmp(all[i].mac, r->mac, 6) &&
 		     strcmp(all[i].name, r->orig))) {
 			l = all[i];
@@ -456,7 +308,7 @@ static int locate(struct cni_ctx *ctx, struct netd_nl *host_nl, struct netd_nl *
 	free(all);
 	return -ENOENT;
 found:
-	if (!have && !rec_from_alias(l.alias, r))
+	if (!have && !netd_host_rec_from_alias(l.alias, r))
 		return -ENOENT;
 	*out = l;
 	return 0;
@@ -467,11 +319,11 @@ found:
 /* The device must be free: not lo, not still held by another container. */
 static int check_free(struct cni_ctx *ctx, const struct netd_link *dev)
 {
-	struct rec other;
+	struct netd_host_rec other;
 
 	if (dev->ifindex == 1 || !strcmp(dev->name, "lo"))
 		return cni_conf_err(ctx, "device '%s' is the loopback device", dev->name);
-	if (rec_from_alias(dev->alias, &other))
+	if (netd_host_rec_from_alias(dev->alias, &other))
 		return in_use(ctx,
 			      "device %s is still held by container %s as %s (its netns went away without a DEL); "
 			      "run DEL for it first",
@@ -481,7 +333,7 @@ static int check_free(struct cni_ctx *ctx, const struct netd_link *dev)
 
 struct tag_undo {
 	int ifindex;
-	char alias[256];
+	char alias[NETD_HOST_REC_ALIAS_MAX];
 };
 
 /* The tag goes, unless the device is no longer here as ours (moved back
@@ -492,7 +344,7 @@ static void undo_tag(struct netd_attach *a, void *data)
 	struct netd_link l;
 
 	if (netd_nl_link_get_index(a->host, u->ifindex, &l, NULL) == 0 &&
-	    alias_is_ours(l.alias, a->ctx->container_id, a->ctx->ifname))
+	    netd_host_rec_alias_is(l.alias, a->ctx->container_id, a->ctx->ifname))
 		netd_nl_link_set_alias(a->host, u->ifindex, u->alias, &a->ctx->err);
 }
 
@@ -508,16 +360,16 @@ static void undo_move(struct netd_attach *a, void *data)
 static void undo_state(struct netd_attach *a, void *data)
 {
 	(void)data;
-	state_remove(a->ctx, a->ctx->container_id, a->ctx->ifname);
+	netd_host_rec_remove(state_dir(a->ctx), a->ctx->container_id, a->ctx->ifname);
 }
 
 /* Tag the device with the record, then move it in under CNI_IFNAME in one
  * request; addresses, up, routes, and the state file. */
-static int move_in(struct netd_attach *a, const struct netd_link *dev, struct rec *r, struct netd_link *l)
+static int move_in(struct netd_attach *a, const struct netd_link *dev, struct netd_host_rec *r, struct netd_link *l)
 {
 	struct cni_ctx *ctx = a->ctx;
 	struct tag_undo tu = {.ifindex = dev->ifindex};
-	char alias[256];
+	char alias[NETD_HOST_REC_ALIAS_MAX];
 	int rc;
 
 	snprintf(r->orig, sizeof(r->orig), "%s", dev->name);
@@ -530,7 +382,7 @@ static int move_in(struct netd_attach *a, const struct netd_link *dev, struct re
 	snprintf(r->network, sizeof(r->network), "%s", ctx->network);
 	snprintf(r->alias, sizeof(r->alias), "%s", dev->alias);
 	snprintf(tu.alias, sizeof(tu.alias), "%s", dev->alias);
-	rec_alias(r, alias);
+	netd_host_rec_alias(r, alias);
 	if ((rc = netd_nl_link_set_alias(a->host, dev->ifindex, alias, &ctx->err)) < 0 ||
 	    (rc = netd_attach_undo_push(a, undo_tag, &tu, sizeof(tu))) < 0 ||
 	    (rc = netd_nl_link_move(a->host, dev->ifindex, a->nsfd, ctx->ifname, &ctx->err)) < 0 ||
@@ -539,7 +391,7 @@ static int move_in(struct netd_attach *a, const struct netd_link *dev, struct re
 		return rc;
 	r->ifindex = l->ifindex;
 	if ((rc = netd_ifconf_apply(a->ctr, l->ifindex, a->ipam, false, &ctx->err)) < 0 ||
-	    (rc = state_save(ctx, r)) < 0)
+	    (rc = netd_host_rec_save(state_dir(ctx), r, &ctx->err)) < 0)
 		return rc;
 	return netd_attach_undo_push(a, undo_state, NULL, 0);
 }
@@ -549,7 +401,7 @@ static int cmd_add(struct cni_ctx *ctx)
 	struct host_conf c;
 	struct netd_attach a;
 	struct netd_link dev = {.name = "?"}, l;
-	struct rec r = {0};
+	struct netd_host_rec r = {0};
 	int rc;
 
 	if ((rc = parse_conf(ctx, &c)) < 0 || (rc = parse_device(ctx, &c)) < 0)
@@ -573,7 +425,7 @@ static int give_back(struct cni_ctx *ctx, struct netd_nl *host_nl, const char *c
 {
 	struct netd_nl *ctr_nl = NULL, *where = NULL;
 	struct netd_link l;
-	struct rec r;
+	struct netd_host_rec r;
 	int rc, nsfd = -1;
 
 	if (netns && (nsfd = netns_open(netns, NULL)) >= 0 && netd_nl_open(nsfd, &ctr_nl, NULL) < 0)
@@ -582,7 +434,7 @@ static int give_back(struct cni_ctx *ctx, struct netd_nl *host_nl, const char *c
 	if (rc == -ENOENT) {
 		/* A virtual device dies with its netns; a physical one the
 		 * kernel hands to the initial netns, which may not be ours. */
-		if (state_load(ctx, cid, ifname, &r) == 0)
+		if (netd_host_rec_load(state_dir(ctx), cid, ifname, &r) == 0)
 			log_warn("%s (was %s) is neither in the container nor on the host; forgetting it",
 				 ifname, r.orig);
 		rc = 0;
@@ -590,7 +442,7 @@ static int give_back(struct cni_ctx *ctx, struct netd_nl *host_nl, const char *c
 		rc = restore(ctx, host_nl, where, l.ifindex, &r);
 	}
 	if (rc == 0)
-		state_remove(ctx, cid, ifname);
+		netd_host_rec_remove(state_dir(ctx), cid, ifname);
 	else
 		netd_err_prefix(&ctx->err, NETD_ERR_INTERNAL, "give back %s of %s", ifname, cid);
 	netd_nl_free(ctr_nl);
@@ -616,10 +468,10 @@ static int cmd_del(struct cni_ctx *ctx)
 static int check_device(struct netd_attach *a, const struct host_conf *c, const struct netd_link *l)
 {
 	struct cni_ctx *ctx = a->ctx;
-	struct rec r;
-	bool have = state_load(ctx, ctx->container_id, ctx->ifname, &r) == 0;
+	struct netd_host_rec r;
+	bool have = netd_host_rec_load(state_dir(ctx), ctx->container_id, ctx->ifname, &r) == 0;
 
-	if (!alias_is_ours(l->alias, ctx->container_id, ctx->ifname) && !(have && l->ifindex == r.ifindex))
+	if (!netd_host_rec_alias_is(l->alias, ctx->container_id, ctx->ifname) && !(have && l->ifindex == r.ifindex))
 		return cni_drift(ctx, "interface %s is not the device netd-host moved in", ctx->ifname);
 	if (have && c->device && strcmp(r.orig, c->device))
 		return cni_drift(ctx, "interface %s is host device %s, not %s", ctx->ifname, r.orig, c->device);
@@ -640,44 +492,33 @@ static int cmd_check(struct cni_ctx *ctx)
 	return netd_attach_end(&a, check_device(&a, &c, &l));
 }
 
-/* GC: IPAM frees reservations; devices this network moved into containers
- * that are no longer valid attachments go back to the host. */
+/* GC (under the lock): IPAM frees reservations; devices this network moved
+ * into containers that are no longer valid attachments go back to the host. */
 static int cmd_gc(struct cni_ctx *ctx)
 {
 	struct host_conf c;
 	struct netd_attach a;
-	struct netd_err first = {0};
-	struct dirent *d;
-	DIR *dp;
+	struct netd_host_rec *recs = NULL;
+	size_t n = 0;
 	int rc;
 
-	if ((rc = parse_conf(ctx, &c)) < 0 || (rc = netd_attach_begin(&a, ctx, ctx->network, 0)) < 0)
+	if ((rc = parse_conf(ctx, &c)) < 0 || (rc = netd_attach_begin(&a, ctx, ctx->network, NETD_ATTACH_HOST)) < 0)
 		return rc;
 	if (netd_ipam_run(ctx, c.ipam_type, CNI_CMD_GC) < 0)
-		netd_err_collect(&first, &ctx->err);
-	if (!(dp = opendir(state_dir(ctx))))
-		goto out;
-	if (netd_nl_open(-1, &a.host, &ctx->err) < 0) {
-		closedir(dp);
-		netd_err_collect(&first, &ctx->err);
-		goto out;
+		netd_attach_collect(&a);
+	if (netd_host_rec_list(state_dir(ctx), &recs, &n) < 0) {
+		netd_err_set(&ctx->err, -ENOMEM, NETD_ERR_INTERNAL, "GC: out of memory");
+		netd_attach_collect(&a);
 	}
-	while ((d = readdir(dp))) {
-		char path[PATH_MAX];
-		struct rec r;
+	for (size_t i = 0; i < n; i++) {
+		const struct netd_host_rec *r = &recs[i];
 
-		if (d->d_name[0] == '.' || !strchr(d->d_name, '@') || strstr(d->d_name, ".tmp"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", state_dir(ctx), d->d_name);
-		if (state_load_path(path, &r) < 0 || strcmp(r.network, ctx->network) ||
-		    cni_attachment_valid(ctx, r.cid, r.ifname))
-			continue;
-		if (give_back(ctx, a.host, r.cid, r.ifname, r.netns) < 0)
-			netd_err_collect(&first, &ctx->err);
+		if (!strcmp(r->network, ctx->network) && !cni_attachment_valid(ctx, r->cid, r->ifname) &&
+		    give_back(ctx, a.host, r->cid, r->ifname, r->netns) < 0)
+			netd_attach_collect(&a);
 	}
-	closedir(dp);
-out:
-	return netd_attach_end(&a, netd_err_collected(&first, &ctx->err));
+	free(recs);
+	return netd_attach_del_end(&a);
 }
 
 static int cmd_status(struct cni_ctx *ctx)

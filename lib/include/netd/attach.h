@@ -110,7 +110,8 @@ int netd_attach_gc(struct cni_ctx *ctx, const char *lock_name, const char *ipam_
 /* DEL keeps going after an error and reports the first: begin (the lock,
  * what `want` opens: NETD_ATTACH_CTR_IF_THERE, not _CTR), then IPAM DEL
  * (ipam_type NULL: none here). Each later step's failure is kept with
- * netd_attach_collect(); netd_attach_del_end() ends with the first, or 0.
+ * netd_attach_collect(); netd_attach_del_end() ends with the first, or 0
+ * (a GC that keeps going ends the same way).
  * Nothing left to remove is success (no prior ADD, netns gone, second DEL). */
 int netd_attach_del_begin(struct netd_attach *a, struct cni_ctx *ctx, const char *lock_name, unsigned want,
 			  const char *ipam_type);
