@@ -3,8 +3,9 @@
 # bridges, the nftables tables, /run/netns and netd's state vanish with it):
 # the Compose walkthrough of docs/guide.md, built by scripts/lib/walkthrough.sh
 # as tests/integration/walkthrough.bats builds it, then what a user checks on
-# day one: names resolving, ports answering, isolation holding, egress, and
-# nothing left after the clean-up. $1 = the build directory.
+# day one: names resolving, ports answering, isolation holding, egress, all
+# of it after a firewall reload, and nothing left after the clean-up.
+# $1 = the build directory.
 set -e
 WT_BUILD=$1
 WT_SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -94,6 +95,15 @@ for c in $WT_CONTAINERS; do works "$c" "$ECHO" tcp "$WT_OUT" 80; done
 
 step "hairpin: web reaches nginx through the host's published port"
 works web curl -sf -m 3 "http://$WT_OUT_HOST:18080/"
+
+step "a firewall reload (nft flush ruleset): netd puts its tables and the plugins' back"
+wt_run nft flush ruleset
+for i in $(seq 40); do nft list table inet netd_cni >/dev/null 2>&1 && break; sleep 0.05; done
+sleep 0.2
+works out curl -sf -m 3 "http://$WT_OUT_HOST:18080/"
+works web "$ECHO" tcp db 3306
+fails nginx "db_network is still isolated from nginx_network" "$ECHO" tcp "$DB" 3306
+works db "$ECHO" tcp "$WT_OUT" 80
 
 step "clean-up"
 wt_down
