@@ -2,7 +2,8 @@
  *
  * One hash table maps tagged keys to the endpoints that hold them:
  *   'N' network \0 name   a container name or alias on a network
- *   'G' name              the same name on any network (is it ours at all?)
+ *   'G' name              the same name on any network, or a link alias of
+ *                         anyone's (is it ours at all?)
  *   'W' network           endpoints on a network (is it a network of ours?)
  *   'V' view              endpoints of one asker (its networks and links)
  *   'A' family address    endpoints with that address (PTR)
@@ -249,6 +250,11 @@ static int each_key(struct dns_store *s, struct ep *ep, int (*fn)(struct dns_sto
 		if (!(n = mkkey(key, sizeof(key), 'G', name, NULL)) || (rc = fn(s, ep, key, n, false)) < 0)
 			return n ? rc : -ENAMETOOLONG;
 	}
+	/* a link alias answers only the linker, and is NXDOMAIN for the others
+	 * rather than a question for the world */
+	for (size_t i = 0; i < ep->n_links; i++)
+		if (!(n = mkkey(key, sizeof(key), 'G', ep->links[i].alias, NULL)) || (rc = fn(s, ep, key, n, false)) < 0)
+			return n ? rc : -ENAMETOOLONG;
 	for (size_t i = 0; i < ep->n_addrs; i++)
 		if ((rc = fn(s, ep, key, addr_key(key, &ep->addrs[i]), false)) < 0)
 			return rc;
@@ -617,6 +623,18 @@ static enum dns_store_result answer_ptr(struct dns_store *s, const struct view *
 	return seen ? DNS_STORE_ANSWERED : DNS_STORE_NXDOMAIN;
 }
 
+/* name is ep's own name or one of its network aliases (else, in 'G', one of
+ * its link aliases) */
+static bool holds(const struct ep *ep, const char *name)
+{
+	if (!strcmp(ep->name, name))
+		return true;
+	for (size_t i = 0; i < ep->n_aliases; i++)
+		if (!strcmp(ep->aliases[i], name))
+			return true;
+	return false;
+}
+
 static enum dns_store_result answer(struct dns_store *s, const char *view_key, const struct dns_query *q,
 				    struct dns_builder *b, struct why *y)
 {
@@ -667,6 +685,9 @@ static enum dns_store_result answer(struct dns_store *s, const char *view_key, c
 	if ((e = exists(s, 'G', name, len))) {
 		for (size_t i = 0; y && i < e->n; i++) {
 			y->w = (struct dns_store_why){.via = DNS_VIA_HIDDEN};
+			if (!holds(holder(e, i), name))
+				y->w = (struct dns_store_why){.via = DNS_VIA_HIDDEN, .alias = name,
+							      .linker = holder(e, i)->id};
 			tell(y, holder(e, i), NULL);
 		}
 		return DNS_STORE_NXDOMAIN;

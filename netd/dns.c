@@ -125,6 +125,13 @@ static void on_why(void *arg, const struct dns_store_why *w)
 
 	if (!o)
 		return;
+	/* someone's link alias: whose, not where */
+	if (w->via == DNS_VIA_HIDDEN && w->linker) {
+		json_object_set_new(o, "link_of", json_string(w->name && *w->name ? w->name : w->linker));
+		json_object_set_new(o, "endpoint", json_string(w->linker));
+		json_array_append_new(x->hidden, o);
+		return;
+	}
 	if (w->network)
 		json_object_set_new(o, "network", json_string(w->network));
 	if (w->name && *w->name)

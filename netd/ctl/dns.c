@@ -99,8 +99,18 @@ static void print(json_t *j)
 		       !strcmp(str(j, "upstreams_from"), "network") ? "the network's dns.nameservers"
 								   : "the host's resolv.conf");
 	} else if (!strcmp(result, "nxdomain")) {
+		char links[512];
+
 		join(buf, sizeof(buf), json_object_get(j, "elsewhere"), "network");
-		printf("NXDOMAIN: it lives only on network %s, which %s is not on\n", buf, from);
+		join(links, sizeof(links), json_object_get(j, "elsewhere"), "link_of");
+		printf("NXDOMAIN:");
+		if (*buf)
+			printf(" it lives only on network %s, which %s is not on%s", buf, from, *links ? ";" : "");
+		if (*links && !strcmp(links, str(j, "container")))
+			printf(" it is %s's own link alias, but the linked container is on none of its networks", from);
+		else if (*links)
+			printf(" it is a link alias held by %s, which only the linking container sees", links);
+		putchar('\n');
 	} else {
 		printf("%s, %zu answer%s\n", str(j, "rcode"), n, n == 1 ? "" : "s");
 	}

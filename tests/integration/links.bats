@@ -5,6 +5,17 @@
 
 load fw_lib
 
+setup_file() {
+	# ip netns exec binds /etc/netns/NAME/resolv.conf over /etc/resolv.conf;
+	# keep those files in this test's private mount namespace
+	mkdir -p /etc/netns
+	mount -t tmpfs tmpfs /etc/netns
+}
+
+teardown_file() {
+	umount /etc/netns 2>/dev/null || true
+}
+
 setup() {
 	fw_setup
 	ctl network create --subnet 10.72.1.0/24 -o icc=false q >/dev/null
@@ -72,4 +83,49 @@ addr() { ip netns exec "$1" ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/
 	run netd_curl "$D" -XPOST -d '{"containerID":"api","network":"q","netns":"/run/netns/api","expose":[{"port":70000}]}' http://netd/v1/endpoints
 	[ "${lines[-1]}" = 400 ]
 	[[ "${lines[0]}" == *"expose[0]"* ]]
+}
+
+# resolv NETNS: its C resolver asks netd's 127.0.0.11, as a runtime's resolv.conf would say
+resolv() {
+	mkdir -p "/etc/netns/$1"
+	echo "nameserver 127.0.0.11" >"/etc/netns/$1/resolv.conf"
+}
+
+dig_status() {
+	ip netns exec "$1" dig +tries=1 +time=5 @127.0.0.11 "$2" | sed -n 's/.*status: \([A-Z]*\),.*/\1/p'
+}
+
+@test "a link alias resolves for the linker alone, to the container the link reaches (CNI_ARGS and config args)" {
+	db=$(addr db)
+	resolv web; resolv c1
+	# web linked db as database (netdctl --link: NETD_LINKS in CNI_ARGS)
+	[ "$(ip netns exec web dig +short +tries=1 +time=5 @127.0.0.11 database)" = "$db" ]
+	run ip netns exec web getent hosts database
+	[ "$status" -eq 0 ]
+	[[ "$output" == "$db"*database* ]]
+	# by that name, through the C resolver: the exposed port answers, another does not
+	answered_by web tcp database 3306 db
+	no_answer web tcp database 81
+	# c1, on the same network without the link: NXDOMAIN, by dig and by getent
+	[ "$(dig_status c1 database)" = NXDOMAIN ]
+	run ip netns exec c1 getent hosts database
+	[ "$status" -ne 0 ]
+	no_answer c1 tcp "$db" 3306
+	run ctl dns database --from c1
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"NXDOMAIN: it is a link alias held by web, which only the linking container sees"* ]]
+	run ctl dns database --from web
+	[[ "$output" == *'link alias "database" held by web, for container db on network q'* ]]
+	# the same link from the network config's args, as a runtime may pass it:
+	# netd-endpoint registers c1 again with args.cni.links
+	cache=$NETD_CACHE_DIR/c1/q.json
+	conf=$(jq -c --arg s "$NETD_SOCKET" '{cniVersion: "1.0.0", name: "q", type: "netd-endpoint", socket: $s,
+		args: {cni: {links: ["db:store"]}}, prevResult: .result}' "$cache")
+	run env CNI_COMMAND=ADD CNI_CONTAINERID="$(jq -r .containerID "$cache")" CNI_NETNS=/run/netns/c1 CNI_IFNAME=eth0 \
+		CNI_PATH="$BIN" CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAME=c1" "$BIN/netd-endpoint" <<<"$conf"
+	[ "$status" -eq 0 ]
+	[ "$(ip netns exec c1 dig +short +tries=1 +time=5 @127.0.0.11 store)" = "$db" ]
+	answered_by c1 tcp store 3306 db
+	[ "$(dig_status c1 database)" = NXDOMAIN ]
+	[ "$(dig_status web store)" = NXDOMAIN ]
 }

@@ -171,9 +171,11 @@ static void test_isolation(void **state)
 	assert_int_equal(verdict(s, "/ns/w", "admin", DNS_TYPE_A), DNS_STORE_NXDOMAIN);
 	assert_int_equal(verdict(s, "/ns/w", "cache.red", DNS_TYPE_A), DNS_STORE_NXDOMAIN);
 	assert_int_equal(verdict(s, "/ns/w", "db.red", DNS_TYPE_A), DNS_STORE_NXDOMAIN);
-	/* the link alias is web's alone */
+	/* the link alias is web's alone: for the others, on its network or
+	 * not, a name of ours they cannot see */
 	assert_string_equal(only(s, "/ns/w", "database", DNS_TYPE_A), "10.1.0.3");
-	assert_int_equal(verdict(s, "/ns/c", "database", DNS_TYPE_A), DNS_STORE_FORWARD);
+	assert_int_equal(verdict(s, "/ns/d", "database", DNS_TYPE_A), DNS_STORE_NXDOMAIN);
+	assert_int_equal(verdict(s, "/ns/c", "database", DNS_TYPE_A), DNS_STORE_NXDOMAIN);
 	/* not ours at all, and an asker netd does not know */
 	assert_int_equal(verdict(s, "/ns/w", "example.org", DNS_TYPE_A), DNS_STORE_FORWARD);
 	assert_int_equal(verdict(s, "/ns/unknown", "db", DNS_TYPE_A), DNS_STORE_NXDOMAIN);
@@ -320,8 +322,9 @@ static void test_explain(void **state)
 	assert_int_equal(explain(s, "/ns/w", "database", DNS_TYPE_A, &t), DNS_STORE_ANSWERED);
 	assert_int_equal(t.n, 1);
 	assert_string_equal(t.lines[0], "link blue blue:d:eth0 database blue:w:eth0 10.1.0.3 -");
-	assert_int_equal(explain(s, "/ns/d", "database", DNS_TYPE_A, &t), DNS_STORE_FORWARD);
-	assert_int_equal(t.n, 0);
+	assert_int_equal(explain(s, "/ns/d", "database", DNS_TYPE_A, &t), DNS_STORE_NXDOMAIN);
+	assert_int_equal(t.n, 1);
+	assert_string_equal(t.lines[0], "hidden blue blue:w:eth0 database blue:w:eth0 - -");
 	/* the holder without an address of the type */
 	assert_int_equal(explain(s, "/ns/w", "db", DNS_TYPE_AAAA, &t), DNS_STORE_ANSWERED);
 	assert_string_equal(t.lines[0], "name blue blue:d:eth0 - - - -");

@@ -11,7 +11,8 @@
  *   NAME.NETWORK       the same, on that network only (if the asker is on it)
  *   link alias         only for the container that holds the link: the
  *                      alias answers the linked container's addresses on
- *                      the asker's networks
+ *                      the asker's networks (for any other asker it is a
+ *                      name of ours it cannot see: NXDOMAIN)
  *   reverse names      PTR (in-addr.arpa, ip6.arpa) for endpoint addresses
  *                      on the asker's networks: NAME.NETWORK
  *
@@ -79,7 +80,8 @@ enum dns_store_via {
 	DNS_VIA_LINK,		/* a link alias (`alias`) of the asker's endpoint `linker` */
 	DNS_VIA_PTR,		/* the holder's address; `ptr` is the answer */
 	DNS_VIA_HIDDEN,		/* the name or address lives on `network`, which the asker is
-				 * not on (id/name NULL: the network itself, NAME.NETWORK) */
+				 * not on (id/name NULL: the network itself, NAME.NETWORK);
+				 * or, with `linker`, it is a link alias of that endpoint's */
 };
 struct dns_store_why {
 	enum dns_store_via via;
