@@ -6,7 +6,7 @@
  * its listener or TCP connection goes away meanwhile, the pointer is cleared
  * and the late answer is dropped.
  *
- * Why one file of about 850 lines: listeners, answering and the forwarder
+ * Why one file, over 800 lines: listeners, answering and the forwarder
  * all live by those lifetime rules over the same handles and pendings;
  * apart, each would reach into the others' structs. What is pure is already
  * elsewhere: the wire format in msg.c, the names and views in store.c.

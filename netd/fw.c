@@ -38,7 +38,7 @@
  * [::1] cannot be translated by the kernel at all (no route_localnet for
  * IPv6): refused with a message.
  *
- * Why one file of about 1,050 lines: it is the life of one table over one
+ * Why one file, over 800 lines: it is the life of one table over one
  * private struct netd_fw — its description (sets and rules, at the top), the
  * elements that fill it (whose byte layouts must match those set keys, so
  * they are read together), the batches that change it and the nftables
