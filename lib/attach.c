@@ -296,14 +296,15 @@ int netd_attach_check_begin(struct netd_attach *a, struct cni_ctx *ctx, const ch
 	*a = (struct netd_attach){.ctx = ctx, .lock = -1, .nsfd = -1};
 	if (!ctx->prev)
 		return cni_conf_err(ctx, "CHECK needs prevResult");
+	if (cni_result_find_iface(ctx->prev, ctx->ifname, true) < 0)
+		return cni_drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
 	if ((rc = netd_ipam_run(ctx, ipam_type, CNI_CMD_CHECK)) < 0 ||
 	    (rc = netd_attach_begin(a, ctx, NULL, want)) < 0)
 		return rc;
-	if (cni_result_find_iface(ctx->prev, ctx->ifname, true) < 0)
-		rc = cni_drift(ctx, "prevResult has no interface %s in a sandbox", ctx->ifname);
-	else if (netd_nl_link_get(a->ctr, ctx->ifname, ctr, NULL) < 0)
-		rc = cni_drift(ctx, "interface %s does not exist in netns %s", ctx->ifname, ctx->netns);
-	return rc < 0 ? netd_attach_end(a, rc) : 0;
+	if (netd_nl_link_get(a->ctr, ctx->ifname, ctr, NULL) < 0)
+		return netd_attach_end(a, cni_drift(ctx, "interface %s does not exist in netns %s", ctx->ifname,
+						     ctx->netns));
+	return 0;
 }
 
 /* ---- containers on a bridge ---- */

@@ -256,6 +256,9 @@ static int cmd_del(struct cni_ctx *ctx)
 	struct netd_link l;
 	int rc;
 
+	/* a short-lived single-threaded process: DEL and GC need not wait for
+	 * the kernel to release the nftables socket (netd/nft_conn.h) */
+	netd_nft_release_in_background(true);
 	if ((rc = parse_conf(ctx, &c)) < 0 ||
 	    (rc = netd_attach_del_begin(&a, ctx, c.lock, NETD_ATTACH_HOST | NETD_ATTACH_CTR_IF_THERE, c.ipam_type)) < 0)
 		return rc;
@@ -359,6 +362,7 @@ static int cmd_gc(struct cni_ctx *ctx)
 	struct overlay_conf c;
 	int rc = parse_conf(ctx, &c);
 
+	netd_nft_release_in_background(true); /* see cmd_del */
 	return rc < 0 ? rc : netd_attach_gc(ctx, c.lock, c.ipam_type, c.ip_masq, false);
 }
 

@@ -27,7 +27,7 @@ static int handler(struct cni_ctx *ctx)
 	return rc;
 }
 
-static const struct cni_plugin kit = {.name = "netd-kit", .add = handler, .del = handler};
+static const struct cni_plugin kit = {.name = "netd-kit", .add = handler, .del = handler, .check = handler};
 
 /* Run cmd with config and CNI_ARGS (NULL = none); returns the exit status,
  * *out (may be NULL) the JSON printed. */
@@ -234,6 +234,79 @@ static void test_undo_reverse_only_on_failure(void **state)
 	json_decref(j);
 }
 
+/* ---- DEL keeps going; CHECK's start ---- */
+
+static int n_fail;	/* DEL: how many of three steps fail */
+static int steps_run;
+
+static int do_del(struct cni_ctx *ctx)
+{
+	struct netd_attach a;
+	int rc;
+
+	steps_run = 0;
+	if ((rc = netd_attach_del_begin(&a, ctx, NULL, NETD_ATTACH_CTR_IF_THERE, NULL)) < 0)
+		return rc;
+	for (int i = 1; i <= 3; i++) {
+		steps_run++;
+		if (i > 3 - n_fail) {
+			netd_err_set(&ctx->err, -EIO, NETD_ERR_KERNEL, "step %d failed", i);
+			netd_attach_collect(&a);
+		}
+	}
+	return netd_attach_del_end(&a);
+}
+
+static void test_del_keeps_going(void **state)
+{
+	json_t *j = NULL;
+
+	(void)state;
+	body = do_del;
+	n_fail = 0;
+	assert_int_equal(run("DEL", CONF(""), NULL, NULL), 0);
+	assert_int_equal(steps_run, 3);
+	/* every step runs; the first failure is the one reported */
+	n_fail = 2;
+	assert_int_equal(run("DEL", CONF(""), NULL, &j), 1);
+	assert_int_equal(steps_run, 3);
+	assert_int_equal(err_code(j), NETD_ERR_KERNEL);
+	assert_string_equal(err_msg(j), "step 2 failed");
+	json_decref(j);
+}
+
+static int do_check(struct cni_ctx *ctx)
+{
+	struct netd_attach a;
+	struct netd_link l;
+	int rc;
+
+	if ((rc = netd_attach_check_begin(&a, ctx, NULL, NETD_ATTACH_CTR, &l)) < 0)
+		return rc;
+	return netd_attach_end(&a, 0);
+}
+
+static void test_check_begin(void **state)
+{
+	json_t *j = NULL;
+
+	(void)state;
+	body = do_check;
+	assert_int_equal(run("CHECK", CONF(""), NULL, &j), 1);
+	assert_int_equal(err_code(j), 7);
+	assert_non_null(strstr(err_msg(j), "CHECK needs prevResult"));
+	json_decref(j);
+	/* prevResult without a sandbox interface of that name is drift, seen
+	 * before the netns is looked at */
+	assert_int_equal(run("CHECK", CONF(",\"prevResult\":{\"cniVersion\":\"1.0.0\",\"interfaces\":"
+					   "[{\"name\":\"eth1\",\"sandbox\":\"/proc/self/ns/net\"}]}"),
+			     NULL, &j),
+			 1);
+	assert_int_equal(err_code(j), NETD_ERR_DRIFT);
+	assert_non_null(strstr(err_msg(j), "prevResult has no interface eth0 in a sandbox"));
+	json_decref(j);
+}
+
 /* ---- cni_invoke ---- */
 
 static int inner_add(struct cni_ctx *ctx)
@@ -347,6 +420,8 @@ int main(void)
 		cmocka_unit_test(test_mac),
 		cmocka_unit_test(test_mtu_ipam_dns),
 		cmocka_unit_test(test_undo_reverse_only_on_failure),
+		cmocka_unit_test(test_del_keeps_going),
+		cmocka_unit_test(test_check_begin),
 		cmocka_unit_test(test_invoke),
 		cmocka_unit_test(test_ipam_step),
 	};
