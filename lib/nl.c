@@ -762,6 +762,12 @@ int netd_nl_bridge_ensure(struct netd_nl *nl, const char *name, struct netd_brid
 		if (rc < 0)
 			return fail(nl, err, rc, "create bridge %s", name);
 		o->created = true;
+		if (o->no_dad) {
+			char key[64];
+
+			snprintf(key, sizeof(key), "net/ipv6/conf/%s/accept_dad", name);
+			netns_sysctl_set(-1, key, "0", NULL);
+		}
 	}
 	if (rc < 0)
 		return fail(nl, err, rc, "get bridge %s", name);

@@ -76,7 +76,7 @@ int netd_overlay_ensure(struct netd_nl *nl, const struct netd_overlay *o, struct
 			struct netd_err *err)
 {
 	char br[IFNAMSIZ], vx[IFNAMSIZ], alias[256];
-	struct netd_bridge_opts bo = {.mtu = o->mtu};
+	struct netd_bridge_opts bo = {.mtu = o->mtu, .no_dad = true};
 	struct netd_vxlan_opts vo = {.vni = o->vni, .port = o->port, .mtu = o->mtu, .learning = false,
 				     .local = o->underlay->local, .dev = o->underlay->ifindex};
 	int rc;

@@ -115,7 +115,7 @@ static int bridge_up(struct netd_attach *a, const struct bridge_conf *c, struct 
 {
 	struct cni_ctx *ctx = a->ctx;
 	uint8_t mac[6];
-	struct netd_bridge_opts bo = {.mtu = c->mtu, .vlan_filtering = c->vlan > 0, .mac = mac};
+	struct netd_bridge_opts bo = {.mtu = c->mtu, .vlan_filtering = c->vlan > 0, .mac = mac, .no_dad = true};
 	int rc;
 
 	netd_mac_for_host(c->bridge, mac);

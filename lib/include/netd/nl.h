@@ -93,6 +93,15 @@ struct netd_bridge_opts {
 	int mtu;
 	bool vlan_filtering;
 	const uint8_t *mac;	/* NULL = kernel's */
+	/* A bridge this call creates gets IPv6 accept_dad=0 before it comes
+	 * up (as podman's netavark does): its link-local address is usable at
+	 * once instead of tentative for 1-2 s, during which the kernel sends no
+	 * neighbour solicitation from it, so the first packet the host routes
+	 * to a new container over IPv6 is lost. The gateway addresses are
+	 * added without DAD anyway. Written through /proc/sys of the calling
+	 * thread's netns: call from nl's netns. Best effort (no IPv6: nothing
+	 * to do). */
+	bool no_dad;
 	bool created;		/* out: this call created the bridge */
 };
 int netd_nl_bridge_ensure(struct netd_nl *nl, const char *name, struct netd_bridge_opts *o,
