@@ -25,6 +25,7 @@
 #include <ares.h>
 
 #include "netd/cni.h"
+#include "netd/dns_cache.h"
 #include "netd/dns_server.h"
 #include "netd/netns.h"
 #include "netd/nft_dns.h"
@@ -98,12 +99,14 @@ struct pending {
 	bool tcp;
 	struct sockaddr_in from;
 	struct dns_query q;
+	struct upstream *up;	/* whose answer it will be, for the cache */
 	uint64_t start_ms;
 };
 
 struct dns_server {
 	int epfd;
 	struct dns_store *store;
+	struct dns_cache *cache;
 	struct listener *tab[LISTENER_BUCKETS];
 	struct upstream *ups;	/* the first is the host's */
 	struct pending *pending;
@@ -332,6 +335,7 @@ static void on_upstream(void *arg, int status, int timeouts, unsigned char *abuf
 			s->st.upstream_latency[i]++;
 	s->st.upstream_latency_sum_ms += ms;
 	if (status == ARES_SUCCESS && abuf && alen > 0 && (size_t)alen <= sizeof(s->out)) {
+		dns_cache_put(s->cache, p->up->key, &p->q, abuf, (size_t)alen, now_ms());
 		memcpy(s->out, abuf, (size_t)alen);
 		n = dns_relay(s->out, (size_t)alen, limit, &p->q);
 	}
@@ -366,6 +370,7 @@ static void forward(struct dns_server *s, struct listener *l, struct conn *c, co
 	if (from)
 		p->from = *from;
 	p->q = *q;
+	p->up = l->up;
 	p->start_ms = now_ms();
 	p->next = s->pending;
 	if (s->pending)
@@ -406,6 +411,9 @@ static void handle_query(struct dns_server *s, struct listener *l, struct conn *
 		n = dns_build_error(s->out, sizeof(s->out), limit, &q, DNS_RCODE_NXDOMAIN);
 		break;
 	default:
+		/* a name that is not ours: the answer its upstream gave a moment ago, if any */
+		if ((n = dns_cache_get(s->cache, l->up->key, &q, now_ms(), s->out, sizeof(s->out), limit)))
+			break;
 		forward(s, l, c, from, &q, pkt, len);
 		return;
 	}
@@ -691,9 +699,10 @@ int dns_server_new(const char *resolv_conf, struct dns_server **out, struct netd
 		return netd_err_set(err, -ENOMEM, 0, "out of memory");
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->store = dns_store_new();
+	s->cache = dns_cache_new(DNS_CACHE_ENTRIES_DEFAULT);
 	if (resolv_conf)
 		s->resolv_conf = strdup(resolv_conf);
-	if (s->epfd < 0 || !s->store || (resolv_conf && !s->resolv_conf)) {
+	if (s->epfd < 0 || !s->store || !s->cache || (resolv_conf && !s->resolv_conf)) {
 		dns_server_free(s);
 		return netd_err_set(err, -ENOMEM, 0, "dns: cannot set up: %m");
 	}
@@ -732,6 +741,7 @@ void dns_server_free(struct dns_server *s)
 	}
 	bury(s);
 	dns_store_free(s->store);
+	dns_cache_free(s->cache);
 	if (s->epfd >= 0)
 		close(s->epfd);
 	free(s->resolv_conf);
@@ -751,6 +761,22 @@ struct dns_store *dns_server_store(struct dns_server *s)
 const struct dns_stats *dns_server_stats(const struct dns_server *s)
 {
 	return &s->st;
+}
+
+int dns_server_cache_size(struct dns_server *s, size_t entries)
+{
+	struct dns_cache *c = dns_cache_new(entries);
+
+	if (!c)
+		return -ENOMEM;
+	dns_cache_free(s->cache);
+	s->cache = c;
+	return 0;
+}
+
+const struct dns_cache_stats *dns_server_cache_stats(const struct dns_server *s)
+{
+	return dns_cache_stats(s->cache);
 }
 
 static void close_idle(struct dns_server *s, uint64_t now)

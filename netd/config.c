@@ -22,6 +22,7 @@ void netd_config_defaults(struct netd_config *c)
 	c->request_timeout_ms = NETD_CONN_TIMEOUT_MS_DEFAULT;
 	c->sync = NETD_SYNC_BATCH;
 	snprintf(c->nft_table, sizeof(c->nft_table), "netd");
+	c->dns_cache = NETD_DNS_CACHE_DEFAULT;
 }
 
 /* "1000, 1001" -> ids; numbers only, so that a typo cannot silently allow
@@ -156,6 +157,8 @@ int netd_config_set(struct netd_config *c, const char *key, const char *value, s
 			c->request_timeout_ms = s * 1000;
 		return rc;
 	}
+	if (!strcmp(key, "dns_cache"))
+		return parse_uint(value, 0, 1000000, &c->dns_cache, key, err);
 	return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "unknown setting '%s'", key);
 }
 

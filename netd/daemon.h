@@ -43,6 +43,8 @@
 /* 10,000 port mappings of one endpoint are ~700 KB of JSON */
 #define NETD_BODY_MAX_DEFAULT (4 * 1024 * 1024)
 #define NETD_ALLOW_MAX 32
+/* the resolver's answer cache, in entries (dns/ uses the same default) */
+#define NETD_DNS_CACHE_DEFAULT 4096
 
 /* ---- config (config.c) -------------------------------------------------- */
 
@@ -61,6 +63,7 @@ struct netd_config {
 	unsigned request_timeout_ms;	/* a whole request must arrive within it */
 	int sync;			/* enum netd_sync for the endpoint journal (default batch) */
 	char nft_table[33];		/* netd's table in family inet (default "netd") */
+	unsigned dns_cache;		/* forwarded answers the resolver keeps (0: none) */
 };
 
 void netd_config_defaults(struct netd_config *c);
@@ -236,6 +239,8 @@ void netd_dns_stop(struct netd_daemon *d);
 int netd_dns_fd(const struct netd_daemon *d);
 void netd_dns_run(struct netd_daemon *d);
 int netd_dns_timeout_ms(struct netd_daemon *d);
+/* A new, empty answer cache of that many entries (config dns_cache). */
+int netd_dns_cache_size(struct netd_daemon *d, unsigned entries);
 
 struct api_req {
 	const char *method;

@@ -68,6 +68,7 @@ static const char *const rcode_names[16] = {"NOERROR", "FORMERR", "SERVFAIL", "N
 static char *metrics(struct netd_daemon *d)
 {
 	const struct dns_stats *st = dns_server_stats(d->dns);
+	const struct dns_cache_stats *cs = dns_server_cache_stats(d->dns);
 	char *out = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
@@ -93,6 +94,16 @@ static char *metrics(struct netd_daemon *d)
 	fprintf(f, "# HELP netd_dns_upstream_failures_total Forwarded queries answered SERVFAIL (no usable answer).\n"
 		   "# TYPE netd_dns_upstream_failures_total counter\nnetd_dns_upstream_failures_total %llu\n",
 		st->upstream_failed);
+	fprintf(f, "# HELP netd_dns_cache_hits_total Forwarded names answered from the cache.\n"
+		   "# TYPE netd_dns_cache_hits_total counter\nnetd_dns_cache_hits_total %llu\n", cs->hits);
+	fprintf(f, "# HELP netd_dns_cache_misses_total Forwarded names not in the cache (asked upstream).\n"
+		   "# TYPE netd_dns_cache_misses_total counter\nnetd_dns_cache_misses_total %llu\n", cs->misses);
+	fprintf(f, "# HELP netd_dns_cache_evictions_total Cached answers dropped for room before they expired.\n"
+		   "# TYPE netd_dns_cache_evictions_total counter\nnetd_dns_cache_evictions_total %llu\n", cs->evicted);
+	fprintf(f, "# HELP netd_dns_cache_entries Answers in the cache.\n# TYPE netd_dns_cache_entries gauge\n"
+		   "netd_dns_cache_entries %zu\n", cs->entries);
+	fprintf(f, "# HELP netd_dns_cache_bytes Memory the cached answers take.\n# TYPE netd_dns_cache_bytes gauge\n"
+		   "netd_dns_cache_bytes %zu\n", cs->bytes);
 	fprintf(f, "# HELP netd_dns_dropped_total Packets not answered (responses, runts).\n"
 		   "# TYPE netd_dns_dropped_total counter\nnetd_dns_dropped_total %llu\n", st->dropped);
 	fprintf(f, "# HELP netd_dns_upstream_seconds Upstream answer time.\n# TYPE netd_dns_upstream_seconds histogram\n");
@@ -282,6 +293,11 @@ int netd_dns_start(struct netd_daemon *d, struct netd_err *err)
 
 	if ((rc = dns_server_new(NULL, &d->dns, err)) < 0)
 		return rc;
+	if (d->cfg.dns_cache != DNS_CACHE_ENTRIES_DEFAULT && netd_dns_cache_size(d, d->cfg.dns_cache) < 0) {
+		dns_server_free(d->dns);
+		d->dns = NULL;
+		return netd_err_set(err, -ENOMEM, 0, "dns: no memory for a cache of %u answers", d->cfg.dns_cache);
+	}
 	d->on_ep_put = ep_put;
 	d->on_ep_del = ep_del;
 	d->dns_metrics = metrics;
@@ -314,4 +330,9 @@ void netd_dns_run(struct netd_daemon *d)
 int netd_dns_timeout_ms(struct netd_daemon *d)
 {
 	return dns_server_timeout_ms(d->dns);
+}
+
+int netd_dns_cache_size(struct netd_daemon *d, unsigned entries)
+{
+	return dns_server_cache_size(d->dns, entries);
 }

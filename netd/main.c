@@ -396,6 +396,10 @@ static void reload(struct netd_daemon *d)
 			log_warn("reload: socket and state_dir changes take effect at the next restart");
 		snprintf(c.socket, sizeof(c.socket), "%s", d->cfg.socket);
 		snprintf(c.state_dir, sizeof(c.state_dir), "%s", d->cfg.state_dir);
+		if (d->dns && c.dns_cache != d->cfg.dns_cache && netd_dns_cache_size(d, c.dns_cache) < 0) {
+			log_warn("reload: no memory for a DNS cache of %u answers; keeping the old one", c.dns_cache);
+			c.dns_cache = d->cfg.dns_cache;
+		}
 		d->cfg = c;
 		d->state->sync = c.sync;
 		conns_configure(&d->conns, &c);

@@ -230,6 +230,66 @@ compose() {
 	[[ "$output" == *$'\nnetd_dns_upstream_seconds_bucket{le="+Inf"} 4\n'* ]]
 }
 
+@test "cache: a forwarded answer is kept for its TTL, for the asker's upstreams only; once the upstream is gone, other names are SERVFAIL" {
+	command -v dnsmasq || skip "dnsmasq not installed"
+	ctr a; ctr b
+	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
+		--port=53 --local-ttl=60 --address=/kept.test/192.0.2.9 --address=/other.test/192.0.2.10 \
+		--pid-file="$BATS_TEST_TMPDIR/dm.pid" 2>"$BATS_TEST_TMPDIR/dnsmasq.log" &
+	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+	netd_start "$D"
+	reg n a '["10.9.0.2/24"]' '' ',"dns":{"nameservers":["127.0.0.53"]}'
+	# b's network has other servers (nobody listens there)
+	reg m b '["10.9.1.2/24"]' '' ',"dns":{"nameservers":["127.0.0.55"]}'
+	wait_bound udp 127.0.0.53:53
+	[ "$(q a kept.test)" = 192.0.2.9 ]
+	kill "$(cat "$BATS_TEST_TMPDIR/up.pid")"
+	rm -f "$BATS_TEST_TMPDIR/up.pid"
+	sleep 0.2
+	# the upstream is gone: the name still answers, in the asker's spelling and
+	# id (dig checks both), its TTL counting down from 60
+	run ip netns exec a dig +tries=1 +time=5 @127.0.0.11 KePt.TeSt
+	echo "$output"
+	[[ "$output" == *"status: NOERROR"* ]]
+	[[ "$output" == *"flags: qr rd ra;"* ]]
+	[[ "$output" == *$'\n;KePt.TeSt.\t\t\tIN\tA\n'* ]]
+	ttl=$(ip netns exec a dig +noall +answer +tries=1 +time=5 @127.0.0.11 kept.test | awk '{print $2}')
+	[ "$ttl" -gt 0 ] && [ "$ttl" -le 60 ]
+	[ "$(ip netns exec a getent hosts kept.test | awk '{print $1}')" = 192.0.2.9 ]
+	# a name never asked: SERVFAIL, in bounded time
+	start=$(date +%s%N)
+	[ "$(status_of a other.test)" = SERVFAIL ]
+	[ $(( ($(date +%s%N) - start) / 1000000 )) -lt 7000 ]
+	# another network with other servers never gets a's answer
+	[ "$(status_of b kept.test)" = SERVFAIL ]
+	run netd_curl "$D" http://netd/metrics
+	# three answers from the cache (two with dig, getent's A); the
+	# upstream's failures are not kept
+	[[ "$output" == *$'\nnetd_dns_cache_hits_total 3\n'* ]]
+	[[ "$output" == *$'\nnetd_dns_cache_entries 1\n'* ]]
+}
+
+@test "cache: dns_cache = 0 in netd.conf keeps nothing" {
+	command -v dnsmasq || skip "dnsmasq not installed"
+	ctr a
+	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
+		--port=53 --local-ttl=60 --address=/kept.test/192.0.2.9 \
+		--pid-file="$BATS_TEST_TMPDIR/dm.pid" 2>"$BATS_TEST_TMPDIR/dnsmasq.log" &
+	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+	echo "dns_cache = 0" >"$BATS_TEST_TMPDIR/netd.conf"
+	netd_start "$D" --config "$BATS_TEST_TMPDIR/netd.conf"
+	reg n a '["10.9.0.2/24"]' '' ',"dns":{"nameservers":["127.0.0.53"]}'
+	wait_bound udp 127.0.0.53:53
+	[ "$(q a kept.test)" = 192.0.2.9 ]
+	kill "$(cat "$BATS_TEST_TMPDIR/up.pid")"
+	rm -f "$BATS_TEST_TMPDIR/up.pid"
+	sleep 0.2
+	[ "$(status_of a kept.test)" = SERVFAIL ]
+	run netd_curl "$D" http://netd/metrics
+	[[ "$output" == *$'\nnetd_dns_cache_hits_total 0\n'* ]]
+	[[ "$output" == *$'\nnetd_dns_cache_entries 0\n'* ]]
+}
+
 @test "malformed queries get FORMERR or nothing, and the resolver keeps answering" {
 	ctr a; ctr b
 	netd_start "$D"

@@ -473,6 +473,15 @@ static void config_file(void **state)
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(netd_config_set(&c, "socket", "relative.sock", &err), -EINVAL);
 	memset(&err, 0, sizeof(err));
+	/* the resolver's cache: on by default, 0 turns it off, a number of entries */
+	assert_int_equal(c.dns_cache, NETD_DNS_CACHE_DEFAULT);
+	assert_int_equal(netd_config_set(&c, "dns_cache", "0", &err), 0);
+	assert_int_equal(c.dns_cache, 0);
+	assert_int_equal(netd_config_set(&c, "dns_cache", "100000", &err), 0);
+	assert_int_equal(c.dns_cache, 100000);
+	assert_int_equal(netd_config_set(&c, "dns_cache", "lots", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "dns_cache"));
+	memset(&err, 0, sizeof(err));
 	assert_int_equal(netd_config_load(&c, "/nonexistent/netd.conf", &err), -ENOENT);
 	unlink(path);
 }

@@ -18,6 +18,9 @@
  * dns_server_put), else those of the host's resolv.conf (read once, at
  * dns_server_new, with netd/resolv.h) in netd's namespace. A query upstream fails with SERVFAIL after at most
  * DNS_UPSTREAM_DEADLINE_MS (c-ares: 2 tries, 1 s then 2 s per server).
+ * Their answers are kept for their TTL (netd/dns_cache.h, keyed by the
+ * view's servers too) and a repeated name is answered from there; the
+ * store is asked first, so names of netd's never come from the cache.
  *
  * Not thread-safe; one loop owns it.
  */
@@ -28,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netd/dns_cache.h"
 #include "netd/dns_store.h"
 #include "netd/err.h"
 
@@ -65,6 +69,10 @@ void dns_server_run(struct dns_server *s);
 int dns_server_timeout_ms(struct dns_server *s);
 const struct dns_stats *dns_server_stats(const struct dns_server *s);
 struct dns_store *dns_server_store(struct dns_server *s);
+/* The answer cache: DNS_CACHE_ENTRIES_DEFAULT entries from the start; a new,
+ * empty one of this size (0: none kept). 0 or -ENOMEM (the old one stays). */
+int dns_server_cache_size(struct dns_server *s, size_t entries);
+const struct dns_cache_stats *dns_server_cache_stats(const struct dns_server *s);
 
 /* Add or replace an endpoint's records (ep->view is the netns path) and make
  * sure its view has a listener. upstreams: addresses (no port) or none. The
