@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/netlink.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 
 #include "netd/nft.h"
 #include "netd/nft_copy.h"
@@ -71,6 +73,40 @@ static int elem_cmp(const void *pa, const void *pb)
 	if (a->kelen != b->kelen)
 		return a->kelen < b->kelen ? -1 : 1;
 	return memcmp(a->key_end, b->key_end, a->kelen);
+}
+
+int netd_nft_copy_event(struct netd_nft_elems *copy, const struct nlmsghdr *nlh)
+{
+	uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	struct netd_nft_elems ev = {0};
+	int rc = 0;
+
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
+	    (type != NFT_MSG_NEWSETELEM && type != NFT_MSG_DELSETELEM))
+		return 0;
+	for (size_t t = 0; rc == 0 && t < NTABLES; t++)
+		rc = netd_nft_elems_of_msg(nlh, table_at(t), &ev);
+	for (size_t i = 0; rc > 0 && i < ev.n; i++) {
+		size_t k;
+
+		for (k = 0; k < copy->n && elem_cmp(&copy->v[k], &ev.v[i]); k++)
+			;
+		if (type == NFT_MSG_DELSETELEM) {
+			if (k < copy->n)
+				copy->v[k] = copy->v[--copy->n];
+		} else if (k < copy->n) {
+			copy->v[k] = ev.v[i];
+		} else {
+			struct netd_nft_elem *e = netd_nft_elems_push(copy);
+
+			if (!e)
+				rc = -ENOMEM;
+			else
+				*e = ev.v[i];
+		}
+	}
+	free(ev.v);
+	return rc < 0 ? rc : 0;
 }
 
 struct restore {

@@ -557,6 +557,30 @@ static int collect_cb(const struct nlmsghdr *nlh, void *data)
 	return rc;
 }
 
+int netd_nft_elems_of_msg(const struct nlmsghdr *nlh, const struct netd_nft_table *t, struct netd_nft_elems *out)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct collect col = {NULL, out};
+	const char *table, *name;
+	int rc = 0;
+
+	if (!s)
+		return -ENOMEM;
+	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0 || nftnl_set_get_u32(s, NFTNL_SET_FAMILY) != t->family ||
+	    !(table = nftnl_set_get_str(s, NFTNL_SET_TABLE)) || strcmp(table, t->name) ||
+	    !(name = nftnl_set_get_str(s, NFTNL_SET_NAME))) {
+		nftnl_set_free(s);
+		return 0;
+	}
+	for (size_t i = 0; i < t->nsets; i++)
+		if (!strcmp(t->sets[i].name, name))
+			col.set = &t->sets[i];
+	nftnl_set_free(s);
+	if (col.set)
+		rc = collect_cb(nlh, &col) < 0 ? -ENOMEM : 1;
+	return rc;
+}
+
 int netd_nft_read_elems(struct netd_nft_conn *c, const struct netd_nft_table *t, const struct netd_nft_set *set,
 			const uint8_t *key, uint32_t klen, struct netd_nft_elems *out, struct netd_err *err)
 {

@@ -128,8 +128,12 @@ void netd_cnit_event(struct netd_cnit *k)
 			if (c == 2) {
 				k->damaged = true;
 				due_at(k, now_ms() + HEAL_DELAY_MS);
-			} else if (c == 1 && !k->damaged) {
-				due_at(k, now_ms() + COPY_DELAY_MS);
+			} else if (c == 1) {
+				/* applied at once, in order: a deletion followed by
+				 * a flush before the re-read is not put back */
+				netd_nft_copy_event(&k->copy, nlh);
+				if (!k->damaged)
+					due_at(k, now_ms() + COPY_DELAY_MS);
 			}
 		}
 	}

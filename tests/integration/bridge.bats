@@ -2,6 +2,7 @@
 # netd-bridge, black-box: run as a runtime would, check what the kernel has.
 
 load ../harness/lib
+load netd_lib
 bats_require_minimum_version 1.5.0
 
 # conf [extra top-level JSON members] [ipam JSON]
@@ -10,7 +11,10 @@ conf() {
 	echo "{\"cniVersion\":\"1.0.0\",\"name\":\"net1\",\"type\":\"netd-bridge\",\"bridge\":\"br0\",\"isGateway\":true,\"isDefaultGateway\":true${extra:+,$extra},\"ipam\":$ipam}"
 }
 
-teardown() { cleanup_host /var/lib/cni/networks; }
+teardown() {
+	[ -f "$BATS_TEST_TMPDIR/n/pid" ] && kill -9 "$(cat "$BATS_TEST_TMPDIR/n/pid")" 2>/dev/null || true
+	cleanup_host /var/lib/cni/networks
+}
 
 @test "ADD gives the container eth0 with an address, default route and a result" {
 	ns_add c1
@@ -97,6 +101,26 @@ teardown() { cleanup_host /var/lib/cni/networks; }
 	ns_exec c1 ip link del eth0
 	cni netd-bridge CHECK c1 <<<"$(jq -c --argjson p "$prev" '. + {prevResult: $p}' <<<"$(conf)")"
 	assert_cni_error 103 ""
+}
+
+@test "netd puts masquerade back after the table is deleted, but not an element a DEL removed just before" {
+	ns_add c1 c2
+	cni netd-bridge ADD c1 <<<"$(conf '"ipMasq":true')"; assert_success
+	cni netd-bridge ADD c2 <<<"$(conf '"ipMasq":true')"; assert_success
+	netd_start "$BATS_TEST_TMPDIR/n"
+	grep -q "4 elements of the plugins copied" "$BATS_TEST_TMPDIR/n/log"
+	# c1's elements go as its DEL removes them and the table right after, in
+	# one batch so that netd cannot have read its copy again in between
+	nft -f - <<-EOF
+	delete element inet netd_cni masq4 { 10.88.0.2 }
+	delete element inet netd_cni masq4_local { 10.88.0.2 . 10.88.0.0/24 }
+	delete table inet netd_cni
+	EOF
+	for _ in $(seq 50); do nft list set inet netd_cni masq4 2>/dev/null | grep -q 10.88.0.3 && break; sleep 0.1; done
+	nft list set inet netd_cni masq4 | grep -q 10.88.0.3
+	nft list set inet netd_cni masq4_local | grep -q '10.88.0.3 . 10.88.0.0/24'
+	! nft list table inet netd_cni | grep -q '10.88.0.2 ' || false
+	grep -q "2 of the plugins' elements (masquerade, macspoofchk) put back" "$BATS_TEST_TMPDIR/n/log"
 }
 
 @test "DEL removes the veth, the reservation and the masquerade, and is idempotent" {

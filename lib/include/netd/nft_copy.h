@@ -24,6 +24,13 @@
  * Missing tables read as empty. */
 int netd_nft_copy_read(struct netd_nft_elems *out, struct netd_err *err);
 
+/* One nftables event applied to the copy: an element added to or deleted
+ * from one of the plugins' sets is added to or removed from it, so that a
+ * deletion (a plugin's DEL) just before a flush is not put back from a copy
+ * read before it. Other messages are ignored. 0 or -ENOMEM. */
+struct nlmsghdr;
+int netd_nft_copy_event(struct netd_nft_elems *copy, const struct nlmsghdr *nlh);
+
 /* Put back the elements of copy that are missing, in one batch, with each
  * table that has any of them (its skeleton repaired if needed). *restored:
  * how many were missing and are back. An element that the kernel refuses

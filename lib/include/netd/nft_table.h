@@ -108,6 +108,12 @@ struct netd_nft_elems {
 int netd_nft_read_elems(struct netd_nft_conn *c, const struct netd_nft_table *t, const struct netd_nft_set *set,
 			const uint8_t *key, uint32_t klen, struct netd_nft_elems *out, struct netd_err *err);
 
+/* The elements an element message (an event: NEWSETELEM, DELSETELEM) names
+ * in one of t's sets, appended to out. 1 when the message is for t, 0 when
+ * it is not (another table or set, another kind of message), -ENOMEM. */
+struct nlmsghdr;
+int netd_nft_elems_of_msg(const struct nlmsghdr *nlh, const struct netd_nft_table *t, struct netd_nft_elems *out);
+
 /* 1 if every chain of t holds exactly its fixed rules, 0 if not (or the
  * table is missing), <0 error. */
 int netd_nft_rules_ok(struct netd_nft_conn *c, const struct netd_nft_table *t, struct netd_err *err);
