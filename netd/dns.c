@@ -223,7 +223,8 @@ static int explain(struct netd_daemon *d, const char *view, const char *name, co
 	} else {
 		if (len && name[len - 1] == '.')
 			len--;
-		if (!len || len >= sizeof(text)) {
+		/* one trailing dot is the root; another, or a leading one, is an empty label */
+		if (!len || len >= sizeof(text) || name[0] == '.' || name[len - 1] == '.') {
 			netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "name: '%.300s' is not a DNS name", name);
 			goto fail;
 		}

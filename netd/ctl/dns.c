@@ -2,6 +2,7 @@
  * container's resolver would answer for NAME, and why. netd decides it with
  * the lookup its resolver runs for a real query (GET /v1/dns); this file
  * only asks and prints. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,17 @@ static void why(char *buf, size_t size, json_t *a, const char *from)
 		snprintf(buf + strlen(buf), size - strlen(buf), " (asked as NAME.%s)", net);
 }
 
+static bool on(json_t *j, const char *network)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(json_object_get(j, "networks"), i, v)
+		if (json_is_string(v) && !strcmp(json_string_value(v), network))
+			return true;
+	return false;
+}
+
 static void print(json_t *j)
 {
 	const char *result = str(j, "result"), *from = str(j, "from");
@@ -101,11 +113,24 @@ static void print(json_t *j)
 	} else if (!strcmp(result, "nxdomain")) {
 		char links[512];
 
-		join(buf, sizeof(buf), json_object_get(j, "elsewhere"), "network");
+		json_t *held = json_array(), *bare = json_array();
+
+		/* a network alone is a NAME.NETWORK; on one of the asker's own
+		 * networks it means no container there has that name */
+		json_array_foreach(json_object_get(j, "elsewhere"), i, a)
+			if (json_object_get(a, "network"))
+				json_array_append(*str(a, "container") || *str(a, "endpoint") ||
+						  !on(j, str(a, "network")) ? held : bare, a);
+		join(buf, sizeof(buf), held, "network");
 		join(links, sizeof(links), json_object_get(j, "elsewhere"), "link_of");
 		printf("NXDOMAIN:");
 		if (*buf)
 			printf(" it lives only on network %s, which %s is not on%s", buf, from, *links ? ";" : "");
+		join(buf, sizeof(buf), bare, "network");
+		if (*buf)
+			printf(" no container on network %s has that name", buf);
+		json_decref(held);
+		json_decref(bare);
 		if (*links && !strcmp(links, str(j, "container")))
 			printf(" it is %s's own link alias, but the linked container is on none of its networks", from);
 		else if (*links)

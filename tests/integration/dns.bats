@@ -416,6 +416,10 @@ dnsctl() { "$NETDCTL_BIN" --socket "$D/netd.sock" dns "$@"; }
 	[ "$(status_of web cache)" = NXDOMAIN ]
 	run dnsctl cache.back --from admin
 	[ "${lines[0]}" = "cache.back A from admin (on admin): NXDOMAIN: it lives only on network back, which admin is not on" ]
+	# NAME.NETWORK on the asker's own network that nobody there has
+	run dnsctl ghost.front --from web
+	[ "${lines[0]}" = "ghost.front A from web (on front): NXDOMAIN: no container on network front has that name" ]
+	[ "$(status_of web ghost.front)" = NXDOMAIN ]
 	# unknown names go to the asker's upstreams
 	run dnsctl www.example.org --from app
 	[ "${lines[0]}" = "www.example.org A from app (on front): not a name of netd's, forwarded upstream to 192.0.2.53 (the network's dns.nameservers)" ]
@@ -450,6 +454,14 @@ dnsctl() { "$NETDCTL_BIN" --socket "$D/netd.sock" dns "$@"; }
 	run dnsctl "a..b" --from web
 	[ "$status" -eq 1 ]
 	[ "$output" = "netdctl: name: 'a..b' is not a DNS name" ]
+	# one trailing dot is the root, a second one or a leading one an empty label
+	run dnsctl db. --from web
+	[ "$status" -eq 0 ]
+	for bad in db.. .. .db; do
+		run dnsctl "$bad" --from web
+		[ "$status" -eq 1 ]
+		[ "$output" = "netdctl: name: '$bad' is not a DNS name" ]
+	done
 	# the API says the same, with HTTP statuses
 	run netd_curl "$D" "http://netd/v1/dns?name=db&from=ghost"
 	[ "${lines[-1]}" = 404 ]
