@@ -185,9 +185,10 @@ int cmd_dns(int argc, char **argv)
 	int rc = 1;
 
 	for (int a = 1; a < argc; a++) {
-		if (!strcmp(argv[a], "--from") && a + 1 < argc)
+		/* given twice is a usage error: which asker was meant is a guess */
+		if (!strcmp(argv[a], "--from") && a + 1 < argc && !from)
 			from = argv[++a];
-		else if ((!strcmp(argv[a], "--type") || !strcmp(argv[a], "-t")) && a + 1 < argc)
+		else if ((!strcmp(argv[a], "--type") || !strcmp(argv[a], "-t")) && a + 1 < argc && !type)
 			type = argv[++a];
 		else if (argv[a][0] != '-' && !name)
 			name = argv[a];

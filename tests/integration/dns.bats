@@ -445,6 +445,11 @@ dnsctl() { "$NETDCTL_BIN" --socket "$D/netd.sock" dns "$@"; }
 	run dnsctl db
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"usage: netdctl dns NAME --from CONTAINER"* ]]
+	run dnsctl db --from web --from db
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"usage: netdctl dns NAME --from CONTAINER"* ]]
+	run dnsctl db --from web -t A --type AAAA
+	[ "$status" -eq 2 ]
 	run dnsctl db --from web --type MX
 	[ "$status" -eq 1 ]
 	[ "$output" = "netdctl: type: 'MX' is not A, AAAA, PTR or ANY" ]
