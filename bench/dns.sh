@@ -3,7 +3,10 @@
 # resolver, dnsmasq and aardvark-dns, all serving the same 1,000 container
 # names, in one run (runs itself under tests/harness/isolate).
 #   1. full rate, known names only
-#   2. full rate, 20% unknown names (answered by a local upstream dnsmasq)
+#   2. full rate, 20% unknown names (answered by a local upstream dnsmasq,
+#      with TTL $UPSTREAM_TTL: 0 by default, so no resolver may keep them and
+#      every one goes upstream; a real name's TTL, e.g. 300, lets netd's and
+#      dnsmasq's caches answer repeats)
 #   3. 5,000 queries/s, known names: latency (p50/p99 from dnsperf -v)
 # Also: netd's CPU time for the full-rate known run, and its RSS with the
 # 1,000 names and with 10,000 endpoints registered (all of them in one
@@ -16,6 +19,7 @@ if [ "${NETD_ISOLATED:-}" != 1 ]; then
 	exec tests/harness/isolate "$0" "$@"
 fi
 SECS=${1:-10}
+UPSTREAM_TTL=${UPSTREAM_TTL:-0}
 B=${NETD_BUILD:-$PWD/build}
 AARDVARK=$(command -v aardvark-dns || echo /usr/lib/podman/aardvark-dns)
 for t in dnsperf dnsmasq "$AARDVARK" "$B/netd/netd"; do
@@ -64,7 +68,7 @@ done >"$W/mixed"
 
 # the upstream: every *.example.test is 192.0.2.1
 dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=10.77.0.53 --bind-interfaces \
-	--address=/example.test/192.0.2.1 --pid-file="$W/up.pid" 2>/dev/null &
+	--local-ttl="$UPSTREAM_TTL" --address=/example.test/192.0.2.1 --pid-file="$W/up.pid" 2>/dev/null &
 pids+=($!)
 dnsmasq --keep-in-foreground --no-resolv --no-hosts --addn-hosts="$W/hosts" --listen-address=10.77.0.3 \
 	--bind-interfaces --server=10.77.0.53 --cache-size=10000 --pid-file="$W/dm.pid" 2>/dev/null &
