@@ -29,6 +29,7 @@
 #define COPY_DELAY_MS 100	/* one read for a burst of ADDs */
 #define HEAL_GAP_MS 200		/* someone who keeps deleting gets at most 5 heals a second */
 #define RETRY_MS 1000
+#define RETRY_MAX_MS 60000	/* a table an operator made differently refuses each time */
 
 struct netd_cnit {
 	struct mnl_socket *ev;
@@ -38,6 +39,7 @@ struct netd_cnit {
 	uint64_t due;		/* CLOCK_MONOTONIC ms of the next tick's work; 0 none */
 	uint64_t last_heal;
 	unsigned long heals;
+	unsigned retry_ms;	/* after failed puts-back in a row: doubles to RETRY_MAX_MS */
 	void (*warn)(const char *msg);
 };
 
@@ -171,12 +173,15 @@ void netd_cnit_tick(struct netd_cnit *k)
 		k->last_heal = now;
 		k->damaged = false;
 		if (netd_nft_copy_restore(&k->copy, &restored, &err) < 0) {
+			k->retry_ms = !k->retry_ms ? RETRY_MS : k->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS
+											 : k->retry_ms * 2;
 			warn(k, "tables inet/bridge %s: %zu of the plugins' elements put back, the rest failed "
-				"(retrying in 1 s): %s", NETD_NFT_CNI_TABLE, restored, err.msg);
+				"(retrying in %u s): %s", NETD_NFT_CNI_TABLE, restored, k->retry_ms / 1000, err.msg);
 			k->damaged = true;
-			k->due = now + RETRY_MS;
+			k->due = now + k->retry_ms;
 			return;
 		}
+		k->retry_ms = 0;
 		if (restored) {
 			k->heals++;
 			warn(k, "tables inet/bridge %s were changed by someone else: %zu of the plugins' elements "

@@ -123,6 +123,26 @@ teardown() {
 	grep -q "2 of the plugins' elements (masquerade, macspoofchk) put back" "$BATS_TEST_TMPDIR/n/log"
 }
 
+@test "a plugins' table an operator made differently: netd's puts-back back off, and follow at once when it goes" {
+	ns_add c1
+	cni netd-bridge ADD c1 <<<"$(conf '"ipMasq":true')"; assert_success
+	netd_start "$BATS_TEST_TMPDIR/n"
+	nft -f - <<-EOF
+	delete table inet netd_cni
+	table inet netd_cni { set masq4 { type ipv6_addr; }; }
+	EOF
+	# refused each time (masq4 is not the plugins' set): tries at 0, 1 and 3 s,
+	# not one a second
+	sleep 6.5
+	n=$(grep -c "plugins' elements put back, the rest failed" "$BATS_TEST_TMPDIR/n/log")
+	[ "$n" -ge 1 ] && [ "$n" -le 3 ]
+	nft list set inet netd_cni masq4 | grep -q ipv6_addr
+	# the operator's table goes: c1's masquerade is back without waiting
+	nft delete table inet netd_cni
+	for _ in $(seq 20); do nft list set inet netd_cni masq4 2>/dev/null | grep -q 10.88.0.2 && break; sleep 0.1; done
+	nft list set inet netd_cni masq4 | grep -q 10.88.0.2
+}
+
 @test "DEL removes the veth, the reservation and the masquerade, and is idempotent" {
 	ns_add c1
 	before=$(host_state)
