@@ -269,7 +269,7 @@ compose() {
 	[[ "$output" == *$'\nnetd_dns_cache_entries 1\n'* ]]
 }
 
-@test "cache: dns_cache = 0 in netd.conf keeps nothing" {
+@test "cache: dns_cache = 0 in netd.conf keeps nothing; a SIGHUP with another size turns it on" {
 	command -v dnsmasq || skip "dnsmasq not installed"
 	ctr a
 	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
@@ -288,6 +288,22 @@ compose() {
 	run netd_curl "$D" http://netd/metrics
 	[[ "$output" == *$'\nnetd_dns_cache_hits_total 0\n'* ]]
 	[[ "$output" == *$'\nnetd_dns_cache_entries 0\n'* ]]
+	# reloaded with a size: kept again
+	echo "dns_cache = 64" >"$BATS_TEST_TMPDIR/netd.conf"
+	kill -HUP "$(cat "$D/pid")"
+	for i in $(seq 50); do grep -q "configuration reloaded" "$D/log" && break; sleep 0.1; done
+	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
+		--port=53 --local-ttl=60 --address=/kept.test/192.0.2.9 \
+		--pid-file="$BATS_TEST_TMPDIR/dm.pid" 2>"$BATS_TEST_TMPDIR/dnsmasq.log" &
+	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+	wait_bound udp 127.0.0.53:53
+	[ "$(q a kept.test)" = 192.0.2.9 ]
+	kill "$(cat "$BATS_TEST_TMPDIR/up.pid")"
+	rm -f "$BATS_TEST_TMPDIR/up.pid"
+	sleep 0.2
+	[ "$(q a kept.test)" = 192.0.2.9 ]
+	run netd_curl "$D" http://netd/metrics
+	[[ "$output" == *$'\nnetd_dns_cache_hits_total 1\n'* ]]
 }
 
 @test "malformed queries get FORMERR or nothing, and the resolver keeps answering" {
