@@ -74,6 +74,7 @@ dnsmasq --keep-in-foreground --no-resolv --no-hosts --addn-hosts="$W/hosts" --li
 	--bind-interfaces --server=10.77.0.53 --cache-size=10000 --pid-file="$W/dm.pid" 2>/dev/null &
 pids+=($!)
 "$AARDVARK" --config "$W/aardvark" -p 53 run >/dev/null 2>&1 &
+aardvark_pid=$!
 pids+=($!)
 "$B/netd/netd" --socket "$W/netd.sock" --state-dir "$W/state" --log-level err 2>"$W/netd.log" &
 netd_pid=$!
@@ -86,11 +87,13 @@ while read -r ip name; do
 done <"$W/hosts"
 sleep 1
 
-perf() { # perf SERVER FILE [dnsperf args]: prints qps
+perf() { # perf SERVER FILE [dnsperf args]: prints qps; dnsperf's CPU (s) in $W/client.cpu
 	local s=$1 f=$2
 	shift 2
-	ip netns exec bc dnsperf -s "$s" -d "$f" -l "$SECS" -c 8 -T 2 -q 500 "$@" 2>&1 |
-		awk '/Queries per second/ {print $4} /Queries lost/ {lost=$3} END {}'
+	ip netns exec bc /usr/bin/time -f "%U %S" -o "$W/client.time" \
+		dnsperf -s "$s" -d "$f" -l "$SECS" -c 8 -T 2 -q 500 "$@" 2>&1 |
+		awk '/Queries per second/ {print $4}'
+	awk '{print $1 + $2}' "$W/client.time" >"$W/client.cpu"
 }
 lost() {
 	local s=$1 f=$2
@@ -103,24 +106,30 @@ lat() {
 		awk '$1 == ">" {print $NF * 1000}' | sort -n |
 		awk '{v[NR] = $1} END {if (NR) printf "%.3f %.3f\n", v[int(NR * 0.5)], v[int(NR * 0.99)]; else print "- -"}'
 }
-cpu() { awk '{print $14 + $15}' "/proc/$netd_pid/stat"; }
+# CPU ticks of a server: netd, or the dnsmasq / aardvark-dns that answers
+declare -A PID=([netd]=$netd_pid [dnsmasq]=$(cat "$W/dm.pid") [aardvark]=$(cat "$W/aardvark/aardvark.pid" 2>/dev/null || echo "$aardvark_pid"))
+cpu() { awk '{print $14 + $15}' "/proc/${PID[${1:-netd}]}/stat"; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$netd_pid/status"; }
 
-declare -A Q C
+declare -A Q C S D
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== full rate, known names (${SECS}s each)"
 for s in netd:127.0.0.11 dnsmasq:10.77.0.3 aardvark:10.77.0.1; do
-	c0=$(cpu)
+	c0=$(cpu "${s%%:*}")
 	Q[${s%%:*}.known]=$(perf "${s#*:}" "$W/known")
-	[ "${s%%:*}" = netd ] && C[known]=$(( ($(cpu) - c0) * 100 / $(getconf CLK_TCK) ))
+	S[${s%%:*}.known]=$(( ($(cpu "${s%%:*}") - c0) * 100 / $(getconf CLK_TCK) ))
+	D[${s%%:*}.known]=$(awk '{printf "%d", $1 * 100}' "$W/client.cpu")
+	[ "${s%%:*}" = netd ] && C[known]=${S[netd.known]}
 	echo "${s%%:*}: ${Q[${s%%:*}.known]} qps"
 done
 echo "netd CPU during its run: $((C[known] / SECS))% of one core"
 echo "== full rate, 20% unknown names"
 for s in netd:127.0.0.11 dnsmasq:10.77.0.3 aardvark:10.77.0.1; do
-	c0=$(cpu)
+	c0=$(cpu "${s%%:*}")
 	Q[${s%%:*}.mixed]=$(perf "${s#*:}" "$W/mixed")
-	[ "${s%%:*}" = netd ] && C[mixed]=$(( ($(cpu) - c0) * 100 / $(getconf CLK_TCK) ))
+	S[${s%%:*}.mixed]=$(( ($(cpu "${s%%:*}") - c0) * 100 / $(getconf CLK_TCK) ))
+	D[${s%%:*}.mixed]=$(awk '{printf "%d", $1 * 100}' "$W/client.cpu")
+	[ "${s%%:*}" = netd ] && C[mixed]=${S[netd.mixed]}
 	echo "${s%%:*}: ${Q[${s%%:*}.mixed]} qps"
 done
 echo "== 5,000 qps, known names: p50 p99 (ms)"
@@ -193,3 +202,16 @@ r=$(p99 netd)
 echo "| netd p99 at 5,000 qps < 0.3 ms | $r ms | $(awk -v r="$r" 'BEGIN {print (r != "-" && r < 0.3) ? "met" : "NOT met"}') (judge on a quiet machine only) |"
 echo "| netd qps with 10,000 endpoints / with 1,001 (lookup cost flat) | $(ratio "$q10k" "${Q[netd.known]}") | |"
 echo "| netd RSS, 10,000 endpoints in one netns < 20 MiB | $(awk -v k="$rss10k" 'BEGIN {printf "%.1f MiB", k / 1024}') | $( [ "$rss10k" -lt $((20 * 1024)) ] && echo met || echo "NOT met") |"
+# every server's CPU per query, and dnsperf's share of the machine: when
+# dnsperf (on the same 2 vCPUs) limits the rate, CPU per query is the fair
+# comparison
+echo
+echo "| full rate, CPU per query (µs) and of one core | netd | dnsmasq | aardvark-dns | dnsperf's CPU during netd's run |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+for kind in known mixed; do
+	row="| $kind names"
+	for n in netd dnsmasq aardvark; do
+		row+=" | $(awk -v c="${S[$n.$kind]}" -v q="${Q[$n.$kind]}" -v s="$SECS" 'BEGIN {printf "%.1f µs, %d%%", (q > 0 ? c * 10000 / (q * s) : 0), c / s}')"
+	done
+	echo "$row | $((D[netd.$kind] / SECS))% of one core |"
+done
