@@ -47,29 +47,7 @@ stop() {
 	rm -f "$W/netd.sock"
 }
 register() { # register SEPARATE(1|0)
-	python3 - "$W/netd.sock" "$N" "$1" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-f = s.makefile("rb")
-for i in range(1, int(sys.argv[2]) + 1):
-    ns = "/run/netns/e%d" % i if sys.argv[3] == "1" else "/run/netns/one"
-    body = json.dumps({"containerID": "%064x" % i, "network": "bench", "netns": ns,
-                       "name": "c%d" % i, "ips": ["10.78.%d.%d/16" % (i // 250, i % 250 + 1)]}).encode()
-    s.sendall(b"POST /v1/endpoints HTTP/1.1\r\nHost: netd\r\nContent-Type: application/json\r\n"
-              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-    status = f.readline().split()[1]
-    length = 0
-    while True:
-        h = f.readline().strip()
-        if not h:
-            break
-        if h.lower().startswith(b"content-length:"):
-            length = int(h.split(b":")[1])
-    f.read(length)
-    if status not in (b"200", b"201"):
-        sys.exit("register %d: HTTP %s" % (i, status.decode()))
-PY
+	python3 bench/register.py "$W/netd.sock" 1 "$N" %064x "$([ "$1" = 1 ] && echo /run/netns/e%d || echo /run/netns/one)" c%d
 }
 listeners() { curl -sf --unix-socket "$W/netd.sock" http://netd/metrics | awk '$1 == "netd_dns_listeners" {print $2}'; }
 

@@ -39,29 +39,8 @@ anon() { awk '$1 == "Anonymous:" {print $2}' "/proc/$netd_pid/smaps_rollup"; }
 echo "netd started: RSS $(kib VmRSS) KiB (anonymous $(anon) KiB)"
 
 t0=$(date +%s%N)
-python3 - "$W/netd.sock" "$N" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-f = s.makefile("rb")
-for i in range(1, int(sys.argv[2]) + 1):
-    # a 64-hex container id and a name, as podman registers them
-    body = json.dumps({"containerID": "%064x" % i, "network": "bench", "netns": "/run/netns/e%d" % i,
-                       "name": "c%d" % i, "ips": ["10.78.%d.%d/16" % (i // 250, i % 250 + 1)]}).encode()
-    s.sendall(b"POST /v1/endpoints HTTP/1.1\r\nHost: netd\r\nContent-Type: application/json\r\n"
-              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-    status = f.readline().split()[1]
-    length = 0
-    while True:
-        h = f.readline().strip()
-        if not h:
-            break
-        if h.lower().startswith(b"content-length:"):
-            length = int(h.split(b":")[1])
-    f.read(length)
-    if status not in (b"200", b"201"):
-        sys.exit("register %d: HTTP %s" % (i, status.decode()))
-PY
+# a 64-hex container id and a name, as podman registers them
+python3 bench/register.py "$W/netd.sock" 1 "$N" %064x /run/netns/e%d c%d
 echo "$N endpoints registered in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 sleep 1
 metric() { curl -sf --unix-socket "$W/netd.sock" http://netd/metrics | awk -v m="$1" '$1 == m {print $2}'; }

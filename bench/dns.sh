@@ -142,28 +142,7 @@ echo "== netd RSS"
 rss1k=$(rss)
 echo "1,001 endpoints: $rss1k KiB"
 # 9,000 more over one kept-alive connection (a curl each would take minutes)
-python3 - "$W/netd.sock" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-f = s.makefile("rb")
-for i in range(1001, 10001):
-    body = json.dumps({"containerID": "x%d" % i, "network": "bench", "netns": "/run/netns/pool",
-                       "name": "x%d" % i, "ips": ["10.78.%d.%d/16" % (i // 250, i % 250 + 1)]}).encode()
-    s.sendall(b"POST /v1/endpoints HTTP/1.1\r\nHost: netd\r\nContent-Type: application/json\r\n"
-              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-    status = f.readline().split()[1]
-    length = 0
-    while True:
-        h = f.readline().strip()
-        if not h:
-            break
-        if h.lower().startswith(b"content-length:"):
-            length = int(h.split(b":")[1])
-    f.read(length)
-    if status not in (b"200", b"201"):
-        sys.exit("register x%d: HTTP %s" % (i, status.decode()))
-PY
+python3 bench/register.py "$W/netd.sock" 1001 10000 x%d /run/netns/pool x%d
 rss10k=$(rss)
 echo "10,000 endpoints (one netns, 2 listeners): $rss10k KiB"
 q10k=$(perf 127.0.0.11 "$W/known")
