@@ -23,6 +23,7 @@ static void scrub(char *s)
 	}
 }
 
+__attribute__((format(printf, 4, 0)))
 static int vset(struct netd_err *err, int rc, int code, const char *fmt, va_list ap)
 {
 	if (!err || err->msg[0])

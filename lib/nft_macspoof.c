@@ -12,7 +12,9 @@
 
 #include <libnftnl/rule.h>
 
-#include "netd/nft.h"
+#include "netd/addr.h"
+#include "netd/nft_macspoof.h"
+#include "netd/nft_owner.h"
 #include "netd/util.h"
 
 #define MSP_PRIO (-300)		/* before anything else on the bridge (dstnat) */

@@ -22,7 +22,9 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 
-#include "netd/nft.h"
+#include "netd/addr.h"
+#include "netd/nft_masq.h"
+#include "netd/nft_owner.h"
 
 #define NAT_PRIO 100		/* srcnat */
 #define NRULES 6		/* three per family */
