@@ -145,6 +145,18 @@ static struct entry *find(struct dns_cache *c, const char *upstream, const struc
 	return NULL;
 }
 
+/* e, not on the LRU list, becomes its most recent entry */
+static void push_front(struct dns_cache *c, struct entry *e)
+{
+	e->prev = NULL;
+	e->next = c->head;
+	if (c->head)
+		c->head->prev = e;
+	c->head = e;
+	if (!c->tail)
+		c->tail = e;
+}
+
 static void to_front(struct dns_cache *c, struct entry *e)
 {
 	if (c->head == e)
@@ -155,13 +167,7 @@ static void to_front(struct dns_cache *c, struct entry *e)
 		e->next->prev = e->prev;
 	else if (c->tail == e)
 		c->tail = e->prev;
-	e->prev = NULL;
-	e->next = c->head;
-	if (c->head)
-		c->head->prev = e;
-	c->head = e;
-	if (!c->tail)
-		c->tail = e;
+	push_front(c, e);
 }
 
 /* What an answer is worth keeping for: its length without OPT, the TTL
@@ -284,12 +290,7 @@ int dns_cache_put(struct dns_cache *c, const char *upstream, const struct dns_qu
 	e->qname = memcpy(p, q->qname, nl);
 	e->hnext = c->tab[h & (c->n_buckets - 1)];
 	c->tab[h & (c->n_buckets - 1)] = e;
-	e->next = c->head;
-	if (c->head)
-		c->head->prev = e;
-	c->head = e;
-	if (!c->tail)
-		c->tail = e;
+	push_front(c, e);
 	c->st.entries++;
 	c->st.bytes += size;
 	c->st.stored++;

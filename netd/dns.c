@@ -65,6 +65,12 @@ static void ep_del(struct netd_daemon *d, const char *id)
 
 static const char *const rcode_names[16] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
 
+/* one metric without labels, in the Prometheus text format */
+static void metric(FILE *f, const char *name, const char *help, const char *type, unsigned long long v)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name, v);
+}
+
 static char *metrics(struct netd_daemon *d)
 {
 	const struct dns_stats *st = dns_server_stats(d->dns);
@@ -75,37 +81,28 @@ static char *metrics(struct netd_daemon *d)
 
 	if (!f)
 		return NULL;
-	fprintf(f, "# HELP netd_dns_listeners Containers netd's resolver listens in.\n# TYPE netd_dns_listeners gauge\n"
-		   "netd_dns_listeners %zu\n", st->listeners);
-	fprintf(f, "# HELP netd_dns_listeners_direct Of those, on 127.0.0.11:53 itself (no nftables there).\n"
-		   "# TYPE netd_dns_listeners_direct gauge\nnetd_dns_listeners_direct %zu\n", st->listeners_direct);
-	fprintf(f, "# HELP netd_dns_queries_total Queries received.\n# TYPE netd_dns_queries_total counter\n"
-		   "netd_dns_queries_total %llu\n", st->queries);
+	metric(f, "netd_dns_listeners", "Containers netd's resolver listens in.", "gauge", st->listeners);
+	metric(f, "netd_dns_listeners_direct", "Of those, on 127.0.0.11:53 itself (no nftables there).", "gauge",
+	       st->listeners_direct);
+	metric(f, "netd_dns_queries_total", "Queries received.", "counter", st->queries);
 	fprintf(f, "# HELP netd_dns_answers_total Answers sent, by rcode.\n# TYPE netd_dns_answers_total counter\n");
 	for (int i = 0; i < 16; i++) {
 		if (st->by_rcode[i] || i == 0 || i == 3)
 			fprintf(f, "netd_dns_answers_total{rcode=\"%s\"} %llu\n", rcode_names[i] ? rcode_names[i] : "other",
 				st->by_rcode[i]);
 	}
-	fprintf(f, "# HELP netd_dns_local_total Queries answered from netd's records.\n"
-		   "# TYPE netd_dns_local_total counter\nnetd_dns_local_total %llu\n", st->local);
-	fprintf(f, "# HELP netd_dns_forwarded_total Queries sent upstream.\n"
-		   "# TYPE netd_dns_forwarded_total counter\nnetd_dns_forwarded_total %llu\n", st->forwarded);
-	fprintf(f, "# HELP netd_dns_upstream_failures_total Forwarded queries answered SERVFAIL (no usable answer).\n"
-		   "# TYPE netd_dns_upstream_failures_total counter\nnetd_dns_upstream_failures_total %llu\n",
-		st->upstream_failed);
-	fprintf(f, "# HELP netd_dns_cache_hits_total Forwarded names answered from the cache.\n"
-		   "# TYPE netd_dns_cache_hits_total counter\nnetd_dns_cache_hits_total %llu\n", cs->hits);
-	fprintf(f, "# HELP netd_dns_cache_misses_total Forwarded names not in the cache (asked upstream).\n"
-		   "# TYPE netd_dns_cache_misses_total counter\nnetd_dns_cache_misses_total %llu\n", cs->misses);
-	fprintf(f, "# HELP netd_dns_cache_evictions_total Cached answers dropped for room before they expired.\n"
-		   "# TYPE netd_dns_cache_evictions_total counter\nnetd_dns_cache_evictions_total %llu\n", cs->evicted);
-	fprintf(f, "# HELP netd_dns_cache_entries Answers in the cache.\n# TYPE netd_dns_cache_entries gauge\n"
-		   "netd_dns_cache_entries %zu\n", cs->entries);
-	fprintf(f, "# HELP netd_dns_cache_bytes Memory the cached answers take.\n# TYPE netd_dns_cache_bytes gauge\n"
-		   "netd_dns_cache_bytes %zu\n", cs->bytes);
-	fprintf(f, "# HELP netd_dns_dropped_total Packets not answered (responses, runts).\n"
-		   "# TYPE netd_dns_dropped_total counter\nnetd_dns_dropped_total %llu\n", st->dropped);
+	metric(f, "netd_dns_local_total", "Queries answered from netd's records.", "counter", st->local);
+	metric(f, "netd_dns_forwarded_total", "Queries sent upstream.", "counter", st->forwarded);
+	metric(f, "netd_dns_upstream_failures_total", "Forwarded queries answered SERVFAIL (no usable answer).",
+	       "counter", st->upstream_failed);
+	metric(f, "netd_dns_cache_hits_total", "Forwarded names answered from the cache.", "counter", cs->hits);
+	metric(f, "netd_dns_cache_misses_total", "Forwarded names not in the cache (asked upstream).", "counter",
+	       cs->misses);
+	metric(f, "netd_dns_cache_evictions_total", "Cached answers dropped for room before they expired.", "counter",
+	       cs->evicted);
+	metric(f, "netd_dns_cache_entries", "Answers in the cache.", "gauge", cs->entries);
+	metric(f, "netd_dns_cache_bytes", "Memory the cached answers take.", "gauge", cs->bytes);
+	metric(f, "netd_dns_dropped_total", "Packets not answered (responses, runts).", "counter", st->dropped);
 	fprintf(f, "# HELP netd_dns_upstream_seconds Upstream answer time.\n# TYPE netd_dns_upstream_seconds histogram\n");
 	for (int i = 0; i < DNS_LATENCY_BUCKETS; i++) {
 		if (i == DNS_LATENCY_BUCKETS - 1)
