@@ -5,14 +5,11 @@
 load netd_lib
 
 setup_file() {
-	# ip netns exec binds /etc/netns/NAME/resolv.conf over /etc/resolv.conf;
-	# keep those files in this test's private mount namespace
-	mkdir -p /etc/netns
-	mount -t tmpfs tmpfs /etc/netns
+	etc_netns_private
 }
 
 teardown_file() {
-	umount /etc/netns 2>/dev/null || true
+	etc_netns_release
 }
 
 setup() {
@@ -80,6 +77,20 @@ compose() {
 	reg back db '["10.2.0.3/24"]' '"sql"'
 	reg back cache '["10.2.0.4/24"]'
 	reg admin admin '["10.3.0.9/24"]'
+}
+
+# upstream_start DNSMASQ_ARGS...: a dnsmasq on 127.0.0.53:53 answering only
+# what the arguments say (no resolv.conf, no hosts file); upstream_stop ends it
+upstream_start() {
+	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
+		--port=53 "$@" --pid-file="$BATS_TEST_TMPDIR/dm.pid" 2>>"$BATS_TEST_TMPDIR/dnsmasq.log" &
+	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+}
+
+upstream_stop() {
+	kill "$(cat "$BATS_TEST_TMPDIR/up.pid")"
+	rm -f "$BATS_TEST_TMPDIR/up.pid"
+	sleep 0.2
 }
 
 @test "names, aliases, NAME.NETWORK, AAAA and PTR from the asker's networks, with dig and getent" {
@@ -189,10 +200,7 @@ compose() {
 @test "forwarding: other names go to the network's servers (a resolver on the host's loopback works); down upstream is SERVFAIL in bounded time" {
 	command -v dnsmasq || skip "dnsmasq not installed"
 	ctr a
-	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
-		--port=53 --address=/outside.test/192.0.2.7 --pid-file="$BATS_TEST_TMPDIR/dm.pid" \
-		2>"$BATS_TEST_TMPDIR/dnsmasq.log" &
-	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+	upstream_start --address=/outside.test/192.0.2.7
 	netd_start "$D"
 	reg n a '["10.9.0.2/24"]' '' ',"dns":{"nameservers":["127.0.0.53"]}'
 	wait_bound udp 127.0.0.53:53
@@ -200,9 +208,7 @@ compose() {
 	# the id is the client's: dig checks it, and a mismatch would be "timed out"
 	[ "$(status_of a nothing.outside.test)" = NOERROR ] || [ "$(status_of a nothing.outside.test)" = NXDOMAIN ]
 	# upstream gone: an answer (SERVFAIL), quickly with nobody listening
-	kill "$(cat "$BATS_TEST_TMPDIR/up.pid")"
-	rm -f "$BATS_TEST_TMPDIR/up.pid"
-	sleep 0.2
+	upstream_stop
 	start=$(date +%s%N)
 	[ "$(status_of a outside.test)" = SERVFAIL ]
 	# bounded, not a hang; the time itself is measured in bench/dns.sh (a loaded
@@ -233,19 +239,14 @@ compose() {
 @test "cache: a forwarded answer is kept for its TTL, for the asker's upstreams only; once the upstream is gone, other names are SERVFAIL" {
 	command -v dnsmasq || skip "dnsmasq not installed"
 	ctr a; ctr b
-	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
-		--port=53 --local-ttl=60 --address=/kept.test/192.0.2.9 --address=/other.test/192.0.2.10 \
-		--pid-file="$BATS_TEST_TMPDIR/dm.pid" 2>"$BATS_TEST_TMPDIR/dnsmasq.log" &
-	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+	upstream_start --local-ttl=60 --address=/kept.test/192.0.2.9 --address=/other.test/192.0.2.10
 	netd_start "$D"
 	reg n a '["10.9.0.2/24"]' '' ',"dns":{"nameservers":["127.0.0.53"]}'
 	# b's network has other servers (nobody listens there)
 	reg m b '["10.9.1.2/24"]' '' ',"dns":{"nameservers":["127.0.0.55"]}'
 	wait_bound udp 127.0.0.53:53
 	[ "$(q a kept.test)" = 192.0.2.9 ]
-	kill "$(cat "$BATS_TEST_TMPDIR/up.pid")"
-	rm -f "$BATS_TEST_TMPDIR/up.pid"
-	sleep 0.2
+	upstream_stop
 	# the upstream is gone: the name still answers, in the asker's spelling and
 	# id (dig checks both), its TTL counting down from 60
 	run ip netns exec a dig +tries=1 +time=5 @127.0.0.11 KePt.TeSt
@@ -272,18 +273,13 @@ compose() {
 @test "cache: dns_cache = 0 in netd.conf keeps nothing; a SIGHUP with another size turns it on" {
 	command -v dnsmasq || skip "dnsmasq not installed"
 	ctr a
-	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
-		--port=53 --local-ttl=60 --address=/kept.test/192.0.2.9 \
-		--pid-file="$BATS_TEST_TMPDIR/dm.pid" 2>"$BATS_TEST_TMPDIR/dnsmasq.log" &
-	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+	upstream_start --local-ttl=60 --address=/kept.test/192.0.2.9
 	echo "dns_cache = 0" >"$BATS_TEST_TMPDIR/netd.conf"
 	netd_start "$D" --config "$BATS_TEST_TMPDIR/netd.conf"
 	reg n a '["10.9.0.2/24"]' '' ',"dns":{"nameservers":["127.0.0.53"]}'
 	wait_bound udp 127.0.0.53:53
 	[ "$(q a kept.test)" = 192.0.2.9 ]
-	kill "$(cat "$BATS_TEST_TMPDIR/up.pid")"
-	rm -f "$BATS_TEST_TMPDIR/up.pid"
-	sleep 0.2
+	upstream_stop
 	[ "$(status_of a kept.test)" = SERVFAIL ]
 	run netd_curl "$D" http://netd/metrics
 	[[ "$output" == *$'\nnetd_dns_cache_hits_total 0\n'* ]]
@@ -292,15 +288,10 @@ compose() {
 	echo "dns_cache = 64" >"$BATS_TEST_TMPDIR/netd.conf"
 	kill -HUP "$(cat "$D/pid")"
 	for i in $(seq 50); do grep -q "configuration reloaded" "$D/log" && break; sleep 0.1; done
-	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
-		--port=53 --local-ttl=60 --address=/kept.test/192.0.2.9 \
-		--pid-file="$BATS_TEST_TMPDIR/dm.pid" 2>"$BATS_TEST_TMPDIR/dnsmasq.log" &
-	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+	upstream_start --local-ttl=60 --address=/kept.test/192.0.2.9
 	wait_bound udp 127.0.0.53:53
 	[ "$(q a kept.test)" = 192.0.2.9 ]
-	kill "$(cat "$BATS_TEST_TMPDIR/up.pid")"
-	rm -f "$BATS_TEST_TMPDIR/up.pid"
-	sleep 0.2
+	upstream_stop
 	[ "$(q a kept.test)" = 192.0.2.9 ]
 	run netd_curl "$D" http://netd/metrics
 	[[ "$output" == *$'\nnetd_dns_cache_hits_total 1\n'* ]]
@@ -383,9 +374,7 @@ time.sleep(20)' &
 	ctr web
 	printf '# host\nnameserver fe80::1%%eth0\nnameserver 127.0.0.53\nsearch example\n' >"$BATS_TEST_TMPDIR/resolv.conf"
 	mount --bind "$BATS_TEST_TMPDIR/resolv.conf" /etc/resolv.conf
-	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
-		--port=53 --address=/outside.test/192.0.2.8 --pid-file="$BATS_TEST_TMPDIR/dm.pid" 2>/dev/null &
-	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+	upstream_start --address=/outside.test/192.0.2.8
 	wait_bound udp 127.0.0.53:53
 	netd_start "$D"
 	umount /etc/resolv.conf

@@ -6,14 +6,11 @@
 load fw_lib
 
 setup_file() {
-	# ip netns exec binds /etc/netns/NAME/resolv.conf over /etc/resolv.conf;
-	# keep those files in this test's private mount namespace
-	mkdir -p /etc/netns
-	mount -t tmpfs tmpfs /etc/netns
+	etc_netns_private
 }
 
 teardown_file() {
-	umount /etc/netns 2>/dev/null || true
+	etc_netns_release
 }
 
 setup() {

@@ -6,6 +6,18 @@ NETD_BIN="$NETD_BUILD/netd/netd"
 NETDCTL_BIN="$NETD_BUILD/netd/ctl/netdctl"
 NETD_ENDPOINT_BIN="$NETD_BUILD/plugins/endpoint/netd-endpoint"
 
+# etc_netns_private / etc_netns_release (setup_file / teardown_file): ip netns
+# exec binds /etc/netns/NAME/resolv.conf over /etc/resolv.conf; keep those
+# files in the test file's private mount namespace
+etc_netns_private() {
+	mkdir -p /etc/netns
+	mount -t tmpfs tmpfs /etc/netns
+}
+
+etc_netns_release() {
+	umount /etc/netns 2>/dev/null || true
+}
+
 # netd_start DIR [netd args...]: socket DIR/netd.sock, state DIR/state, log DIR/log
 netd_start() {
 	local dir=$1
