@@ -238,3 +238,77 @@ get() { pm exec "$1" timeout 5 wget -q -O - "$2"; }
 	[ "$(nft -j list map inet netd ports4 | jq '[.nftables[].map.elem // empty | .[]] | length')" = 0 ]
 	[ "$(curl -s --unix-socket "$W/netd/netd.sock" http://netd/v1/endpoints | jq length)" = 0 ]
 }
+
+# ns NAME HOST: busybox nslookup's "Address" lines for NAME, as container HOST asks
+ns() { pm exec "$2" nslookup "$1" 2>&1 | sed -n '/^Name:/,$s/^Address: *//p'; }
+
+@test "podman: --network-alias on podman's own network shape (0.4.0, firewall and tuning chained): names, aliases, PTR" {
+	pm run -d --name pdb --network netd-e2e --network-alias database --network-alias sql localhost/netd-e2e sleep 300
+	pm run -d --name pdb2 --network netd-e2e --network-alias sql localhost/netd-e2e sleep 300
+	pm run -d --name pweb --network netd-e2e localhost/netd-e2e sleep 300
+	db=$(pm inspect pdb --format '{{(index .NetworkSettings.Networks "netd-e2e").IPAddress}}')
+	db2=$(pm inspect pdb2 --format '{{(index .NetworkSettings.Networks "netd-e2e").IPAddress}}')
+	[[ $db == 10.123.0.* && $db2 == 10.123.0.* ]]
+	[ "$(ns pdb pweb)" = "$db" ]
+	[ "$(ns database pweb)" = "$db" ]
+	[ "$(ns DataBase.netd-e2e pweb)" = "$db" ]
+	# an alias two containers hold: both
+	[ "$(ns sql pweb | sort | tr '\n' ' ')" = "$(printf '%s\n' "$db" "$db2" | sort | tr '\n' ' ')" ]
+	# what applications see (getaddrinfo through the resolv.conf podman wrote)
+	run pm exec pweb timeout 5 wget -O /dev/null http://database:1/
+	[[ "$output" == *"Connecting to database:1 ($db:1)"* ]]
+	# the address back to a name
+	run pm exec pweb nslookup "$db"
+	[[ "$output" == *"pdb.netd-e2e"* ]]
+	pm rm -f -t 0 pdb pdb2 pweb
+	# gone with the containers
+	pm run -d --name pweb --network netd-e2e localhost/netd-e2e sleep 300
+	[ -z "$(ns database pweb)" ]
+	pm rm -f -t 0 pweb
+}
+
+@test "podman: a container on two networks resolves and is resolved on each, and only there" {
+	pm run -d --name both --network netd-e2e,netd-e2f localhost/netd-e2e sleep 300
+	pm run -d --name left --network netd-e2e localhost/netd-e2e sleep 300
+	pm run -d --name right --network netd-e2f localhost/netd-e2e sleep 300
+	b1=$(pm inspect both --format '{{(index .NetworkSettings.Networks "netd-e2e").IPAddress}}')
+	b2=$(pm inspect both --format '{{(index .NetworkSettings.Networks "netd-e2f").IPAddress}}')
+	l=$(pm inspect left --format '{{(index .NetworkSettings.Networks "netd-e2e").IPAddress}}')
+	r=$(pm inspect right --format '{{(index .NetworkSettings.Networks "netd-e2f").IPAddress}}')
+	[[ $b1 == 10.123.0.* && $l == 10.123.0.* && $b2 == 10.125.0.* && $r == 10.125.0.* ]]
+	[ "$(ns left both)" = "$l" ]
+	[ "$(ns right both)" = "$r" ]
+	[ "$(ns both left)" = "$b1" ]
+	[ "$(ns both right)" = "$b2" ]
+	# left and right share no network: no name, by either spelling
+	run pm exec left nslookup right
+	[[ "$output" == *"NXDOMAIN"* ]]
+	run pm exec left nslookup right.netd-e2f
+	[[ "$output" == *"NXDOMAIN"* ]]
+	# a disconnect takes the name off that network at once
+	pm network disconnect netd-e2e both
+	[ -z "$(ns both left)" ]
+	[ "$(ns both right)" = "$b2" ]
+	pm rm -f -t 0 both left right
+}
+
+@test "podman: macvlan containers resolve each other by name (netd-macvlan, netd-ipam, netd-endpoint)" {
+	ip link add pm0 type veth peer name pm1
+	ip link set pm0 up
+	ip link set pm1 up
+	pm network create -d macvlan -o parent=pm0 --subnet 10.126.0.0/24 netd-mv >/dev/null
+	f=$W/netconf/netd-mv.conflist
+	jq --arg sock "$W/netd/netd.sock" '.plugins[0].type = "netd-macvlan" | .plugins[0].ipam.type = "netd-ipam" |
+		.plugins += [{type: "netd-endpoint", socket: $sock, capabilities: {aliases: true}}]' "$f" >"$f.new"
+	mv "$f.new" "$f"
+	pm run -d --name mva --network netd-mv localhost/netd-e2e sleep 300
+	pm run -d --name mvb --network netd-mv --network-alias beta localhost/netd-e2e sleep 300
+	b=$(pm inspect mvb --format '{{(index .NetworkSettings.Networks "netd-mv").IPAddress}}')
+	[[ $b == 10.126.0.* ]]
+	[ "$(pm exec mva sh -c 'grep -m1 ^nameserver /etc/resolv.conf')" = "nameserver 127.0.0.11" ]
+	[ "$(ns mvb mva)" = "$b" ]
+	[ "$(ns beta mva)" = "$b" ]
+	pm rm -f -t 0 mva mvb
+	pm network rm netd-mv >/dev/null
+	ip link del pm0
+}
