@@ -74,6 +74,7 @@ struct listener {
 	struct conn *conns;
 	struct upstream *up;
 	uint16_t n_conns;	/* at most DNS_TCP_PER_LISTENER */
+	uint16_t n_pending;	/* forwarded, at most DNS_PENDING_PER_VIEW */
 	uint16_t udp_port, tcp_port;
 	bool direct;		/* on :53 itself: no nftables redirect */
 	char view[];
@@ -325,7 +326,9 @@ static void on_upstream(void *arg, int status, int timeouts, unsigned char *abuf
 		s->pending = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
-	s->n_pending--;
+	s->st.upstream_pending = --s->n_pending;
+	if (p->l)
+		p->l->n_pending--;
 	if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) {
 		free(p);
 		return;
@@ -356,7 +359,9 @@ static void forward(struct dns_server *s, struct listener *l, struct conn *c, co
 {
 	struct pending *p;
 
-	if (s->n_pending >= PENDING_MAX || len > 0xffff || !(p = calloc(1, sizeof(*p)))) {
+	/* the table is shared: one container's share of it is bounded */
+	if (s->n_pending >= PENDING_MAX || l->n_pending >= DNS_PENDING_PER_VIEW || len > 0xffff ||
+	    !(p = calloc(1, sizeof(*p)))) {
 		s->st.upstream_failed++;
 		send_answer(s, l, c, from, s->out,
 			    dns_build_error(s->out, sizeof(s->out), c ? DNS_TCP_MAX : q->udp_size, q,
@@ -376,7 +381,8 @@ static void forward(struct dns_server *s, struct listener *l, struct conn *c, co
 	if (s->pending)
 		s->pending->prev = p;
 	s->pending = p;
-	s->n_pending++;
+	s->st.upstream_pending = ++s->n_pending;
+	l->n_pending++;
 	s->st.forwarded++;
 	/* c-ares puts its own id on the wire; dns_relay() restores the client's */
 	ares_send(l->up->ch, pkt, (int)len, on_upstream, p);

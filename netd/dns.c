@@ -95,6 +95,8 @@ static char *metrics(struct netd_daemon *d)
 	metric(f, "netd_dns_forwarded_total", "Queries sent upstream.", "counter", st->forwarded);
 	metric(f, "netd_dns_upstream_failures_total", "Forwarded queries answered SERVFAIL (no usable answer).",
 	       "counter", st->upstream_failed);
+	metric(f, "netd_dns_upstream_pending", "Forwarded queries waiting for their upstream now.", "gauge",
+	       st->upstream_pending);
 	metric(f, "netd_dns_cache_hits_total", "Forwarded names answered from the cache.", "counter", cs->hits);
 	metric(f, "netd_dns_cache_misses_total", "Forwarded names not in the cache (asked upstream).", "counter",
 	       cs->misses);

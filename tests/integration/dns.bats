@@ -511,3 +511,55 @@ dnsctl() { "$NETDCTL_BIN" --socket "$D/netd.sock" dns "$@"; }
 	[ "$(q a b)" = 10.13.0.3 ]
 	[ "$(ip netns exec a nft list chain ip netd_dns output | grep -c dnat)" = 2 ]
 }
+
+@test "a container flooding its resolver with names its upstream never answers starves nobody else's forwarding" {
+	command -v dnsmasq || skip "dnsmasq not installed"
+	ctr a; ctr b
+	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
+		--port=53 --address=/outside.test/192.0.2.7 --pid-file="$BATS_TEST_TMPDIR/dm.pid" 2>/dev/null &
+	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+	# a's network servers swallow every query: each stays in flight for 3 s
+	python3 -c 'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.54",53)); time.sleep(60)' &
+	swallow=$!
+	netd_start "$D"
+	reg n a '["10.15.0.2/24"]' '' ',"dns":{"nameservers":["127.0.0.54"]}'
+	reg m b '["10.15.1.2/24"]' '' ',"dns":{"nameservers":["127.0.0.53"]}'
+	wait_bound udp 127.0.0.53:53
+	wait_bound udp 127.0.0.54:53
+	# a sends a new name as fast as it can until told to stop (at most 20 s)
+	ip netns exec a python3 - "$BATS_TEST_TMPDIR/stop" <<'EOF2' &
+import os, socket, struct, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setblocking(False)
+end, i = time.time() + 20, 0
+while time.time() < end and not (i % 256 == 0 and os.path.exists(sys.argv[1])):
+    name = b"".join(bytes([len(l)]) + l for l in (b"n%d" % i, b"flood", b"test")) + b"\0"
+    try:
+        s.sendto(struct.pack(">6H", i & 0xffff, 0x100, 1, 0, 0, 0) + name + b"\0\x01\0\x01", ("127.0.0.11", 53))
+        while True:
+            s.recv(512)
+    except BlockingIOError:
+        pass
+    i += 1
+EOF2
+	flood=$!
+	# until a has more in flight than it may: its excess is refused at once
+	for i in $(seq 300); do
+		run netd_curl "$D" http://netd/metrics
+		[[ "$output" =~ $'\n'netd_dns_upstream_failures_total\ ([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -gt 0 ] && break
+		sleep 0.1
+	done
+	[ "${BASH_REMATCH[1]}" -gt 0 ]
+	# b's names still go to b's servers and come back
+	for i in 1 2 3 4 5; do
+		[ "$(status_of b "b$i.outside.test")" = NOERROR ]
+	done
+	[ "$(q b b6.outside.test)" = 192.0.2.7 ]
+	touch "$BATS_TEST_TMPDIR/stop"
+	wait "$flood"
+	kill "$swallow"
+	run netd_curl "$D" http://netd/metrics
+	echo "$output" | grep -E '^netd_dns_(forwarded|upstream_failures|queries)_total|^netd_dns_upstream_pending'
+	[[ "$output" =~ $'\n'netd_dns_upstream_pending\ ([0-9]+) ]]
+	[ "${BASH_REMATCH[1]}" -le 256 ]
+}

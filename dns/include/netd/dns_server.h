@@ -11,8 +11,10 @@
  * socket, c-ares' included, sits on the server's own epoll fd, which the
  * caller puts in its loop: when it is readable, call dns_server_run(); at
  * the latest after dns_server_timeout_ms(), call it too (upstream timeouts).
- * Each socket is served a bounded number of queries per run, so a container
- * flooding its resolver cannot starve the others.
+ * Each socket is served a bounded number of queries per run, and each
+ * container holds at most DNS_PENDING_PER_VIEW queries upstream at once
+ * (more are SERVFAIL at once), so a container flooding its resolver, even
+ * with names its upstream never answers, cannot starve the others.
  *
  * Upstreams: a view's own servers (the network's dns.nameservers, given at
  * dns_server_put), else those of the host's resolv.conf (read once, at
@@ -42,6 +44,7 @@
 #define DNS_TCP_IDLE_MS 10000		/* an idle TCP client is closed after this */
 #define DNS_TCP_PER_LISTENER 16		/* connections at once per container */
 #define DNS_BURST 16			/* queries per socket per run */
+#define DNS_PENDING_PER_VIEW 256	/* forwarded queries in flight per container */
 
 #define DNS_LATENCY_BUCKETS 8
 extern const double dns_latency_bounds_ms[DNS_LATENCY_BUCKETS]; /* the last is +Inf */
@@ -52,6 +55,7 @@ struct dns_stats {
 	unsigned long long local;	/* answered from the store */
 	unsigned long long forwarded;	/* sent upstream */
 	unsigned long long upstream_failed;	/* of those, answered SERVFAIL */
+	size_t upstream_pending;	/* in flight now */
 	unsigned long long dropped;	/* not worth an answer (responses, runts) */
 	unsigned long long upstream_latency[DNS_LATENCY_BUCKETS];	/* cumulative counts per bound */
 	double upstream_latency_sum_ms;
