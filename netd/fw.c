@@ -275,6 +275,7 @@ struct netd_fw {
 	struct mnl_socket *ev;
 	char *evbuf;
 	uint64_t heal_at;		/* CLOCK_MONOTONIC ms; 0: nothing due */
+	uint64_t policy_at;		/* someone changed a chain: look at forward policies then */
 	bool resync;			/* memory may be ahead of the state: reload it first */
 	unsigned long rebuilds;
 	char warning[512];
@@ -753,6 +754,22 @@ static void check_forward_policy(struct netd_fw *fw)
 		conn_drop(fw);
 	if (fw->warning[0] && strcmp(old, fw->warning))
 		fw_warn(fw, "%s", fw->warning);
+	else if (old[0] && !fw->warning[0])
+		fw_warn(fw, "no forward-hook chain has policy drop any more");
+}
+
+/* A chain or table of another program came or went (Docker starting after
+ * netd sets FORWARD's policy then; `iptables -P` sends a new chain too): the
+ * forward policies are looked at again, so status says what holds now. */
+static bool foreign_chain_change(const struct netd_fw *fw, const struct nlmsghdr *nlh)
+{
+	uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
+		return false;
+	if (type != NFT_MSG_NEWCHAIN && type != NFT_MSG_DELCHAIN && type != NFT_MSG_DELTABLE)
+		return false;
+	return !(fw->conn_open && nlh->nlmsg_pid == fw->conn.portid);
 }
 
 /* ---- events -------------------------------------------------------------- */
@@ -826,16 +843,21 @@ void netd_fw_event(struct netd_fw *fw)
 		int len;
 
 		if (n < 0) {
-			if (errno == ENOBUFS) /* events were lost: look anyway */
+			if (errno == ENOBUFS) { /* events were lost: look anyway */
 				fw->heal_at = heal_time(fw);
+				fw->policy_at = now_ms() + HEAL_DELAY_MS;
+			}
 			if (errno == EINTR || errno == ENOBUFS)
 				continue;
 			return;
 		}
 		len = (int)n;
-		for (nlh = (const struct nlmsghdr *)fw->evbuf; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+		for (nlh = (const struct nlmsghdr *)fw->evbuf; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
 			if (!fw->heal_at && foreign_deletion(fw, nlh))
 				fw->heal_at = heal_time(fw);
+			if (!fw->policy_at && foreign_chain_change(fw, nlh))
+				fw->policy_at = now_ms() + HEAL_DELAY_MS;
+		}
 	}
 }
 
@@ -846,17 +868,23 @@ int netd_fw_fd(const struct netd_fw *fw)
 
 int netd_fw_timeout_ms(const struct netd_fw *fw)
 {
-	uint64_t now = now_ms();
+	uint64_t now = now_ms(), at = fw->heal_at;
 
-	if (!fw->heal_at)
+	if (!at || (fw->policy_at && fw->policy_at < at))
+		at = fw->policy_at;
+	if (!at)
 		return -1;
-	return fw->heal_at <= now ? 0 : (int)(fw->heal_at - now);
+	return at <= now ? 0 : (int)(at - now);
 }
 
 void netd_fw_tick(struct netd_fw *fw)
 {
 	struct netd_err err = {0};
 
+	if (fw->policy_at && fw->policy_at <= now_ms()) {
+		fw->policy_at = 0;
+		check_forward_policy(fw);
+	}
 	if (!fw->heal_at || fw->heal_at > now_ms())
 		return;
 	fw->heal_at = 0;

@@ -10,7 +10,11 @@ load fw_lib
 
 setup() { isolation_setup; }
 
-teardown() { fw_teardown; }
+teardown() {
+	fw_teardown
+	# the FORWARD tests' iptables-like table would drop the next tests' traffic
+	nft delete table ip filter 2>/dev/null || true
+}
 
 # every table of the ruleset, in name order (the order of creation changes)
 tables() {
@@ -125,4 +129,36 @@ tables() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"policy drop"* ]]
 	curl -s --unix-socket "$D/netd.sock" http://netd/v1/status | jq -e '.warnings[0] | test("FORWARD")'
+}
+
+# status_warning: netd's status warnings, one per line
+status_warnings() { curl -s --unix-socket "$D/netd.sock" http://netd/v1/status | jq -r '.warnings[]'; }
+
+@test "a FORWARD policy of drop set after netd started (Docker starting later) is reported within a second; the documented fix works; the warning goes with the policy" {
+	[ -z "$(status_warnings)" ]
+	answered_by out tcp 198.51.100.1 8080 b1
+	nft add table ip filter
+	nft add chain ip filter FORWARD '{ type filter hook forward priority 0; policy drop; }'
+	for i in $(seq 100); do [ -n "$(status_warnings)" ] && break; sleep 0.01; done
+	[[ "$(status_warnings)" == *"chain FORWARD of table ip filter has policy drop"* ]]
+	grep -q "chain FORWARD of table ip filter has policy drop" "$D/log"
+	run ctl status
+	[[ "$output" == *"policy drop"* ]]
+	# it drops what netd accepts: published ports and egress
+	no_answer out tcp 198.51.100.1 8080
+	no_answer a1 tcp 198.51.100.2 80
+	# the fix docs/netd.md gives, per bridge
+	for br in nd-a nd-b; do
+		nft insert rule ip filter FORWARD iifname "$br" accept
+		nft insert rule ip filter FORWARD oifname "$br" accept
+	done
+	answered_by out tcp 198.51.100.1 8080 b1
+	answered_by a1 tcp 198.51.100.2 80 out
+	# isolation is still netd's: the accept there does not open a to b
+	no_answer a1 tcp "$B1" 80
+	# the policy goes back to accept (iptables -P FORWARD ACCEPT): no warning
+	nft add chain ip filter FORWARD '{ policy accept; }'
+	for i in $(seq 100); do [ -z "$(status_warnings)" ] && break; sleep 0.01; done
+	[ -z "$(status_warnings)" ]
+	grep -q "no forward-hook chain has policy drop any more" "$D/log"
 }
