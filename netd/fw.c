@@ -585,6 +585,14 @@ static int check_host_ips(const struct pep *p, struct netd_err *err)
 					    "portMappings[%zu]: publishing on ::1 is not supported (the kernel "
 					    "cannot translate IPv6 loopback traffic); use 127.0.0.1 or a host address",
 					    i);
+		/* a DNAT'd packet from a link-local peer would have to be
+		 * forwarded with that source, which the kernel refuses; and bind()
+		 * cannot tell us whether an interface holds it (no scope) */
+		if (ip->family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&ip->v6))
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG,
+					    "portMappings[%zu]: publishing on link-local %s is not supported (the "
+					    "kernel does not forward packets with a link-local source); use a global "
+					    "or unique-local address of this host", i, netd_addr_str(ip, a));
 		if (!host_has(ip))
 			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG,
 					    "portMappings[%zu]: hostIP %s is not an address of this host", i,

@@ -74,7 +74,7 @@ elements() { # elements MAP: one "key : value" per line
 	answered_by host tcp 198.51.100.1 8080 web
 }
 
-@test "IPv6: published on the host's IPv6 addresses, from the host and another machine; [::1] is refused" {
+@test "IPv6: published on the host's IPv6 addresses, from the host and another machine; [::1] and link-local hostIPs are refused" {
 	ctl network create --subnet fd00:71:6::/64 six >/dev/null
 	ctl container add w6 --net six -p 8086:80 -p 5356:53/udp >/dev/null
 	ip netns exec w6 ip -6 route replace default via fd00:71:6::1
@@ -88,6 +88,16 @@ elements() { # elements MAP: one "key : value" per line
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"::1 is not supported"* ]]
 	! ip netns list | grep -q w7 || false
+	# link-local: the kernel would not forward what arrives from a link-local
+	# peer, and fe80::1 is not even this host's
+	run ctl container add w7 --net six -p '[fe80::1]:8087:80'
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"publishing on link-local fe80::1 is not supported"* ]]
+	run ctl container add w7 --net six -p "[$(ip -6 -o addr show dev h-out scope link | awk '{print $4}' | cut -d/ -f1)]:8087:80"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"link-local"* ]]
+	! ip netns list | grep -q w7 || false
+	[ -z "$(nft list map inet netd ports6ip | grep 8087)" ]
 }
 
 @test "IPv6 answers right after ADD on a new bridge: no DAD on its link-local address" {
