@@ -19,6 +19,7 @@
 
 #include "ctl.h"
 #include "netd/cni.h"
+#include "netd/httpc.h"
 #include "netd/portmap.h"
 #include "netd/util.h"
 
@@ -295,6 +296,45 @@ static void print_ips(json_t *result, char *buf, size_t size)
 		snprintf(buf, size, "-");
 }
 
+/* Like `docker run --link`: every linked container (NAME[:ALIAS], comma-
+ * separated) must be one netd knows, by name or id, before anything is set
+ * up. Without netd the chain fails anyway, saying so; this stays quiet. */
+static int links_check(const char *links)
+{
+	struct netd_http_resp r;
+	struct netd_err err = {0};
+	char buf[1024], *save = NULL;
+	json_t *eps;
+	int rc = 0;
+
+	if (!links[0] || netd_http_request(opts.socket, "GET", "/v1/endpoints", NULL, 10000, &r, &err) < 0)
+		return 0;
+	eps = r.status == 200 ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+	netd_http_resp_free(&r);
+	if (!json_is_array(eps)) {
+		json_decref(eps);
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "%s", links);
+	for (char *l = strtok_r(buf, ",", &save); l && !rc; l = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(l, ':');
+		json_t *ep;
+		size_t i;
+
+		if (colon)
+			*colon = 0;
+		json_array_foreach(eps, i, ep)
+			if (!strcmp(json_string_value(json_object_get(ep, "name")) ?: "", l) ||
+			    !strcmp(json_string_value(json_object_get(ep, "containerID")) ?: "", l))
+				break;
+		if (i == json_array_size(eps))
+			rc = ctl_fail("--link %s%s%s: no container '%s' is registered with netd (link to a running "
+				      "container, by name or id)", l, colon ? ":" : "", colon ? colon + 1 : "", l);
+	}
+	json_decref(eps);
+	return rc;
+}
+
 static int container_add(int argc, char **argv, json_t *ports, json_t *aliases)
 {
 	const char *name = NULL, *nets = NULL, *netns_opt = NULL;
@@ -360,6 +400,8 @@ static int container_add(int argc, char **argv, json_t *ports, json_t *aliases)
 			    "[--link C[:ALIAS]] [--expose PORT[/proto]]"), EXIT_USAGE;
 	if (!netd_name_valid(name))
 		return ctl_fail("invalid container name '%s'", name), EXIT_USAGE;
+	if (links_check(links))
+		return 1;
 	snprintf(cni_args, sizeof(cni_args), "IgnoreUnknown=1;K8S_POD_NAME=%s%s%s%s%s", name,
 		 links[0] ? ";NETD_LINKS=" : "", links, expose[0] ? ";NETD_EXPOSE=" : "", expose);
 

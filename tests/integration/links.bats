@@ -51,9 +51,17 @@ addr() { ip netns exec "$1" ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/
 	nft list set bridge netd links4 | grep -q "$(addr web) . $db . tcp . 3306"
 }
 
-@test "a link to a container that registers later, and its removal, take effect; icc=true networks are open" {
-	container late q --link db2
+@test "a link follows its container when it is replaced, and goes with the linker; icc=true networks are open" {
 	container db2 q --expose 80
+	container late q --link db2
+	serve db2 db2 80
+	answered_by late tcp "$(addr db2)" 80 db2
+	old=$(addr db2)
+	# db2 goes and comes back with another address: the link reaches the new one
+	ctl container del db2
+	! nft list set bridge netd links4 | grep -q "$old . tcp . 80" || false
+	container db2 q --expose 80
+	[ "$(addr db2)" != "$old" ]
 	serve db2 db2 80
 	answered_by late tcp "$(addr db2)" 80 db2
 	ctl container del late
@@ -70,7 +78,19 @@ addr() { ip netns exec "$1" ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/
 	answered_by web tcp "$(addr db)" 3306 db
 }
 
-@test "bad expose and link arguments are usage errors" {
+@test "bad expose and link arguments are refused; a link to a container netd does not know leaves nothing behind" {
+	# as docker run --link: the linked container must exist, by name or id
+	before=$(nft list ruleset)
+	run ctl container add x --net q --link ghost:g
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--link ghost:g: no container 'ghost' is registered with netd"* ]]
+	! ip netns list | grep -qw x || false
+	[ ! -e "$NETD_CACHE_DIR/x" ]
+	[ "$(nft list ruleset)" = "$before" ]
+	# the same with containers netd knows works
+	run ctl container add x --net q --link db --link web
+	[ "$status" -eq 0 ]
+	ctl container del x
 	run ctl container add x --net q --expose 0/tcp
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"--expose wants PORT"* ]]

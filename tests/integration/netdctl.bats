@@ -75,7 +75,13 @@ ctl() { "$NETDCTL_BIN" "$@"; }
 	netd_start "$D"
 	ctl network create --subnet 10.66.0.0/24 blue
 	ctl network create --subnet 10.67.0.0/24 red
+	# a link names a container netd knows: db, registered by hand and gone again below
+	ip netns add db
+	netd_curl "$D" -XPOST -d '{"containerID":"db","name":"db","network":"blue","netns":"/run/netns/db","ips":["10.66.0.200/24"]}' \
+		http://netd/v1/endpoints >/dev/null
 	run ctl container add web --net blue,red -p 8080:80 -p 5353:53/udp --alias www --link db:database
+	netd_curl "$D" -XDELETE http://netd/v1/endpoints/blue:db:eth0 >/dev/null
+	ip netns del db
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "$(printf 'blue\teth0\t10.66.0.2/24')" ]
