@@ -23,7 +23,7 @@ static void usage(FILE *f)
 		"\n"
 		"  status                          netd's state\n"
 		"  endpoints [--network NET]       endpoints registered with netd\n"
-		"  network create [-d DRIVER] [--subnet CIDR] [--gateway IP] [--ip-range CIDR] [--vni N]\n"
+		"  network create [-d DRIVER] [--subnet CIDR]... [--gateway IP]... [--ip-range CIDR]... [--vni N]\n"
 		"                 [-o KEY=VALUE]... NAME\n"
 		"  network ls | inspect NAME | rm NAME\n"
 		"  container add NAME --net A[,B] [-p HOST:CONTAINER[/PROTO]]... [--alias X]... [--link C[:ALIAS]]...\n"
@@ -328,28 +328,132 @@ static char *bridge_user(const char *br)
 	return user;
 }
 
+/* `--subnet`, `--gateway` and `--ip-range` may each be given more than once
+ * (as with docker and podman: `--subnet 10.1.0.0/24 --subnet fd00:1::/64` is
+ * a dual-stack network); each gateway and range belongs to the subnet that
+ * holds it. */
+#define MAX_SUBNETS 4
+
+struct subnet_opt {
+	struct netd_prefix p;
+	const char *gw, *rng;	/* as given, or NULL */
+	struct netd_addr gwa;
+	struct netd_prefix rnga;
+};
+
+static int add_opt(const char **list, int *n, const char *v, const char *flag)
+{
+	if (*n == MAX_SUBNETS)
+		return ctl_fail("%s may be given at most %d times", flag, MAX_SUBNETS), -1;
+	list[(*n)++] = v;
+	return 0;
+}
+
+static void subnets_str(const struct subnet_opt *sub, int n, char *buf, size_t size)
+{
+	char one[NETD_PREFIX_STRLEN];
+
+	buf[0] = 0;
+	for (int i = 0; i < n; i++)
+		snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", i ? ", " : "", netd_prefix_str(&sub[i].p, one));
+}
+
+/* Give each --gateway and --ip-range to the subnet of its family that holds
+ * it; exit code 2 (usage) for one that fits none or a subnet given two. */
+static int place_gw_ranges(struct subnet_opt *sub, int n, const char **gws, int n_gw, const char **rngs, int n_rng)
+{
+	char all[4 * NETD_PREFIX_STRLEN + 8];
+	int i, k;
+
+	subnets_str(sub, n, all, sizeof(all));
+	for (k = 0; k < n_gw; k++) {
+		struct netd_addr a;
+
+		for (i = 0; i < n && netd_addr_parse(gws[k], &a) == 0; i++)
+			if (netd_prefix_contains(&sub[i].p, &a))
+				break;
+		if (i >= n || !n)
+			return ctl_fail("--gateway '%s' is not an address in %s", gws[k], all), EXIT_USAGE;
+		if (sub[i].gw)
+			return ctl_fail("--gateway '%s' and '%s' are both in %s", sub[i].gw, gws[k],
+					netd_prefix_str(&sub[i].p, all)), EXIT_USAGE;
+		sub[i].gw = gws[k];
+		sub[i].gwa = a;
+	}
+	for (k = 0; k < n_rng; k++) {
+		struct netd_prefix r;
+
+		for (i = 0; i < n && netd_prefix_parse(rngs[k], &r) == 0; i++)
+			if (r.addr.family == sub[i].p.addr.family && r.len >= sub[i].p.len &&
+			    netd_prefix_contains(&sub[i].p, &r.addr))
+				break;
+		if (i >= n || !n)
+			return ctl_fail("--ip-range '%s' is not a CIDR inside %s", rngs[k], all), EXIT_USAGE;
+		if (sub[i].rng)
+			return ctl_fail("--ip-range '%s' and '%s' are both in %s", sub[i].rng, rngs[k],
+					netd_prefix_str(&sub[i].p, all)), EXIT_USAGE;
+		sub[i].rng = rngs[k];
+		sub[i].rnga = r;
+	}
+	return 0;
+}
+
+/* netd-ipam's section: one range set per subnet (an address from each), a
+ * default route per family */
+static json_t *ipam_conf(const struct subnet_opt *sub, int n)
+{
+	json_t *ranges = json_array(), *routes = json_array();
+	bool v4 = false, v6 = false;
+	char buf[NETD_PREFIX_STRLEN];
+
+	for (int i = 0; i < n; i++) {
+		json_t *range = json_pack("{s:s}", "subnet", netd_prefix_str(&sub[i].p, buf));
+		bool *seen = sub[i].p.addr.family == AF_INET ? &v4 : &v6;
+
+		if (sub[i].gw)
+			json_object_set_new(range, "gateway", json_string(netd_addr_str(&sub[i].gwa, buf)));
+		if (sub[i].rng) {
+			struct netd_addr first, last;
+
+			range_bounds(&sub[i].rnga, &first, &last);
+			json_object_set_new(range, "rangeStart", json_string(netd_addr_str(&first, buf)));
+			json_object_set_new(range, "rangeEnd", json_string(netd_addr_str(&last, buf)));
+		}
+		json_array_append_new(ranges, json_pack("[o]", range));
+		if (!*seen)
+			json_array_append_new(routes, json_pack("{s:s}", "dst", seen == &v4 ? "0.0.0.0/0" : "::/0"));
+		*seen = true;
+	}
+	return json_pack("{s:s, s:o, s:o}", "type", "netd-ipam", "ranges", ranges, "routes", routes);
+}
+
 static int network_create(int argc, char **argv, json_t *opts_obj)
 {
-	const char *driver = "bridge", *subnet = NULL, *gateway = NULL, *name = NULL, *ip_range = NULL, *vni = NULL;
-	json_t *main_conf, *ipam, *conflist, *body, *ipam_opts;
-	char path[4096], tmp[4200], subnet_buf[NETD_PREFIX_STRLEN], gw_buf[NETD_ADDR_STRLEN], type[80];
-	struct netd_prefix p, rng;
-	struct netd_addr gw;
+	const char *driver = "bridge", *name = NULL, *vni = NULL;
+	const char *subnets[MAX_SUBNETS], *gws[MAX_SUBNETS], *rngs[MAX_SUBNETS];
+	int n_sub = 0, n_gw = 0, n_rng = 0;
+	struct subnet_opt sub[MAX_SUBNETS] = {0};
+	json_t *main_conf, *conflist, *body, *ipam_opts;
+	char path[4096], tmp[4200], type[80];
 	unsigned long vni_n = 0;
 	char *s;
-	int fd;
+	int fd, rc;
 
 	for (int a = 2; a < argc; a++) {
 		const char *o = argv[a];
 
 		if ((!strcmp(o, "-d") || !strcmp(o, "--driver")) && a + 1 < argc)
 			driver = argv[++a];
-		else if (!strcmp(o, "--subnet") && a + 1 < argc)
-			subnet = argv[++a];
-		else if (!strcmp(o, "--gateway") && a + 1 < argc)
-			gateway = argv[++a];
-		else if (!strcmp(o, "--ip-range") && a + 1 < argc)
-			ip_range = argv[++a];
+		else if (!strcmp(o, "--subnet") && a + 1 < argc) {
+			if (add_opt(subnets, &n_sub, argv[++a], o) < 0)
+				return EXIT_USAGE;
+		} else if (!strcmp(o, "--gateway") && a + 1 < argc) {
+			if (add_opt(gws, &n_gw, argv[++a], o) < 0)
+				return EXIT_USAGE;
+		} else if (!strcmp(o, "--ip-range") && a + 1 < argc) {
+			if (add_opt(rngs, &n_rng, argv[++a], o) < 0)
+				return EXIT_USAGE;
+		}
 		else if (!strcmp(o, "--vni") && a + 1 < argc)
 			vni = argv[++a];
 		else if ((!strcmp(o, "-o") || !strcmp(o, "--opt")) && a + 1 < argc) {
@@ -389,11 +493,12 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 	if (access(path, F_OK) == 0)
 		return ctl_fail("network '%s' already exists (%s)", name, path);
 
-	if (subnet) {
-		if (netd_prefix_parse(subnet, &p) < 0)
-			return ctl_fail("--subnet '%s' is not a subnet like 10.89.1.0/24", subnet), EXIT_USAGE;
-		p = netd_prefix_network(&p);
-	} else if (strcmp(driver, "host")) {
+	for (int i = 0; i < n_sub; i++) {
+		if (netd_prefix_parse(subnets[i], &sub[i].p) < 0)
+			return ctl_fail("--subnet '%s' is not a subnet like 10.89.1.0/24", subnets[i]), EXIT_USAGE;
+		sub[i].p = netd_prefix_network(&sub[i].p);
+	}
+	if (!n_sub && strcmp(driver, "host")) {
 		/* like Docker: the first free 10.89.X.0/24 */
 		int x;
 
@@ -401,20 +506,16 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 			char cand[32];
 
 			snprintf(cand, sizeof(cand), "10.89.%d.0/24", x);
-			netd_prefix_parse(cand, &p);
-			if (!subnet_in_use(&p))
+			netd_prefix_parse(cand, &sub[0].p);
+			if (!subnet_in_use(&sub[0].p))
 				break;
 		}
 		if (x == 256)
 			return ctl_fail("no free subnet in 10.89.0.0/16; pass --subnet");
+		n_sub = 1;
 	}
-	if (gateway && (netd_addr_parse(gateway, &gw) < 0 || !netd_prefix_contains(&p, &gw)))
-		return ctl_fail("--gateway '%s' is not an address in %s", gateway, netd_prefix_str(&p, subnet_buf)),
-		       EXIT_USAGE;
-	if (ip_range && (netd_prefix_parse(ip_range, &rng) < 0 || rng.addr.family != p.addr.family ||
-			 rng.len < p.len || !netd_prefix_contains(&p, &rng.addr)))
-		return ctl_fail("--ip-range '%s' is not a CIDR inside %s", ip_range, netd_prefix_str(&p, subnet_buf)),
-		       EXIT_USAGE;
+	if ((rc = place_gw_ranges(sub, n_sub, gws, n_gw, rngs, n_rng)))
+		return rc;
 	if (vni && strcmp(driver, "overlay"))
 		return ctl_fail("--vni is for the overlay driver"), EXIT_USAGE;
 	if (vni && (parse_ulong(vni, 1, 16777215, &vni_n) < 0))
@@ -433,22 +534,8 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 		json_object_set_new(main_conf, "ipMasq", json_true());
 		json_object_set_new(main_conf, "hairpinMode", json_true());
 	}
-	if (strcmp(driver, "host")) {
-		json_t *range = json_pack("{s:s}", "subnet", netd_prefix_str(&p, subnet_buf));
-
-		if (gateway)
-			json_object_set_new(range, "gateway", json_string(netd_addr_str(&gw, gw_buf)));
-		if (ip_range) {
-			struct netd_addr first, last;
-
-			range_bounds(&rng, &first, &last);
-			json_object_set_new(range, "rangeStart", json_string(netd_addr_str(&first, gw_buf)));
-			json_object_set_new(range, "rangeEnd", json_string(netd_addr_str(&last, gw_buf)));
-		}
-		ipam = json_pack("{s:s, s:[[o]], s:[{s:s}]}", "type", "netd-ipam", "ranges", range, "routes", "dst",
-				 p.addr.family == AF_INET ? "0.0.0.0/0" : "::/0");
-		json_object_set_new(main_conf, "ipam", ipam);
-	}
+	if (strcmp(driver, "host"))
+		json_object_set_new(main_conf, "ipam", ipam_conf(sub, n_sub));
 	if (!strcmp(driver, "overlay"))
 		overlay_conf(main_conf, name, vni_n, opts_obj);
 	if ((ipam_opts = json_object_get(main_conf, "ipam")) && json_is_object(json_object_get(opts_obj, "ipam"))) {

@@ -70,6 +70,37 @@ ctl() { "$NETDCTL_BIN" "$@"; }
 	[ "$status" -eq 1 ]
 }
 
+@test "network create: --subnet twice makes a dual-stack network; each --gateway and --ip-range goes to its subnet" {
+	[ -x "$BIN/netd-bridge" ] && [ -x "$BIN/netd-ipam" ] || skip "netd-bridge/netd-ipam not built"
+	netd_start "$D"
+	ctl network create --subnet 10.66.0.0/24 --subnet fd00:66::/64 --gateway fd00:66::fe --ip-range 10.66.0.128/25 ds
+	f=$NETD_CNI_CONF_DIR/ds.conflist
+	[ "$(jq -c '.plugins[0].ipam.ranges' "$f")" = '[[{"subnet":"10.66.0.0/24","rangeStart":"10.66.0.128","rangeEnd":"10.66.0.255"}],[{"subnet":"fd00:66::/64","gateway":"fd00:66::fe"}]]' ]
+	[ "$(jq -c '.plugins[0].ipam.routes' "$f")" = '[{"dst":"0.0.0.0/0"},{"dst":"::/0"}]' ]
+	run ctl network ls
+	[[ "${lines[1]}" == "ds "*"10.66.0.0/24,fd00:66::/64"* ]]
+	# a container gets an address and a default route of each family
+	run ctl container add c --net ds
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'ds\teth0\t10.66.0.128/24,fd00:66::1/64')" ]
+	ip netns exec c ip -4 route | grep -q '^default via 10.66.0.1 dev eth0'
+	ip netns exec c ip -6 route | grep -q '^default via fd00:66::fe dev eth0'
+	ctl container del c
+	# a gateway or range that fits no subnet, or two for one subnet: usage errors, nothing written
+	run ctl network create --subnet 10.67.0.0/24 --gateway 10.68.0.1 x
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--gateway '10.68.0.1' is not an address in 10.67.0.0/24"* ]]
+	run ctl network create --subnet 10.67.0.0/24 --subnet fd00:67::/64 --gateway 10.67.0.1 --gateway 10.67.0.2 x
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--gateway '10.67.0.1' and '10.67.0.2' are both in 10.67.0.0/24"* ]]
+	run ctl network create --subnet 10.67.0.0/24 --ip-range fd00:67::/80 x
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--ip-range 'fd00:67::/80' is not a CIDR inside 10.67.0.0/24"* ]]
+	run ctl network create --subnet 10.1.0.0/24 --subnet 10.2.0.0/24 --subnet 10.3.0.0/24 --subnet 10.4.0.0/24 --subnet 10.5.0.0/24 x
+	[ "$status" -eq 2 ]
+	[ ! -e "$NETD_CNI_CONF_DIR/x.conflist" ]
+}
+
 @test "container add/check/ls/del with netd-bridge + netd-ipam + netd-endpoint, registered in netd" {
 	[ -x "$BIN/netd-bridge" ] && [ -x "$BIN/netd-ipam" ] || skip "netd-bridge/netd-ipam not built"
 	netd_start "$D"
