@@ -946,3 +946,8 @@ enum dns_store_result dns_server_explain(struct dns_server *s, const char *view,
 	servers_of(u, servers, size);
 	return r;
 }
+
+bool dns_server_listening(const struct dns_server *s, const char *view)
+{
+	return listener_get((struct dns_server *)s, view) != NULL;
+}

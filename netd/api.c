@@ -167,11 +167,23 @@ static void get_status(struct netd_daemon *d, struct api_resp *resp)
 			      "socket", d->cfg.socket, "stateDir", d->state->dir ? d->state->dir : "");
 	char *s;
 
-	if (j && d->fw) {
-		const char *w = netd_fw_warning(d->fw);
+	if (j) {
+		json_t *ws = json_array();
+		const char *why;
+		size_t n = d->dns_unserved ? d->dns_unserved(d, &why) : 0;
 
-		json_object_set_new(j, "publishedPorts", json_integer((json_int_t)netd_fw_published(d->fw)));
-		json_object_set_new(j, "warnings", w[0] ? json_pack("[s]", w) : json_array());
+		if (d->fw) {
+			const char *w = netd_fw_warning(d->fw);
+
+			json_object_set_new(j, "publishedPorts", json_integer((json_int_t)netd_fw_published(d->fw)));
+			if (w[0])
+				json_array_append_new(ws, json_string(w));
+		}
+		/* a container whose resolver is 127.0.0.11 with nobody there has no DNS at all */
+		if (n)
+			json_array_append_new(ws, json_sprintf("dns: %zu endpoints have no resolver in their container: %s",
+							      n, why));
+		json_object_set_new(j, "warnings", ws);
 	}
 	s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);

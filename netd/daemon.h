@@ -216,8 +216,11 @@ struct netd_daemon {
 	/* The resolver (dns.c, only in the netd binary): NULL in tests. The API
 	 * calls the hooks after every stored register / unregister. */
 	struct dns_server *dns;
+	char dns_listen_err[256];	/* why the last listener could not be opened */
 	void (*on_ep_put)(struct netd_daemon *d, const struct netd_ep *ep);
 	void (*on_ep_del)(struct netd_daemon *d, const char *id);
+	/* endpoints whose container has no listener (0: none); *why: the last reason */
+	size_t (*dns_unserved)(const struct netd_daemon *d, const char **why);
 	/* the resolver's metrics as Prometheus text (malloc'd), for /metrics */
 	char *(*dns_metrics)(struct netd_daemon *d);
 	/* GET /v1/dns: what a query from `view` (a netns path) for name would get

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 
 #include "daemon.h"
 #include "netd/dns_server.h"
@@ -29,6 +30,7 @@ static void ep_put(struct netd_daemon *d, const struct netd_ep *ep)
 	struct netd_addr addrs[MAX_LIST];
 	struct netd_err err = {0};
 	size_t na = 0, nl = 0, nad = 0, nu = 0, i;
+	int rc;
 
 	if (!j) {
 		log_warn("dns: endpoint %s: unreadable record", ep->id);
@@ -53,9 +55,31 @@ static void ep_put(struct netd_daemon *d, const struct netd_ep *ep)
 		if (json_is_string(v) && nu < MAX_LIST)
 			ups[nu++] = json_string_value(v);
 	struct dns_ep_info info = {ep->id, ep->netns, ep->network, ep->name, aliases, na, links, nl, addrs, nad};
-	if (dns_server_put(s, &info, ups, nu, &err) < 0)
-		log_warn("dns: endpoint %s: %s", ep->id, err.msg);
+	if ((rc = dns_server_put(s, &info, ups, nu, &err)) < 0) {
+		struct rlimit rl;
+
+		/* out of descriptors: two per container; say which limit and what to do */
+		if ((rc == -EMFILE || rc == -ENFILE) && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+			snprintf(d->dns_listen_err, sizeof(d->dns_listen_err),
+				 "%s (netd's open-file limit is %llu, two per container: raise LimitNOFILE, "
+				 "then restart netd)", err.msg, (unsigned long long)rl.rlim_cur);
+		else
+			snprintf(d->dns_listen_err, sizeof(d->dns_listen_err), "%s", err.msg);
+		log_warn("dns: endpoint %s: %s", ep->id, d->dns_listen_err);
+	}
 	json_decref(j);
+}
+
+static size_t unserved(const struct netd_daemon *d, const char **why)
+{
+	size_t n = 0;
+
+	*why = d->dns_listen_err;
+	if (!d->dns)
+		return 0;
+	for (const struct netd_ep *ep = d->state->first; ep; ep = ep->next)
+		n += !dns_server_listening(d->dns, ep->netns);
+	return n;
 }
 
 static void ep_del(struct netd_daemon *d, const char *id)
@@ -84,6 +108,8 @@ static char *metrics(struct netd_daemon *d)
 	metric(f, "netd_dns_listeners", "Containers netd's resolver listens in.", "gauge", st->listeners);
 	metric(f, "netd_dns_listeners_direct", "Of those, on 127.0.0.11:53 itself (no nftables there).", "gauge",
 	       st->listeners_direct);
+	metric(f, "netd_dns_endpoints_unserved", "Endpoints whose container netd could not listen in.", "gauge",
+	       unserved(d, &(const char *){NULL}));
 	metric(f, "netd_dns_queries_total", "Queries received.", "counter", st->queries);
 	fprintf(f, "# HELP netd_dns_answers_total Answers sent, by rcode.\n# TYPE netd_dns_answers_total counter\n");
 	for (int i = 0; i < 16; i++) {
@@ -301,6 +327,7 @@ int netd_dns_start(struct netd_daemon *d, struct netd_err *err)
 	d->on_ep_put = ep_put;
 	d->on_ep_del = ep_del;
 	d->dns_metrics = metrics;
+	d->dns_unserved = unserved;
 	d->dns_explain = explain;
 	for (struct netd_ep *ep = d->state->first; ep; ep = ep->next)
 		ep_put(d, ep);
@@ -312,6 +339,7 @@ void netd_dns_stop(struct netd_daemon *d)
 	d->on_ep_put = NULL;
 	d->on_ep_del = NULL;
 	d->dns_metrics = NULL;
+	d->dns_unserved = NULL;
 	d->dns_explain = NULL;
 	dns_server_free(d->dns);
 	d->dns = NULL;

@@ -157,13 +157,30 @@ static int listen_unix(const char *path, struct stat *st)
 	return fd;
 }
 
-/* netd's open-file limit is what bounds its connections and (later) its DNS
- * sockets, two per endpoint: take all the hard limit allows. */
+/* netd's open-file limit bounds its connections and its DNS sockets, two
+ * per container: 10,000 containers are 20,000 descriptors, past many a
+ * shell's hard limit. Root (CAP_SYS_RESOURCE) may raise the hard limit to
+ * the kernel's ceiling, fs.nr_open; without that, take all the hard limit
+ * allows (the unit sets LimitNOFILE). */
 static void raise_nofile(void)
 {
-	struct rlimit rl;
+	struct rlimit rl, want;
+	unsigned long long ceiling = 0;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+	if (f) {
+		if (fscanf(f, "%llu", &ceiling) != 1)
+			ceiling = 0;
+		fclose(f);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (ceiling > rl.rlim_max) {
+		want.rlim_cur = want.rlim_max = (rlim_t)ceiling;
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			return;
+	}
+	if (rl.rlim_cur >= rl.rlim_max)
 		return;
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)

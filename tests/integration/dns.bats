@@ -563,3 +563,40 @@ EOF2
 	[[ "$output" =~ $'\n'netd_dns_upstream_pending\ ([0-9]+) ]]
 	[ "${BASH_REMATCH[1]}" -le 256 ]
 }
+
+@test "two sockets per container: under a low open-file limit netd raises it if it may, else says which containers have no resolver and why" {
+	for i in $(seq 40); do ip netns add "f$i"; NS+=("f$i"); done
+	# as a shell with `ulimit -n 64` (soft and hard) would start it
+	(ulimit -n 64 && netd_start "$D")
+	for i in $(seq 40); do
+		run netd_curl "$D" http://netd/v1/endpoints -d "{\"containerID\":\"f$i\",\"network\":\"n\",\"netns\":\"/run/netns/f$i\",\"name\":\"f$i\",\"ips\":[\"10.16.0.$((i + 1))/24\"]}"
+		[ "${lines[-1]}" = 201 ]
+	done
+	[ "$(ip netns exec f1 dig +short +tries=1 +time=5 @127.0.0.11 f40)" = 10.16.0.41 ]
+	run netd_curl "$D" http://netd/metrics
+	metrics=$output
+	run netd_curl "$D" http://netd/v1/status
+	status_json=${lines[0]}
+	limit=$(awk '/^Max open files/ {print $4}' "/proc/$(cat "$D/pid")/limits")
+	if (ulimit -n 64 && ulimit -Hn 65) 2>/dev/null; then
+		# root with CAP_SYS_RESOURCE: the kernel's ceiling (fs.nr_open), all served
+		[ "$limit" = "$(cat /proc/sys/fs/nr_open)" ]
+		[[ "$metrics" == *$'\nnetd_dns_listeners 40\n'* ]]
+		[[ "$metrics" == *$'\nnetd_dns_endpoints_unserved 0\n'* ]]
+		[ "$(jq -r '.warnings | length' <<<"$status_json")" = 0 ]
+	else
+		# stuck at 64: the containers past it are counted and the status says what to do
+		[ "$limit" = 64 ]
+		[[ "$metrics" =~ $'\n'netd_dns_endpoints_unserved\ ([0-9]+) ]]
+		n=${BASH_REMATCH[1]}
+		[ "$n" -gt 0 ]
+		[[ "$metrics" == *$'\nnetd_dns_listeners '$((40 - n))$'\n'* ]]
+		jq -r '.warnings[]' <<<"$status_json" | grep -qx "dns: $n endpoints have no resolver in their container: .*Too many open files (netd's open-file limit is 64, two per container: raise LimitNOFILE, then restart netd)"
+		! ip netns exec f40 dig +short +tries=1 +time=2 @127.0.0.11 f1 || false
+	fi
+	# fewer containers: fewer unserved
+	run netd_curl "$D" -X DELETE http://netd/v1/endpoints/n:f40:eth0
+	run netd_curl "$D" http://netd/metrics
+	[[ "$output" =~ $'\n'netd_dns_endpoints_unserved\ ([0-9]+) ]]
+	[ "${BASH_REMATCH[1]}" = "$(( ${n:-1} - 1 ))" ]
+}

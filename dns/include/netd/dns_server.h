@@ -88,6 +88,10 @@ int dns_server_put(struct dns_server *s, const struct dns_ep_info *ep, const cha
  * and the redirect table in that netns goes with it. */
 void dns_server_del(struct dns_server *s, const char *id);
 
+/* Does the view have a listener (no: its netns could not be entered, or
+ * netd is out of descriptors)? */
+bool dns_server_listening(const struct dns_server *s, const char *view);
+
 /* What a query from `view` would get and why, decided as a real query is
  * (dns_store_explain on the same store, then the view's upstream): fn hears
  * every record and every reason. For DNS_STORE_FORWARD, servers gets the
