@@ -236,10 +236,10 @@ int netd_pub_check(const struct netd_pub *p, const struct netd_pub_ep *ep, struc
 			if (strcmp(e->cid, ep->container_id)) {
 				rc = netd_err_set(err, -EEXIST, NETD_ERR_IN_USE,
 						  "portMappings[%zu] (%s): host port %u/%s is already published "
-						  "by container %s%s%s%s (endpoint %s, %s)", c->idx, cand_str(c, a),
-						  c->host_port, netd_proto_name(c->proto), e->cid,
-						  e->name[0] ? " (" : "", e->name, e->name[0] ? ")" : "",
-						  e->holders->ep_id, cand_str(&(struct cand){
+						  "by container %s (endpoint %s, %s)", c->idx, cand_str(c, a),
+						  c->host_port, netd_proto_name(c->proto),
+						  /* its name, as the user knows it; the endpoint names its id */
+						  e->name[0] ? e->name : e->cid, e->holders->ep_id, cand_str(&(struct cand){
 							  .af = e->af, .proto = e->proto, .host_port = e->host_port,
 							  .container_port = e->container_port,
 							  .host_ip = e->host_ip}, b));

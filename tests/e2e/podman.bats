@@ -72,6 +72,8 @@ setup_file() {
 	ip addr add 192.0.2.1/24 dev vout
 	ip link set vout up
 	ip -n out addr add 192.0.2.2/24 dev eth0
+	ip addr add 2001:db8:2::1/64 dev vout nodad
+	ip -n out addr add 2001:db8:2::2/64 dev eth0 nodad
 	ip -n out link set eth0 up
 	echo "hello from out" > "$W/www/index.html"
 	# bats waits for whatever holds its fd 3: the server must not
@@ -79,11 +81,12 @@ setup_file() {
 	echo $! > "$W/httpd.pid"
 }
 
-# netnet NAME SUBNET: a network as `podman network create` writes it, with
-# netd's bridge and IPAM, and netd-endpoint where the reference portmap was
+# netnet NAME SUBNET [ARGS...]: a network as `podman network create` writes
+# it (ARGS: more of its flags), with netd's bridge and IPAM, and netd-endpoint
+# where the reference portmap was
 netnet() {
 	local f=$W/netconf/$1.conflist
-	pm network create --subnet "$2" "$1" >/dev/null
+	pm network create --subnet "$2" "${@:3}" "$1" >/dev/null
 	jq --arg sock "$W/netd/netd.sock" '.plugins[0].type = "netd-bridge" | .plugins[0].ipam.type = "netd-ipam" |
 		.plugins |= map(if .type == "portmap" then {type: "netd-endpoint", socket: $sock,
 			capabilities: {portMappings: true, aliases: true}} else . end)' "$f" >"$f.new"
@@ -96,7 +99,7 @@ pm() {
 
 teardown_file() {
 	[ -n "${W:-}" ] || return 0
-	kill "$(cat "$W/httpd.pid")" 2>/dev/null || true
+	kill "$(cat "$W/httpd.pid")" $(cat "$W/servers" 2>/dev/null) 2>/dev/null || true
 	pm rm -af -t 0 >/dev/null 2>&1 || true
 	pm rmi -af >/dev/null 2>&1 || true
 	kill "$(cat "$W/netd/pid")" 2>/dev/null || true
@@ -311,4 +314,82 @@ ns() { pm exec "$2" nslookup "$1" 2>&1 | sed -n '/^Name:/,$s/^Address: *//p'; }
 	pm rm -f -t 0 mva mvb
 	pm network rm netd-mv >/dev/null
 	ip link del pm0
+}
+
+# serve_in NAME PORT...: the echo server (tests/harness/echo.py: TCP and UDP,
+# answers "NAME PEER") in container NAME's network namespace, for protocols
+# busybox has no server for
+serve_in() {
+	local name=$1 ns log=$W/serve-$1.log i
+	shift
+	ns=$(pm inspect "$name" --format '{{.NetworkSettings.SandboxKey}}')
+	nsenter --net="$ns" "$NETD_SRC/tests/harness/echo.py" serve "$name" "$@" >"$log" 2>&1 3>&- &
+	echo $! >>"$W/servers"
+	for i in $(seq 50); do grep -q ready "$log" && return 0; sleep 0.1; done
+	return 1
+}
+
+# ask_from NETNS|host PROTO HOST PORT: "NAME PEER" of whoever answered
+ask_from() {
+	local ns=$1
+	shift
+	if [ "$ns" = host ]; then "$NETD_SRC/tests/harness/echo.py" "$@" 2; else
+		ip netns exec "$ns" "$NETD_SRC/tests/harness/echo.py" "$@" 2; fi
+}
+
+@test "podman -p: hostIP, ranges, udp and sctp on a dual-stack network, as podman sends them" {
+	netnet netd-ds 10.126.0.0/24 --ipv6 --subnet fd00:126::/64
+	jq -e '[.plugins[0].ipam.ranges[][0].subnet] == ["10.126.0.0/24","fd00:126::/64"]' "$W/netconf/netd-ds.conflist"
+	pm run -d --name pp --network netd-ds -p 127.0.0.1:18081:80 -p 192.0.2.1:18082:80 \
+		-p 18100-18102:80-82 -p 5353:53/udp -p 9132:9132/sctp localhost/netd-e2e sleep 300
+	serve_in pp 80 81 82 53
+	pp4=$(pm inspect pp --format '{{(index .NetworkSettings.Networks "netd-ds").IPAddress}}')
+	pp6=$(pm inspect pp --format '{{(index .NetworkSettings.Networks "netd-ds").GlobalIPv6Address}}')
+	[[ $pp4 == 10.126.0.* && $pp6 == fd00:126::* ]]
+	# hostIP 127.0.0.1: the host only, never another machine
+	[ "$(ask_from host tcp 127.0.0.1 18081)" = "pp 10.126.0.1" ]
+	! ask_from out tcp 192.0.2.1 18081 || false
+	# hostIP 192.0.2.1: that address only, from outside (source kept) and from the host
+	[ "$(ask_from out tcp 192.0.2.1 18082)" = "pp 192.0.2.2" ]
+	[ "$(ask_from host tcp 192.0.2.1 18082 | cut -d' ' -f1)" = pp ]
+	! ask_from host tcp 127.0.0.1 18082 || false
+	! ask_from out tcp 2001:db8:2::1 18082 || false
+	# a range: podman sends one mapping per port; each reaches its own port, both families
+	[ "$(ask_from out tcp 192.0.2.1 18101)" = "pp 192.0.2.2" ]
+	[ "$(ask_from out tcp 2001:db8:2::1 18102)" = "pp 2001:db8:2::2" ]
+	! ask_from out tcp 192.0.2.1 18103 || false
+	# udp, both families; not on tcp
+	[ "$(ask_from out udp 192.0.2.1 5353)" = "pp 192.0.2.2" ]
+	[ "$(ask_from out udp 2001:db8:2::1 5353)" = "pp 2001:db8:2::2" ]
+	! ask_from out tcp 192.0.2.1 5353 || false
+	# sctp (this kernel may have no SCTP to send with): the mapping is netd's, both families
+	nft list map inet netd ports4 | grep -q "sctp . 9132 : $pp4 . 9132"
+	nft list map inet netd ports6 | grep -q "sctp . 9132 : $pp6 . 9132"
+	pm rm -f -t 0 pp
+	[ "$(nft -j list map inet netd ports4 | jq '[.nftables[].map.elem // empty | .[]] | length')" = 0 ]
+	[ "$(nft -j list map inet netd ports4ip | jq '[.nftables[].map.elem // empty | .[]] | length')" = 0 ]
+	[ "$(nft -j list map inet netd ports6 | jq '[.nftables[].map.elem // empty | .[]] | length')" = 0 ]
+}
+
+@test "podman -p on a container of two networks: one target, no conflict with itself; it moves when that network is disconnected" {
+	pm run -d --name two --network netd-e2e,netd-e2f -p 18200:80 localhost/netd-e2e sleep 300 >/dev/null
+	serve_in two 80
+	[ "$(ask_from out tcp 192.0.2.1 18200)" = "two 192.0.2.2" ]
+	[ "$(nft -j list map inet netd ports4 | jq '[.nftables[].map.elem // empty | .[]] | length')" = 1 ]
+	first=$(nft -j list map inet netd ports4 | jq -r '.nftables[].map.elem // empty | .[0][1].concat[0]')
+	[[ $first == 10.123.0.* || $first == 10.125.0.* ]]
+	# disconnect the network the target is on: the mapping moves to the other
+	if [[ $first == 10.123.0.* ]]; then pm network disconnect netd-e2e two; want=10.125.0.; else
+		pm network disconnect netd-e2f two; want=10.123.0.; fi
+	[[ "$(nft -j list map inet netd ports4 | jq -r '.nftables[].map.elem // empty | .[0][1].concat[0]')" == $want* ]]
+	[ "$(ask_from out tcp 192.0.2.1 18200)" = "two 192.0.2.2" ]
+	# another container asking for the port is refused, naming the holder; it is not left half-made
+	run pm run -d --name thief --network netd-e2e -p 18200:80 localhost/netd-e2e sleep 300
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"host port 18200/tcp is already published by container two"* ]]
+	[ "$(ask_from out tcp 192.0.2.1 18200)" = "two 192.0.2.2" ]
+	pm rm -f -t 0 thief two >/dev/null 2>&1 || true
+	[ "$(nft -j list map inet netd ports4 | jq '[.nftables[].map.elem // empty | .[]] | length')" = 0 ]
+	[ "$(curl -s --unix-socket "$W/netd/netd.sock" http://netd/v1/endpoints | jq length)" = 0 ]
 }
