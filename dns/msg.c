@@ -204,6 +204,9 @@ int dns_parse_query(const uint8_t *pkt, size_t len, struct dns_query *q)
 		return -DNS_RCODE_FORMERR;
 	if (q->qclass != DNS_CLASS_IN && q->qclass != 255)
 		return -DNS_RCODE_NOTIMP;
+	/* RFC 6891 6.1.3: a version we do not speak; the OPT of the answer says ours */
+	if (q->edns && q->edns_version)
+		return -DNS_RCODE_BADVERS;
 	return 0;
 }
 
@@ -219,6 +222,7 @@ void dns_build_start(struct dns_builder *b, uint8_t *buf, size_t cap, size_t lim
 	b->cap = cap;
 	b->limit = limit < cap ? limit : cap;
 	b->q = q;
+	b->ext_rcode = (uint8_t)(rcode >> 4);
 	b->reserve = q->edns ? 11 : 0;
 	if (b->limit < DNS_HDR_LEN) { /* cannot happen with sane callers; answer nothing */
 		b->truncated = true;
@@ -290,6 +294,7 @@ size_t dns_build_end(struct dns_builder *b)
 		put16(p + 1, DNS_TYPE_OPT);
 		put16(p + 3, 1232);		/* what we accept: no fragmentation on any sane path */
 		memset(p + 5, 0, 6);		/* ext rcode, version 0, flags, rdlen 0 */
+		p[5] = b->ext_rcode;
 		b->len += 11;
 		put16(b->buf + 10, 1);
 	}

@@ -328,6 +328,9 @@ EOF
 	[ "$(q a b)" = 10.4.0.3 ]
 	# another opcode: NOTIMP
 	[ "$(ip netns exec a dig +tries=1 +time=2 +opcode=2 @127.0.0.11 b | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')" = NOTIMP ]
+	# an EDNS version other than 0: BADVERS (RFC 6891), and dig, told so, asks again with 0
+	[ "$(status_of a b +edns=1 +noednsnegotiation)" = BADVERS ]
+	[ "$(q a b +edns=1)" = 10.4.0.3 ]
 }
 
 @test "the container keeps :53 for itself: netd listens on other ports behind an nftables redirect" {

@@ -134,6 +134,34 @@ static void test_parse_rejects(void **state)
 	assert_int_equal(dns_parse_query(rdlen, sizeof(rdlen), &q), -DNS_RCODE_FORMERR);
 }
 
+/* RFC 6891 6.1.3: an EDNS version we do not implement (only 0) is BADVERS,
+ * an extended rcode (16): 0 in the header, 1 in the OPT's upper bits, and
+ * the OPT says which version we speak (0) */
+static void test_edns_badvers(void **state)
+{
+	uint8_t p[512], out[512];
+	struct dns_query q;
+	size_t n = mkq(p, 7, DNS_RD, "db", DNS_TYPE_A, 1232), len;
+	int rc;
+
+	p[n - 5] = 1; /* the OPT's version byte */
+	rc = dns_parse_query(p, n, &q);
+	assert_int_equal(rc, -DNS_RCODE_BADVERS);
+	len = dns_build_error(out, sizeof(out), q.udp_size, &q, -rc);
+	assert_int_equal(len, DNS_HDR_LEN + 8 + 11);
+	assert_int_equal(out[3] & 0xf, 0);
+	assert_int_equal(out[7], 0);		/* no answers */
+	assert_int_equal(out[11], 1);		/* the OPT */
+	assert_int_equal(out[len - 11 + 5], 1);	/* extended rcode: 16 >> 4 */
+	assert_int_equal(out[len - 11 + 6], 0);	/* our version */
+	/* version 0 parses; other rcodes keep the OPT's upper bits 0 */
+	p[n - 5] = 0;
+	assert_int_equal(dns_parse_query(p, n, &q), 0);
+	len = dns_build_error(out, sizeof(out), q.udp_size, &q, DNS_RCODE_NXDOMAIN);
+	assert_int_equal(out[3] & 0xf, DNS_RCODE_NXDOMAIN);
+	assert_int_equal(out[len - 11 + 5], 0);
+}
+
 static void test_name_read_compressed(void **state)
 {
 	/* header, then "web.blue" at 12, then "db" + pointer to "blue" at 16 */
@@ -285,6 +313,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_basic),
 		cmocka_unit_test(test_parse_rejects),
+		cmocka_unit_test(test_edns_badvers),
 		cmocka_unit_test(test_name_read_compressed),
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_relay),

@@ -8,7 +8,8 @@
  *
  * Parsing a query returns 0, or a negative DNS_RCODE_* telling the caller how
  * to answer: -DNS_RCODE_FORMERR (malformed), -DNS_RCODE_NOTIMP (an opcode or
- * class not served), or DNS_DROP for what deserves no answer at all (shorter
+ * class not served), -DNS_RCODE_BADVERS (an EDNS version other than 0: an
+ * extended rcode, carried in the answer's OPT), or DNS_DROP for what deserves no answer at all (shorter
  * than a header, or a response rather than a query).
  */
 #ifndef NETD_DNS_MSG_H
@@ -28,7 +29,7 @@ enum { DNS_TYPE_A = 1, DNS_TYPE_NS = 2, DNS_TYPE_CNAME = 5, DNS_TYPE_SOA = 6, DN
        DNS_TYPE_AAAA = 28, DNS_TYPE_OPT = 41, DNS_TYPE_ANY = 255 };
 enum { DNS_CLASS_IN = 1 };
 enum { DNS_RCODE_NOERROR = 0, DNS_RCODE_FORMERR = 1, DNS_RCODE_SERVFAIL = 2, DNS_RCODE_NXDOMAIN = 3,
-       DNS_RCODE_NOTIMP = 4, DNS_RCODE_REFUSED = 5 };
+       DNS_RCODE_NOTIMP = 4, DNS_RCODE_REFUSED = 5, DNS_RCODE_BADVERS = 16 };
 #define DNS_DROP (-1000)
 
 /* header flag bits */
@@ -74,11 +75,13 @@ struct dns_builder {
 	size_t cap, len, limit;
 	size_t reserve;			/* kept free for the OPT record */
 	uint16_t ancount;
+	uint8_t ext_rcode;		/* the rcode's upper 8 bits, for the OPT */
 	bool truncated;
 	const struct dns_query *q;
 };
 
-/* Header and question of the answer to q, with rcode (RA set, RD copied). */
+/* Header and question of the answer to q, with rcode (RA set, RD copied;
+ * an extended rcode's upper bits go in the OPT). */
 void dns_build_start(struct dns_builder *b, uint8_t *buf, size_t cap, size_t limit, const struct dns_query *q,
 		     int rcode);
 /* An answer record whose owner is the question name. rdata as on the wire. */
