@@ -104,6 +104,17 @@ struct pending {
 	uint64_t start_ms;
 };
 
+/* One UDP turn of a listener: its queries come in with one recvmmsg and
+ * their answers go out with one sendmmsg; system calls, not answering, are
+ * most of a query's cost. */
+struct udp_batch {
+	struct mmsghdr in[DNS_BURST], out[DNS_BURST];
+	struct iovec iin[DNS_BURST], iout[DNS_BURST];
+	struct sockaddr_in from[DNS_BURST];
+	uint8_t pkt[DNS_BURST][DNS_UDP_MAX + 1];	/* + 1: longer than any query we accept */
+	uint8_t ans[DNS_BURST][DNS_UDP_MAX];
+};
+
 struct dns_server {
 	int epfd;
 	struct dns_store *store;
@@ -116,7 +127,9 @@ struct dns_server {
 	char *resolv_conf;
 	struct conn *serving;	/* the connection on_conn() is working on */
 	struct handle *graveyard;
+	size_t n_conns;		/* TCP clients, all listeners */
 	uint8_t out[DNS_TCP_MAX];
+	struct udp_batch udp;
 };
 
 static uint64_t now_ms(void)
@@ -284,6 +297,8 @@ static void conn_flush(struct dns_server *s, struct conn *c)
 	}
 }
 
+/* A UDP answer goes out at once (a late one from upstream), a TCP one is
+ * queued on its connection. */
 static void send_answer(struct dns_server *s, struct listener *l, struct conn *c, const struct sockaddr_in *from,
 			const uint8_t *ans, size_t len)
 {
@@ -354,8 +369,10 @@ static void on_upstream(void *arg, int status, int timeouts, unsigned char *abuf
 	free(p);
 }
 
-static void forward(struct dns_server *s, struct listener *l, struct conn *c, const struct sockaddr_in *from,
-		    const struct dns_query *q, const uint8_t *pkt, size_t len)
+/* 0 once the query is on its way (on_upstream answers it), else the length
+ * of the SERVFAIL built in out. */
+static size_t forward(struct dns_server *s, struct listener *l, struct conn *c, const struct sockaddr_in *from,
+		      const struct dns_query *q, const uint8_t *pkt, size_t len, uint8_t *out, size_t cap)
 {
 	struct pending *p;
 
@@ -363,10 +380,7 @@ static void forward(struct dns_server *s, struct listener *l, struct conn *c, co
 	if (s->n_pending >= PENDING_MAX || l->n_pending >= DNS_PENDING_PER_VIEW || len > 0xffff ||
 	    !(p = calloc(1, sizeof(*p)))) {
 		s->st.upstream_failed++;
-		send_answer(s, l, c, from, s->out,
-			    dns_build_error(s->out, sizeof(s->out), c ? DNS_TCP_MAX : q->udp_size, q,
-					    DNS_RCODE_SERVFAIL));
-		return;
+		return dns_build_error(out, cap, c ? DNS_TCP_MAX : q->udp_size, q, DNS_RCODE_SERVFAIL);
 	}
 	p->s = s;
 	p->l = l;
@@ -386,10 +400,13 @@ static void forward(struct dns_server *s, struct listener *l, struct conn *c, co
 	s->st.forwarded++;
 	/* c-ares puts its own id on the wire; dns_relay() restores the client's */
 	ares_send(l->up->ch, pkt, (int)len, on_upstream, p);
+	return 0;
 }
 
-static void handle_query(struct dns_server *s, struct listener *l, struct conn *c, const struct sockaddr_in *from,
-			 const uint8_t *pkt, size_t len)
+/* The answer to one query, built in out (cap: at least the largest answer
+ * the transport allows); 0 if none goes back now (dropped, or forwarded). */
+static size_t answer_query(struct dns_server *s, struct listener *l, struct conn *c, const struct sockaddr_in *from,
+			   const uint8_t *pkt, size_t len, uint8_t *out, size_t cap)
 {
 	struct dns_query q;
 	struct dns_builder b;
@@ -400,30 +417,24 @@ static void handle_query(struct dns_server *s, struct listener *l, struct conn *
 	limit = c ? DNS_TCP_MAX : q.udp_size;
 	if (rc == DNS_DROP) {
 		s->st.dropped++;
-		return;
+		return 0;
 	}
-	if (rc < 0) {
-		send_answer(s, l, c, from, s->out, dns_build_error(s->out, sizeof(s->out), limit, &q, -rc));
-		return;
-	}
-	dns_build_start(&b, s->out, sizeof(s->out), limit, &q, DNS_RCODE_NOERROR);
+	if (rc < 0)
+		return dns_build_error(out, cap, limit, &q, -rc);
+	dns_build_start(&b, out, cap, limit, &q, DNS_RCODE_NOERROR);
 	switch (dns_store_answer(s->store, l->view, &q, &b)) {
 	case DNS_STORE_ANSWERED:
 		s->st.local++;
-		n = dns_build_end(&b);
-		break;
+		return dns_build_end(&b);
 	case DNS_STORE_NXDOMAIN:
 		s->st.local++;
-		n = dns_build_error(s->out, sizeof(s->out), limit, &q, DNS_RCODE_NXDOMAIN);
-		break;
+		return dns_build_error(out, cap, limit, &q, DNS_RCODE_NXDOMAIN);
 	default:
 		/* a name that is not ours: the answer its upstream gave a moment ago, if any */
-		if ((n = dns_cache_get(s->cache, l->up->key, &q, now_ms(), s->out, sizeof(s->out), limit)))
-			break;
-		forward(s, l, c, from, &q, pkt, len);
-		return;
+		if ((n = dns_cache_get(s->cache, l->up->key, &q, now_ms(), out, cap, limit)))
+			return n;
+		return forward(s, l, c, from, &q, pkt, len, out, cap);
 	}
-	send_answer(s, l, c, from, s->out, n);
 }
 
 /* ---- sockets -------------------------------------------------------------- */
@@ -439,6 +450,7 @@ static void conn_close(struct dns_server *s, struct conn *c)
 		;
 	*pp = c->next;
 	c->l->n_conns--;
+	s->n_conns--;
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->h.fd, NULL);
 	close(c->h.fd);
 	c->h.gone = true;
@@ -463,21 +475,39 @@ static void bury(struct dns_server *s)
 
 static void on_udp(struct dns_server *s, struct listener *l)
 {
-	uint8_t pkt[DNS_UDP_MAX + 1];
+	struct udp_batch *u = &s->udp;
+	int n, k = 0;
 
 	for (int i = 0; i < DNS_BURST; i++) {
-		struct sockaddr_in from;
-		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(l->udp.fd, pkt, sizeof(pkt), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+		u->iin[i] = (struct iovec){.iov_base = u->pkt[i], .iov_len = sizeof(u->pkt[i])};
+		u->in[i].msg_hdr = (struct msghdr){.msg_name = &u->from[i], .msg_namelen = sizeof(u->from[i]),
+						   .msg_iov = &u->iin[i], .msg_iovlen = 1};
+	}
+	n = recvmmsg(l->udp.fd, u->in, DNS_BURST, MSG_DONTWAIT, NULL);
+	for (int i = 0; i < n; i++) {
+		size_t len = u->in[i].msg_len, a;
 
-		if (n < 0)
-			return;
-		if ((size_t)n > DNS_UDP_MAX) { /* longer than any query we accept: not worth parsing */
+		/* longer than any query we accept: not worth parsing */
+		if (len > DNS_UDP_MAX || (u->in[i].msg_hdr.msg_flags & MSG_TRUNC)) {
 			s->st.queries++;
 			s->st.dropped++;
 			continue;
 		}
-		handle_query(s, l, NULL, &from, pkt, (size_t)n);
+		a = answer_query(s, l, NULL, &u->from[i], u->pkt[i], len, u->ans[i], sizeof(u->ans[i]));
+		if (a < DNS_HDR_LEN)
+			continue;
+		s->st.by_rcode[u->ans[i][3] & 0xf]++;
+		u->iout[k] = (struct iovec){.iov_base = u->ans[i], .iov_len = a};
+		u->out[k].msg_hdr = (struct msghdr){.msg_name = &u->from[i], .msg_namelen = sizeof(u->from[i]),
+						    .msg_iov = &u->iout[k], .msg_iovlen = 1};
+		k++;
+	}
+	/* an answer the kernel refuses (a full buffer, an unreachable client)
+	 * stops sendmmsg there: that one is dropped, as sendto would have */
+	for (int i = 0; i < k;) {
+		int sent = sendmmsg(l->udp.fd, u->out + i, (unsigned)(k - i), MSG_DONTWAIT);
+
+		i += sent > 0 ? sent : 1;
 	}
 }
 
@@ -504,6 +534,7 @@ static void on_accept(struct dns_server *s, struct listener *l)
 		c->next = l->conns;
 		l->conns = c;
 		l->n_conns++;
+		s->n_conns++;
 	}
 }
 
@@ -529,7 +560,10 @@ static void on_conn(struct dns_server *s, struct conn *c, uint32_t events)
 	s->serving = c;
 	/* everything buffered: epoll will not report these bytes again */
 	while (!c->dead && dns_tcp_next(&c->in, &m, &ml) == 1) {
-		handle_query(s, c->l, c, NULL, m, ml);
+		size_t a = answer_query(s, c->l, c, NULL, m, ml, s->out, sizeof(s->out));
+
+		if (a)
+			send_answer(s, c->l, c, NULL, s->out, a);
 		dns_tcp_consume(&c->in);
 	}
 	s->serving = NULL;
@@ -828,10 +862,10 @@ void dns_server_run(struct dns_server *s)
 		}
 		}
 	}
-	/* upstream timeouts */
-	for (struct upstream *u = s->ups; u; u = u->next)
+	/* upstream timeouts, which only queries on their way have */
+	for (struct upstream *u = s->ups; s->n_pending && u; u = u->next)
 		ares_process_fd(u->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-	if (s->st.listeners && n == 0)
+	if (s->n_conns && n == 0)
 		close_idle(s, now_ms());
 	bury(s);
 }
@@ -840,7 +874,7 @@ int dns_server_timeout_ms(struct dns_server *s)
 {
 	long best = -1;
 
-	for (struct upstream *u = s->ups; u; u = u->next) {
+	for (struct upstream *u = s->ups; s->n_pending && u; u = u->next) {
 		struct timeval tv, *t = ares_timeout(u->ch, NULL, &tv);
 
 		if (t) {

@@ -333,6 +333,111 @@ EOF
 	[ "$(q a b +edns=1)" = 10.4.0.3 ]
 }
 
+@test "a burst from several clients at once (read and answered in batches): every query answered once, with its id, to its own client" {
+	compose
+	# netd stopped while the queries queue up, so it finds them all at once
+	kill -STOP "$(cat "$D/pid")"
+	run ip netns exec web python3 - "$(cat "$D/pid")" <<'EOF'
+import os, random, signal, socket, struct, sys
+want = {"db": (0, "10.1.0.3"), "www": (0, "10.1.0.2"), "db.front": (0, "10.1.0.3"), "cache": (3, None)}
+names = list(want)
+def query(qid, name):
+    q = struct.pack(">6H", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\0" + struct.pack(">2H", 1, 1)
+def qname(r):
+    off, labels = 12, []
+    while r[off]:
+        labels.append(r[off + 1:off + 1 + r[off]].decode())
+        off += 1 + r[off]
+    return ".".join(labels)
+socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(5)]
+ids = [random.sample(range(65536), 24) for _ in socks]
+expect = [{} for _ in socks]
+# the clients take turns, so every batch netd reads mixes them
+for j in range(24):
+    for i, (s, exp) in enumerate(zip(socks, expect)):
+        qid = ids[i][j]
+        if j == 10 and i % 2:  # a runt: no answer, and no answer goes astray for it
+            s.sendto(b"\x01\x02", ("127.0.0.11", 53))
+        if j == 20:  # a label past the end: FORMERR
+            s.sendto(struct.pack(">6H", qid, 0x0100, 1, 0, 0, 0) + b"\x3fabc", ("127.0.0.11", 53))
+            exp[qid] = (None, 1, None)
+            continue
+        n = names[(i + j) % len(names)]
+        s.sendto(query(qid, n), ("127.0.0.11", 53))
+        exp[qid] = (n,) + want[n]
+os.kill(int(sys.argv[1]), signal.SIGCONT)
+answered = 0
+for i, (s, exp) in enumerate(zip(socks, expect)):
+    s.settimeout(5)
+    while exp:
+        r = s.recv(4096)
+        qid = struct.unpack(">H", r[:2])[0]
+        if qid not in exp:
+            sys.exit("client %d: an answer with id %d it did not ask (or twice)" % (i, qid))
+        n, rcode, addr = exp.pop(qid)
+        if r[3] & 15 != rcode or (n and qname(r) != n) or (addr and socket.inet_ntoa(r[-4:]) != addr):
+            sys.exit("client %d: id %d answered wrongly: %r" % (i, qid, r))
+        answered += 1
+    s.settimeout(0.3)
+    try:
+        s.recv(4096)
+        sys.exit("client %d: an answer more" % i)
+    except socket.timeout:
+        pass
+print(answered)
+EOF
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = 120 ]
+	[ "$(q web db)" = 10.1.0.3 ]
+}
+
+@test "a container flooding its resolver does not starve another: the other is answered in the same turn" {
+	ctr a; ctr b
+	netd_start "$D"
+	reg n a '["10.6.0.2/24"]'
+	reg n b '["10.6.0.3/24"]'
+	kill -STOP "$(cat "$D/pid")"
+	# a's 96 queries and b's one wait together; the kernel stamps each answer
+	# as netd sends it
+	run ip netns exec a python3 - "$(cat "$D/pid")" <<'EOF'
+import ctypes, os, signal, socket, struct, sys
+SO_TIMESTAMPNS = 35
+def query(qid, name):
+    return struct.pack(">6H", qid, 0x0100, 1, 0, 0, 0) + bytes([len(name)]) + name.encode() + b"\0\0\1\0\1"
+def sock():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    s.settimeout(5)
+    return s
+def stamp(s):
+    data, anc, _, _ = s.recvmsg(512, 64)
+    for level, kind, d in anc:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            sec, ns = struct.unpack("qq", d[:16])
+            return sec * 10**9 + ns
+    sys.exit("no timestamp")
+flood = sock()
+fd = os.open("/run/netns/b", os.O_RDONLY)
+if ctypes.CDLL(None, use_errno=True).setns(fd, 0x40000000):  # CLONE_NEWNET
+    sys.exit("setns: %s" % os.strerror(ctypes.get_errno()))
+quiet = sock()
+for i in range(96):
+    flood.sendto(query(i, "b"), ("127.0.0.11", 53))
+quiet.sendto(query(7, "a"), ("127.0.0.11", 53))
+os.kill(int(sys.argv[1]), signal.SIGCONT)
+t = stamp(quiet)
+print(sum(stamp(flood) < t for _ in range(96)))
+EOF
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# before b's answer, at most one turn of a's socket (DNS_BURST, 16 queries)
+	[ "$output" -le 16 ]
+}
+
 @test "the container keeps :53 for itself: netd listens on other ports behind an nftables redirect" {
 	ctr a; ctr b
 	netd_start "$D"

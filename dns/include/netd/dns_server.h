@@ -11,7 +11,8 @@
  * socket, c-ares' included, sits on the server's own epoll fd, which the
  * caller puts in its loop: when it is readable, call dns_server_run(); at
  * the latest after dns_server_timeout_ms(), call it too (upstream timeouts).
- * Each socket is served a bounded number of queries per run, and each
+ * Each socket is served a bounded number of queries per run (DNS_BURST; over
+ * UDP read with one recvmmsg and answered with one sendmmsg), and each
  * container holds at most DNS_PENDING_PER_VIEW queries upstream at once
  * (more are SERVFAIL at once), so a container flooding its resolver, even
  * with names its upstream never answers, cannot starve the others.
