@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "netd/nft.h"
+#include "netd/nft_log.h"
 
 static int del_op(struct netd_nft_conn *c, void *arg, struct netd_err *err)
 {
@@ -20,6 +21,11 @@ static int del_op(struct netd_nft_conn *c, void *arg, struct netd_err *err)
 		rc = netd_nft_macspoof_batch_del(c, &b, q->owner, q->host_ifname, err);
 	if (rc == 0)
 		rc = netd_nft_batch_send(c, &b, err);	/* no-op when nothing was picked */
+	/* found or not: a DEL that ran while its table was gone must still
+	 * keep netd from putting the owner's elements back (nft_log.h) */
+	if (rc == 0)
+		rc = netd_nft_log_gone(c, q->owner, (q->masq ? NETD_NFT_LOG_MASQ : 0) |
+						    (q->macspoof ? NETD_NFT_LOG_MACSPOOF : 0), err);
 	netd_nft_batch_free(&b);
 	return rc < 0 ? rc : 0;
 }

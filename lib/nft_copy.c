@@ -7,15 +7,20 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <linux/netlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include <libmnl/libmnl.h>
+
 #include "netd/nft.h"
 #include "netd/nft_copy.h"
+#include "netd/nft_log.h"
 
 #define NTABLES 2
+#define COMPACT_BYTES (256 * 1024)	/* the log folded into the copy file past this */
 
 static const struct netd_nft_table *table_at(size_t i)
 {
@@ -221,5 +226,149 @@ int netd_nft_copy_restore(const struct netd_nft_elems *copy, size_t *restored, s
 	int rc = netd_nft_locked(restore_op, &r, err);
 
 	*restored = r.restored;
+	return rc;
+}
+
+/* ---- the record (nft_log.h) ---------------------------------------------- */
+
+static unsigned table_flag(int t)
+{
+	return t == 0 ? NETD_NFT_LOG_MASQ : NETD_NFT_LOG_MACSPOOF;
+}
+
+static void drop_owner(struct netd_nft_elems *copy, const char *owner, unsigned tables)
+{
+	char o[65];
+	size_t i = 0;
+
+	while (i < copy->n) {
+		int t = table_of(&copy->v[i]);
+
+		netd_nft_elem_owner(&copy->v[i], o);
+		if (t >= 0 && (tables & table_flag(t)) && !strcmp(o, owner))
+			copy->v[i] = copy->v[--copy->n];
+		else
+			i++;
+	}
+}
+
+/* The records of buf[0..len), in order: what the plugins did since. */
+static int replay(struct netd_nft_elems *copy, const char *buf, size_t len)
+{
+	const struct nlmsghdr *nlh;
+	int left = (int)len, rc;
+
+	for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+		if (nlh->nlmsg_type == NETD_NFT_LOG_GONE) {
+			const char *owner = mnl_nlmsg_get_payload(nlh);
+			size_t n = nlh->nlmsg_len - NLMSG_HDRLEN;
+
+			if (n && n <= 65 && !owner[n - 1])
+				drop_owner(copy, owner, nlh->nlmsg_flags);
+		} else if ((rc = netd_nft_copy_event(copy, nlh)) < 0) {
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* The copy file: every element once, so appended without a search. */
+static int load(struct netd_nft_elems *copy, const char *buf, size_t len)
+{
+	const struct nlmsghdr *nlh;
+	int left = (int)len;
+
+	for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
+		for (size_t t = 0; t < NTABLES; t++)
+			if (netd_nft_elems_of_msg(nlh, table_at(t), copy) < 0)
+				return -ENOMEM;
+	return 0;
+}
+
+/* The copy as the messages that would make it: one per element, each with
+ * its own comment. */
+static int commit(const struct netd_nft_log_files *f, const struct netd_nft_elems *copy, struct netd_err *err)
+{
+	struct netd_nft_conn none = {0};
+	struct netd_nft_batch b;
+	int rc = netd_nft_batch_init(&b, &none);
+
+	for (size_t i = 0; rc == 0 && i < copy->n; i++)
+		if (table_of(&copy->v[i]) >= 0)
+			rc = batch_add(&b, &copy->v[i]);
+	rc = rc < 0 ? netd_nft_oom(err) : netd_nft_log_commit(f, b.buf, b.len, err);
+	netd_nft_batch_free(&b);
+	return rc;
+}
+
+struct sync {
+	struct netd_nft_copy *k;
+	bool restore;
+	size_t restored;
+};
+
+static int sync_op(struct netd_nft_conn *c, void *arg, struct netd_err *err)
+{
+	struct sync *s = arg;
+	struct netd_nft_copy *k = s->k;
+	struct netd_nft_log_files f;
+	char *buf = NULL;
+	size_t len = 0;
+	bool fold = false;
+	int rc;
+
+	if ((rc = netd_nft_log_files(c, &f)) < 0)
+		return netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: naming the plugins' record: %s",
+				    strerror(-rc));
+	if (!k->loaded || access(f.copy, F_OK) < 0) {
+		/* at start, or the record ended (netd away for long): the copy
+		 * file and the log since, else what the tables hold now */
+		k->loaded = false;
+		k->elems.n = 0;
+		k->log_off = 0;
+		rc = netd_nft_log_read(f.copy, 0, &buf, &len);
+		if (rc == 0)
+			rc = load(&k->elems, buf, len) < 0 ? netd_nft_oom(err) : 0;
+		else if (rc == -ENOENT)
+			rc = read_all(c, &k->elems, err);
+		else
+			netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: reading %s: %s", f.copy, strerror(-rc));
+		free(buf);
+		buf = NULL;
+		if (rc < 0)
+			return rc;
+		fold = true;
+	}
+	rc = netd_nft_log_read(f.log, k->log_off, &buf, &len);
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc < 0)
+		return netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables: reading %s: %s", f.log, strerror(-rc));
+	rc = replay(&k->elems, buf, len);
+	free(buf);
+	if (rc < 0)
+		return netd_nft_oom(err);
+	k->log_off += len;
+	if (fold || k->log_off > COMPACT_BYTES) {
+		if ((rc = commit(&f, &k->elems, err)) < 0)
+			return rc;
+		k->log_off = 0;
+		k->loaded = true;
+	}
+	if (s->restore) {
+		struct restore r = {&k->elems, 0};
+
+		rc = restore_op(c, &r, err);
+		s->restored = r.restored;
+	}
+	return rc;
+}
+
+int netd_nft_copy_sync(struct netd_nft_copy *k, bool restore, size_t *restored, struct netd_err *err)
+{
+	struct sync s = {k, restore, 0};
+	int rc = netd_nft_locked(sync_op, &s, err);
+
+	*restored = s.restored;
 	return rc;
 }

@@ -21,6 +21,7 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
+#include "netd/nft_log.h"
 #include "netd/nft_table.h"
 #include "netd/util.h"
 
@@ -136,7 +137,7 @@ int netd_nft_batch_send(struct netd_nft_conn *c, struct netd_nft_batch *b, struc
 		return netd_err_set(err, rc, NETD_ERR_KERNEL, "nftables: reading batch result: %s",
 				    strerror(-rc));
 	if (!w.error)
-		return 0;
+		return b->logged ? netd_nft_log_append(c, b->buf, b->len, err) : 0;
 	what = w.error_seq > b->seq_begin && w.error_seq - b->seq_begin - 1 < b->nwhat
 		       ? b->what[w.error_seq - b->seq_begin - 1] : "batch";
 	rc = netd_err_set(err, w.error, NETD_ERR_KERNEL, "nftables: %s: %s%s%s%s", what, strerror(-w.error),
@@ -416,6 +417,7 @@ static int batch_elems_msg(struct netd_nft_batch *b, const struct netd_nft_table
 	if (nlh) {
 		nftnl_set_elems_nlmsg_build_payload(nlh, s);
 		batch_msg_done(b, nlh);
+		b->logged |= netd_nft_log_wants(t);
 	}
 	nftnl_set_free(s);
 	return nlh ? 0 : -ENOMEM;

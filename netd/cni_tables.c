@@ -3,8 +3,10 @@
  * Why a copy rather than netd's state: the state knows endpoints, not which
  * of them a plugin masquerades (ipMasq, macspoofchk are the main plugin's
  * config, which netd-endpoint never sees), and conflists written by a
- * runtime never reach netd at all. The tables themselves say exactly what
- * the plugins made, owner comments included.
+ * runtime never reach netd at all. Why the plugins' record (nft_log.h)
+ * rather than nftables events: a DEL that runs while its table is gone
+ * removes nothing, so no event says it happened, and no event reaches a
+ * netd that is not running. Events only say when to look.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -26,7 +28,7 @@
 #include "cni_tables.h"
 
 #define HEAL_DELAY_MS 50	/* let the deleting transaction's other messages arrive */
-#define COPY_DELAY_MS 100	/* one read for a burst of ADDs */
+#define COPY_DELAY_MS 100	/* one look at the record for a burst of ADDs */
 #define HEAL_GAP_MS 200		/* someone who keeps deleting gets at most 5 heals a second */
 #define RETRY_MS 1000
 #define RETRY_MAX_MS 60000	/* a table an operator made differently refuses each time */
@@ -34,8 +36,8 @@
 struct netd_cnit {
 	struct mnl_socket *ev;
 	char *evbuf;
-	struct netd_nft_elems copy;
-	bool damaged;		/* a deletion by someone else since the last heal */
+	struct netd_nft_copy copy;
+	bool damaged;		/* a deletion since the last heal */
 	uint64_t due;		/* CLOCK_MONOTONIC ms of the next tick's work; 0 none */
 	uint64_t last_heal;
 	unsigned long heals;
@@ -71,7 +73,10 @@ static void due_at(struct netd_cnit *k, uint64_t t)
 }
 
 /* What an nftables event means for the plugins' tables: 0 nothing, 1 an
- * element changed (read the copy again), 2 a deletion (put the copy back). */
+ * element added (apply the record), 2 a deletion (apply the record and put
+ * back what is missing). An element deleted counts as a deletion: the
+ * record says whether a plugin did it; `nft delete element` or `nft flush
+ * set` by someone else is put back like a deleted table. */
 static int classify(const struct nlmsghdr *nlh)
 {
 	uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
@@ -94,9 +99,9 @@ static int classify(const struct nlmsghdr *nlh)
 		case NFT_MSG_DELCHAIN:
 		case NFT_MSG_DELSET:
 		case NFT_MSG_DELRULE:
+		case NFT_MSG_DELSETELEM:
 			return 2;
 		case NFT_MSG_NEWSETELEM:
-		case NFT_MSG_DELSETELEM:
 			return 1;
 		default:
 			return 0;
@@ -130,30 +135,11 @@ void netd_cnit_event(struct netd_cnit *k)
 			if (c == 2) {
 				k->damaged = true;
 				due_at(k, now_ms() + HEAL_DELAY_MS);
-			} else if (c == 1) {
-				/* applied at once, in order: a deletion followed by
-				 * a flush before the re-read is not put back */
-				netd_nft_copy_event(&k->copy, nlh);
-				if (!k->damaged)
-					due_at(k, now_ms() + COPY_DELAY_MS);
+			} else if (c == 1 && !k->damaged) {
+				due_at(k, now_ms() + COPY_DELAY_MS);
 			}
 		}
 	}
-}
-
-/* The copy is replaced only by a complete read. */
-static int read_copy(struct netd_cnit *k, struct netd_err *err)
-{
-	struct netd_nft_elems fresh = {0};
-	int rc = netd_nft_copy_read(&fresh, err);
-
-	if (rc < 0) {
-		free(fresh.v);
-		return rc;
-	}
-	free(k->copy.v);
-	k->copy = fresh;
-	return 0;
 }
 
 void netd_cnit_tick(struct netd_cnit *k)
@@ -161,40 +147,42 @@ void netd_cnit_tick(struct netd_cnit *k)
 	struct netd_err err = {0};
 	uint64_t now = now_ms();
 	size_t restored = 0;
+	bool heal;
 
 	if (!k->due || k->due > now)
 		return;
 	k->due = 0;
-	if (k->damaged) {
+	heal = k->damaged;
+	if (heal) {
 		if (k->last_heal && now < k->last_heal + HEAL_GAP_MS) {
 			k->due = k->last_heal + HEAL_GAP_MS;
 			return;
 		}
 		k->last_heal = now;
 		k->damaged = false;
-		if (netd_nft_copy_restore(&k->copy, &restored, &err) < 0) {
-			k->retry_ms = !k->retry_ms ? RETRY_MS : k->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS
-											 : k->retry_ms * 2;
-			warn(k, "tables inet/bridge %s: %zu of the plugins' elements put back, the rest failed "
-				"(retrying in %u s): %s", NETD_NFT_CNI_TABLE, restored, k->retry_ms / 1000, err.msg);
-			k->damaged = true;
-			k->due = now + k->retry_ms;
+	}
+	if (netd_nft_copy_sync(&k->copy, heal, &restored, &err) < 0) {
+		if (!heal) {
+			warn(k, "tables inet/bridge %s: reading the plugins' record failed, retrying in 1 s: %s",
+			     NETD_NFT_CNI_TABLE, err.msg);
+			k->due = now + RETRY_MS;
 			return;
 		}
-		k->retry_ms = 0;
-		if (restored) {
-			k->heals++;
-			warn(k, "tables inet/bridge %s were changed by someone else: %zu of the plugins' elements "
-				"(masquerade, macspoofchk) put back", NETD_NFT_CNI_TABLE, restored);
-		}
-		/* what is there now, our own additions included, is the copy
-		 * (the events of our batch schedule that read) */
+		k->retry_ms = !k->retry_ms ? RETRY_MS : k->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS
+										 : k->retry_ms * 2;
+		warn(k, "tables inet/bridge %s: %zu of the plugins' elements put back, the rest failed "
+			"(retrying in %u s): %s", NETD_NFT_CNI_TABLE, restored, k->retry_ms / 1000, err.msg);
+		k->damaged = true;
+		k->due = now + k->retry_ms;
 		return;
 	}
-	if (read_copy(k, &err) < 0) {
-		warn(k, "tables inet/bridge %s: reading a copy failed, retrying in 1 s: %s", NETD_NFT_CNI_TABLE,
-		     err.msg);
-		k->due = now + RETRY_MS;
+	if (!heal)
+		return;
+	k->retry_ms = 0;
+	if (restored) {
+		k->heals++;
+		warn(k, "tables inet/bridge %s were changed by someone else: %zu of the plugins' elements "
+			"(masquerade, macspoofchk) put back", NETD_NFT_CNI_TABLE, restored);
 	}
 }
 
@@ -215,6 +203,7 @@ int netd_cnit_fd(const struct netd_cnit *k)
 int netd_cnit_open(struct netd_cnit **out, void (*warn_fn)(const char *msg), struct netd_err *err)
 {
 	struct netd_cnit *k = calloc(1, sizeof(*k));
+	size_t restored;
 	int rc;
 
 	if (!k)
@@ -227,11 +216,15 @@ int netd_cnit_open(struct netd_cnit **out, void (*warn_fn)(const char *msg), str
 		netd_cnit_free(k);
 		return netd_err_set(err, rc, NETD_ERR_INTERNAL, "nftables events: %s", strerror(-rc));
 	}
-	/* subscribed first, then read: a change in between schedules a re-read */
-	if ((rc = read_copy(k, err)) < 0) {
+	/* subscribed first, then loaded: a change in between is looked at
+	 * again. What went missing while netd was away is put back at the
+	 * first tick, with the retries of any heal. */
+	if ((rc = netd_nft_copy_sync(&k->copy, false, &restored, err)) < 0) {
 		netd_cnit_free(k);
 		return rc;
 	}
+	k->damaged = true;
+	k->due = now_ms();
 	*out = k;
 	return 0;
 }
@@ -243,13 +236,13 @@ void netd_cnit_free(struct netd_cnit *k)
 	if (k->ev)
 		mnl_socket_close(k->ev);
 	free(k->evbuf);
-	free(k->copy.v);
+	free(k->copy.elems.v);
 	free(k);
 }
 
 size_t netd_cnit_copied(const struct netd_cnit *k)
 {
-	return k->copy.n;
+	return k->copy.elems.n;
 }
 
 unsigned long netd_cnit_heals(const struct netd_cnit *k)

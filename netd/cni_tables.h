@@ -3,14 +3,16 @@
  * ruleset` and firewall reloads.
  *
  * The plugins write those tables and nobody else does; they cannot notice
- * a flush, netd can. It listens to nftables events: after the plugins
- * change an element, it reads a copy of both tables (debounced, ~100 ms);
- * when someone deletes a table, chain, set or rule of theirs, it puts the
- * copy's missing elements back (~50 ms later, one batch under the plugins'
- * lock, lib/nft_copy.c) and logs it. Only adds: whatever a plugin did in
- * the meantime stays. An element the plugins remove while the table is
- * gone (a DEL that found nothing) can come back with the copy; the
- * network's GC removes it. docs/DESIGN.md, "What heals what".
+ * a flush, netd can. Its copy of their elements comes from the plugins' own
+ * record of their changes (lib/include/netd/nft_log.h), which also holds a
+ * DEL that found its table gone and whatever happened while netd was not
+ * running. nftables events say when to look: after the plugins add
+ * elements, the record is applied to the copy (debounced, ~100 ms); when
+ * a table, chain, set, rule or element of theirs is deleted, the elements
+ * the record says should be there are put back (~50 ms later, one batch
+ * under the plugins' lock, lib/nft_copy.c) and logged, as at netd's start.
+ * Only adds: whatever a plugin did in the meantime stays. docs/DESIGN.md,
+ * "What heals what".
  */
 #ifndef NETD_CNI_TABLES_H
 #define NETD_CNI_TABLES_H

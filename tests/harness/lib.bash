@@ -135,5 +135,7 @@ cleanup_host() {
 	for n in $(ip netns list | awk '{print $1}'); do ip netns del "$n"; done
 	for l in $(host_links); do ip link del "$l" 2>/dev/null || true; done
 	nft flush ruleset 2>/dev/null || true
+	# the plugins' record for netd (lib/nft_log.h): a fresh host has none
+	rm -f /run/netd/nft-*.copy /run/netd/nft-*.log
 	rm -rf "$@"
 }

@@ -103,25 +103,8 @@ teardown() {
 	assert_cni_error 103 ""
 }
 
-@test "netd puts masquerade back after the table is deleted, but not an element a DEL removed just before" {
-	ns_add c1 c2
-	cni netd-bridge ADD c1 <<<"$(conf '"ipMasq":true')"; assert_success
-	cni netd-bridge ADD c2 <<<"$(conf '"ipMasq":true')"; assert_success
-	netd_start "$BATS_TEST_TMPDIR/n"
-	grep -q "4 elements of the plugins copied" "$BATS_TEST_TMPDIR/n/log"
-	# c1's elements go as its DEL removes them and the table right after, in
-	# one batch so that netd cannot have read its copy again in between
-	nft -f - <<-EOF
-	delete element inet netd_cni masq4 { 10.88.0.2 }
-	delete element inet netd_cni masq4_local { 10.88.0.2 . 10.88.0.0/24 }
-	delete table inet netd_cni
-	EOF
-	for _ in $(seq 50); do nft list set inet netd_cni masq4 2>/dev/null | grep -q 10.88.0.3 && break; sleep 0.1; done
-	nft list set inet netd_cni masq4 | grep -q 10.88.0.3
-	nft list set inet netd_cni masq4_local | grep -q '10.88.0.3 . 10.88.0.0/24'
-	! nft list table inet netd_cni | grep -q '10.88.0.2 ' || false
-	grep -q "2 of the plugins' elements (masquerade, macspoofchk) put back" "$BATS_TEST_TMPDIR/n/log"
-}
+# netd putting the plugins' tables back (what comes back, what a DEL keeps
+# away): cni_heal.bats
 
 @test "a plugins' table an operator made differently: netd's puts-back back off, and follow at once when it goes" {
 	ns_add c1

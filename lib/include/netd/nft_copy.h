@@ -4,17 +4,18 @@
  *
  * The plugins are short-lived: after `nft flush ruleset` or a firewall
  * reload nothing of theirs runs to notice that masquerade is gone. netd
- * does: it reads a copy after each change the plugins make and, when a
- * table, chain, set or rule of theirs is deleted by someone else, restores
- * the missing elements (netd/cni_tables.c). Putting back only adds: an
- * element already there is left as it is (a plugin that ran meanwhile
- * wins), nothing is removed, and each table's fixed rules are repaired when
- * they are not exactly what the plugins make. Both calls take the host-wide
- * lock (nft_conn.h).
+ * does (netd/cni_tables.c): it keeps a copy made from the plugins' own
+ * record of their changes (nft_log.h), so a DEL that found its table gone,
+ * or one done while netd was not running, is in it, and puts back what is
+ * missing. Putting back only adds: an element already there is left as it
+ * is (a plugin that ran meanwhile wins), nothing is removed, and each
+ * table's fixed rules are repaired when they are not exactly what the
+ * plugins make. Every call takes the host-wide lock (nft_conn.h).
  */
 #ifndef NETD_NFT_COPY_H
 #define NETD_NFT_COPY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "netd/err.h"
@@ -37,5 +38,18 @@ int netd_nft_copy_event(struct netd_nft_elems *copy, const struct nlmsghdr *nlh)
  * (an overlapping range added since) is skipped; the first such refusal
  * is in err and the call returns <0 after putting back the rest. */
 int netd_nft_copy_restore(const struct netd_nft_elems *copy, size_t *restored, struct netd_err *err);
+
+/* netd's copy, kept from the record: zero it to start, free(k->elems.v). */
+struct netd_nft_copy {
+	struct netd_nft_elems elems;
+	size_t log_off;		/* bytes of the log already applied */
+	bool loaded;
+};
+/* Under the lock, k brought up to date: the first call (and any after the
+ * record ended) loads the copy file and the log, or, with no copy file,
+ * reads the tables and starts the record; later calls apply what the log
+ * gained. Then, with restore, the missing elements are put back as
+ * netd_nft_copy_restore() does. */
+int netd_nft_copy_sync(struct netd_nft_copy *k, bool restore, size_t *restored, struct netd_err *err);
 
 #endif

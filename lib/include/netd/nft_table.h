@@ -126,12 +126,15 @@ struct netd_nft_batch {
 	char (*what)[96];	/* label per message, for error messages */
 	size_t nwhat, capwhat;
 	bool deletes;		/* holds a DEL message */
+	bool logged;		/* holds elements of the plugins' tables (nft_log.h) */
 };
 
 int netd_nft_batch_init(struct netd_nft_batch *b, struct netd_nft_conn *c);
 void netd_nft_batch_free(struct netd_nft_batch *b);
 /* Sends (no-op when empty) and reads every ack. On a kernel error the
- * message names the failing step, with the kernel's own text. */
+ * message names the failing step, with the kernel's own text. Once
+ * committed, element messages for the plugins' tables are recorded for
+ * netd (nft_log.h); a failure to record is the call's error. */
 int netd_nft_batch_send(struct netd_nft_conn *c, struct netd_nft_batch *b, struct netd_err *err);
 /* Table, chains, sets (created without EXCL: no-ops when present; a set's
  * attributes must match, or the kernel refuses) and each chain's rules
