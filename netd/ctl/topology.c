@@ -121,6 +121,51 @@ static void networks(json_t *nets, json_t *eps)
 	json_decref(drawn);
 }
 
+/* A container's mappings ([hostIP, proto, hostPort, containerPort], in the
+ * order given), one per line; a run that goes up by one on both sides is one
+ * line, as -p wrote it ("8000-8010->80-90/tcp"), so a range of thousands of
+ * ports stays one line. What does not fit is counted, not cut. */
+static void port_label(json_t *list, char *out, size_t size)
+{
+	size_t n = json_array_size(list), i = 0, left = 0;
+
+	out[0] = 0;
+	while (i < n) {
+		json_t *a = json_array_get(list, i);
+		const char *ip = json_string_value(json_array_get(a, 0)), *proto = json_string_value(json_array_get(a, 1));
+		json_int_t h0 = json_integer_value(json_array_get(a, 2)), c0 = json_integer_value(json_array_get(a, 3));
+		size_t j = i + 1;
+		char m[160];
+
+		for (; j < n; j++) {
+			json_t *b = json_array_get(list, j);
+
+			if (strcmp(json_string_value(json_array_get(b, 0)), ip) ||
+			    strcmp(json_string_value(json_array_get(b, 1)), proto) ||
+			    json_integer_value(json_array_get(b, 2)) != h0 + (json_int_t)(j - i) ||
+			    json_integer_value(json_array_get(b, 3)) != c0 + (json_int_t)(j - i))
+				break;
+		}
+		if (j - i > 1)
+			snprintf(m, sizeof(m), "%s%s%lld-%lld->%lld-%lld/%s", ip, *ip ? ":" : "", (long long)h0,
+				 (long long)(h0 + (json_int_t)(j - i - 1)), (long long)c0,
+				 (long long)(c0 + (json_int_t)(j - i - 1)), proto);
+		else
+			snprintf(m, sizeof(m), "%s%s%lld->%lld/%s", ip, *ip ? ":" : "", (long long)h0, (long long)c0,
+				 proto);
+		i = j;
+		if (left || strlen(out) + strlen(m) + 40 >= size) {
+			left++;
+			continue;
+		}
+		if (*out)
+			strcat(out, "\n");
+		strcat(out, m);
+	}
+	if (left)
+		snprintf(out + strlen(out), size - strlen(out), "\n(%zu more)", left);
+}
+
 /* One box per container, one edge per endpoint, ports from the host node
  * (once per container: each of its endpoints carries the same mappings). */
 static void containers(json_t *eps)
@@ -152,30 +197,32 @@ static void containers(json_t *eps)
 		json_array_foreach(json_object_get(e, "portMappings"), k, p) {
 			char m[160];
 			const char *ip = str(p, "hostIP"), *proto = str(p, "protocol");
+			json_int_t hp = json_integer_value(json_object_get(p, "hostPort"));
+			json_int_t cp = json_integer_value(json_object_get(p, "containerPort"));
+			json_t *set;
 
-			snprintf(m, sizeof(m), "%s%s%lld->%lld/%s", ip, *ip ? ":" : "",
-				 json_integer_value(json_object_get(p, "hostPort")),
-				 json_integer_value(json_object_get(p, "containerPort")), *proto ? proto : "tcp");
-			if (!json_object_get(ports, who(e)))
-				json_object_set_new(ports, who(e), json_object());
-			json_object_set_new(json_object_get(ports, who(e)), m, json_true());
+			/* once per container: each of its endpoints carries the same */
+			snprintf(m, sizeof(m), "%s %s %lld %lld", ip, proto, (long long)hp, (long long)cp);
+			if (!(set = json_object_get(ports, who(e))))
+				json_object_set_new(ports, who(e), set = json_pack("{s:{}, s:[]}", "seen", "list"));
+			if (json_object_get(json_object_get(set, "seen"), m))
+				continue;
+			json_object_set_new(json_object_get(set, "seen"), m, json_true());
+			json_array_append_new(json_object_get(set, "list"),
+					      json_pack("[s, s, I, I]", ip, *proto ? proto : "tcp", hp, cp));
 			host = true;
 		}
 	}
 	if (host)
 		printf("  \"host\" [shape=box3d, label=\"host\"];\n");
 	{
-		const char *c, *m;
-		json_t *set, *v;
+		const char *c;
+		json_t *set;
 
 		json_object_foreach(ports, c, set) {
 			char label[1024] = "";
 
-			json_object_foreach(set, m, v) {
-				if (*label)
-					strncat(label, "\n", sizeof(label) - strlen(label) - 1);
-				strncat(label, m, sizeof(label) - strlen(label) - 1);
-			}
+			port_label(json_object_get(set, "list"), label, sizeof(label));
 			printf("  \"host\" -- ");
 			node_id("ctr", c);
 			printf(" [style=bold, color=\"#b3541e\", fontcolor=\"#b3541e\", label=");

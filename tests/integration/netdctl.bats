@@ -311,6 +311,14 @@ ctl() { "$NETDCTL_BIN" "$@"; }
 		[[ "$svg" == *"<svg"* ]]
 		[[ "$svg" == *"18080"*"80/tcp"* ]]
 	fi
+	# a range is one line as -p wrote it; what does not fit the label is counted
+	ctl container add many --net front -p 7000-7999:7000-7999 $(for i in $(seq 0 2 198); do printf -- '-p %d:80 ' $((9000 + i)); done) >/dev/null
+	label=$(ctl topology --dot | sed -n 's/^  "host" -- "ctr:many" \[.*label="\(.*\)"\];$/\1/p')
+	[[ "$label" == '7000-7999->7000-7999/tcp\n9000->80/tcp\n9002->80/tcp\n'* ]]
+	shown=$(grep -o '\\n' <<<"$label" | wc -l)
+	more=$(sed -n 's/.*(\([0-9]*\) more)$/\1/p' <<<"$label")
+	[ "$((shown - 1 + more))" -eq 100 ]
+	ctl container del many
 	ctl container del web
 	ctl container del db
 	run ctl topology
