@@ -329,6 +329,52 @@ static int check_netns(const char *path, struct netd_err *err)
 	return 0;
 }
 
+/* DELETE /v1/endpoints/ID's work: idempotent, like CNI DEL. A failed table
+ * change is repaired from the state at the next tick (fw.c); the delete
+ * itself goes on. */
+static int ep_delete(struct netd_daemon *d, const char *id, struct netd_err *err)
+{
+	struct netd_ep *ep;
+
+	if (d->fw && (ep = netd_state_get_ep(d->state, id)))
+		netd_fw_del(d->fw, ep, &(struct netd_err){0});
+	if (netd_state_del_ep(d->state, id, err) < 0 && err->code != NETD_ERR_NOT_FOUND) {
+		if (d->fw)
+			netd_fw_sync(d->fw, d->state, &(struct netd_err){0});
+		return -1;
+	}
+	if (d->on_ep_del)
+		d->on_ep_del(d, id);
+	return 0;
+}
+
+size_t netd_api_reap_gone(struct netd_daemon *d)
+{
+	char **ids = NULL;
+	size_t n = 0, cap = 0, done = 0;
+
+	/* ids first: a delete changes the list being walked */
+	for (const struct netd_ep *e = d->state->first; e; e = e->next) {
+		char **nv;
+
+		if (access(e->netns, F_OK) == 0 || errno != ENOENT)
+			continue;
+		if (!(nv = netd_grow(ids, &cap, n, sizeof(*nv), 16)))
+			break;
+		ids = nv;
+		if (!(ids[n] = strdup(e->id)))
+			break;
+		n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ep_delete(d, ids[i], &(struct netd_err){0}) == 0)
+			done++;
+		free(ids[i]);
+	}
+	free(ids);
+	return done;
+}
+
 static void endpoints(struct netd_daemon *d, const struct api_req *req, struct api_resp *resp)
 {
 	struct buf b = {0};
@@ -356,6 +402,7 @@ static void endpoints(struct netd_daemon *d, const struct api_req *req, struct a
 		struct netd_ep *ep;
 		bool replaced = false;
 		json_t *j = parse_body(req, resp);
+		int rc;
 
 		if (!j)
 			return;
@@ -365,9 +412,18 @@ static void endpoints(struct netd_daemon *d, const struct api_req *req, struct a
 			return;
 		}
 		json_decref(j);
-		/* published ports and isolation before the state: a refusal changes nothing */
-		if (check_netns(ep->netns, &err) < 0 ||
-		    (d->fw && netd_fw_put(d->fw, ep, netd_state_get_ep(d->state, ep->id), &err) < 0)) {
+		/* published ports and isolation before the state: a refusal changes
+		 * nothing. A port held by a container that died without a DEL is
+		 * not a conflict: such holders go first, then one more try. */
+		rc = check_netns(ep->netns, &err);
+		if (rc == 0 && d->fw) {
+			rc = netd_fw_put(d->fw, ep, netd_state_get_ep(d->state, ep->id), &err);
+			if (rc < 0 && err.code == NETD_ERR_IN_USE && netd_api_reap_gone(d)) {
+				err = (struct netd_err){0};
+				rc = netd_fw_put(d->fw, ep, netd_state_get_ep(d->state, ep->id), &err);
+			}
+		}
+		if (rc < 0) {
 			netd_ep_free(ep);
 			from_err(resp, &err);
 			return;
@@ -423,19 +479,10 @@ static void endpoint(struct netd_daemon *d, const struct api_req *req, const cha
 		buf_str(&b, ep->json);
 		ok(resp, 200, &b);
 	} else if (!strcmp(req->method, "DELETE")) {
-		/* Idempotent, like CNI DEL: deleting what is not there succeeds.
-		 * A failed table change is repaired from the state at the next
-		 * tick (fw.c); the DEL itself goes on. */
-		if (d->fw && (ep = netd_state_get_ep(d->state, id)))
-			netd_fw_del(d->fw, ep, &(struct netd_err){0});
-		if (netd_state_del_ep(d->state, id, &err) < 0 && err.code != NETD_ERR_NOT_FOUND) {
-			if (d->fw)
-				netd_fw_sync(d->fw, d->state, &(struct netd_err){0});
+		if (ep_delete(d, id, &err) < 0) {
 			from_err(resp, &err);
 			return;
 		}
-		if (d->on_ep_del)
-			d->on_ep_del(d, id);
 		resp->status = 204;
 	} else {
 		method_not_allowed(resp, "GET, HEAD, DELETE");

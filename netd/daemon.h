@@ -264,6 +264,11 @@ struct api_resp {
 /* Answer one request. Never fails: every problem becomes a status + JSON
  * error body. The caller frees resp->body. */
 void netd_api_handle(struct netd_daemon *d, const struct api_req *req, struct api_resp *resp);
+/* Unregister every endpoint whose netns path is gone (the container died and
+ * its runtime will never DEL it), as DELETE would: ports, DNS, state.
+ * Returns how many. The loop calls it now and then; a port conflict calls it
+ * before refusing, so a dead holder never keeps a port. */
+size_t netd_api_reap_gone(struct netd_daemon *d);
 void netd_api_error(struct api_resp *resp, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

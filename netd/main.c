@@ -395,6 +395,10 @@ static void fw_warn(const char *msg)
 }
 
 /* The sooner of two timeouts, -1 meaning none. */
+/* How often endpoints whose netns path is gone are looked for (a stat per
+ * endpoint: about 10 ms for 10,000) */
+#define REAP_MS 10000
+
 static int sooner(int a, int b)
 {
 	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
@@ -461,6 +465,7 @@ int main(int argc, char **argv)
 	struct stat sock_st;
 	sigset_t mask;
 	size_t dropped = 0;
+	uint64_t reap_at;
 	int opt, sfd = -1, tfd = -1, efd = -1, lfd = -1, status = 1;
 	bool stop = false, sock_ours = false;
 
@@ -592,13 +597,15 @@ int main(int argc, char **argv)
 	sd_notifyf(0, "READY=1\nSTATUS=serving %zu endpoints on %zu networks\nMAINPID=%d", d.state->n_eps,
 		   d.state->n_nets, (int)getpid());
 
+	reap_at = now_ms() + REAP_MS;
 	while (!stop) {
 		struct epoll_event evs[8];
 		unsigned long compactions = d.state->n_compactions;
 		int n = epoll_wait(efd, evs, 8, sooner(sooner(sooner(netd_state_timeout_ms(d.state),
 								     netd_dns_timeout_ms(&d)),
 							      sooner(netd_fw_timeout_ms(d.fw), netd_cnit_timeout_ms(cnit))),
-						       netd_conns_timeout_ms(&d.conns, now_ms())));
+						       sooner(netd_conns_timeout_ms(&d.conns, now_ms()),
+							      reap_at > now_ms() ? (int)(reap_at - now_ms()) : 0)));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -648,6 +655,16 @@ int main(int argc, char **argv)
 		netd_state_tick(d.state, &(struct netd_err){0});
 		netd_fw_tick(d.fw);
 		netd_cnit_tick(cnit);
+		/* containers that died without a DEL (a runtime killed, a reboot
+		 * of the runtime's state but not ours): their ports, names and
+		 * listeners go, as they would at the next start */
+		if (now_ms() >= reap_at) {
+			size_t gone = netd_api_reap_gone(&d);
+
+			if (gone)
+				log_info("dropped %zu endpoints whose network namespace is gone", gone);
+			reap_at = now_ms() + REAP_MS;
+		}
 		if (d.state->n_compactions != compactions)
 			log_debug("state: compacted, snapshot of %zu endpoints in %.0f ms", d.state->n_eps,
 				  d.state->last_compact_ms);

@@ -142,6 +142,26 @@ elements() { # elements MAP: one "key : value" per line
 	elements ports4 | grep -qx "tcp . 9000 : $(ip netns exec other ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1) . 3306"
 }
 
+@test "a container that died without a DEL does not keep its port: another takes it at once; without a conflict it goes within seconds" {
+	container dead a -p 9100:80
+	elements ports4 | grep -q "^tcp . 9100 : "
+	# its runtime is gone: the netns with it, and no DEL ever comes
+	ip netns del dead
+	container heir b -p 9100:80
+	serve heir heir 80
+	answered_by out tcp 198.51.100.1 9100 heir
+	run netd_curl "$D" http://netd/v1/endpoints
+	[ "$(jq -r '[.[].name] | sort | join(",")' <<<"${lines[0]}")" = heir ]
+	# no one asks for its port: netd notices by itself (it looks every 10 s)
+	container dead2 a -p 9101:80
+	ip netns del dead2
+	for i in $(seq 150); do elements ports4 | grep -q "^tcp . 9101 : " || break; sleep 0.1; done
+	! elements ports4 | grep -q "^tcp . 9101 : " || false
+	grep -q "dropped 1 endpoints whose network namespace is gone" "$D/log"
+	run netd_curl "$D" http://netd/v1/endpoints
+	[ "$(jq -r '[.[].name] | sort | join(",")' <<<"${lines[0]}")" = heir ]
+}
+
 @test "ranges expand; bad input is refused with a clear error and nothing applied" {
 	container r a -p 8000-8010:80-90 -p 7000-7001:7000-7001/udp
 	serve r r 85 7001

@@ -416,6 +416,34 @@ static void netns_must_be_a_netns(void **state)
 	free_daemon(d);
 }
 
+/* A container that died without a DEL: its netns path is gone; reaping drops
+ * its endpoints, every one of them, and nothing else. */
+static void reap_drops_only_gone(void **state)
+{
+	struct netd_daemon *d = new_daemon(NULL);
+	char tmp[] = "/tmp/netd-test-XXXXXX", ns[64], body[512];
+
+	(void)state;
+	assert_non_null(mkdtemp(tmp));
+	snprintf(ns, sizeof(ns), "%s/ns", tmp);
+	assert_int_equal(symlink("/proc/self/ns/net", ns), 0);
+	for (int i = 0; i < 2; i++) {
+		snprintf(body, sizeof(body), "{\"containerID\":\"dead\",\"network\":\"n%d\",\"netns\":\"%s\"}", i, ns);
+		assert_int_equal(req(d, "POST", "/v1/endpoints", body), 201);
+	}
+	assert_int_equal(req(d, "POST", "/v1/endpoints",
+			     "{\"containerID\":\"live\",\"network\":\"n0\",\"netns\":\"/proc/self/ns/net\"}"), 201);
+	assert_int_equal(netd_api_reap_gone(d), 0);
+	assert_int_equal(unlink(ns), 0);
+	assert_int_equal(netd_api_reap_gone(d), 2);
+	assert_int_equal(req(d, "GET", "/v1/endpoints/n0:dead:eth0", NULL), 404);
+	assert_int_equal(req(d, "GET", "/v1/endpoints/n1:dead:eth0", NULL), 404);
+	assert_int_equal(req(d, "GET", "/v1/endpoints/n0:live:eth0", NULL), 200);
+	assert_int_equal(netd_api_reap_gone(d), 0);
+	rmdir(tmp);
+	free_daemon(d);
+}
+
 static void many_endpoints(void **state)
 {
 	struct netd_daemon *d = new_daemon(NULL);
@@ -496,6 +524,7 @@ int main(void)
 		cmocka_unit_test(paths_and_methods),
 		cmocka_unit_test(persisted_and_reloaded),
 		cmocka_unit_test(netns_must_be_a_netns),
+		cmocka_unit_test(reap_drops_only_gone),
 		cmocka_unit_test(many_endpoints),
 		cmocka_unit_test(config_file),
 	};
