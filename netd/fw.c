@@ -585,6 +585,17 @@ static int check_host_ips(const struct pep *p, struct netd_err *err)
 					    "portMappings[%zu]: publishing on ::1 is not supported (the kernel "
 					    "cannot translate IPv6 loopback traffic); use 127.0.0.1 or a host address",
 					    i);
+		/* IPv4 traffic never shows up in netfilter with a mapped
+		 * address: such an element would match nothing */
+		if (ip->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&ip->v6)) {
+			struct netd_addr v4 = {.family = AF_INET};
+			char b[NETD_ADDR_STRLEN];
+
+			memcpy(&v4.v4, &ip->v6.s6_addr[12], 4);
+			return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG,
+					    "portMappings[%zu]: hostIP %s is an IPv4-mapped IPv6 address: publish "
+					    "on %s itself", i, netd_addr_str(ip, a), netd_addr_str(&v4, b));
+		}
 		/* a DNAT'd packet from a link-local peer would have to be
 		 * forwarded with that source, which the kernel refuses; and bind()
 		 * cannot tell us whether an interface holds it (no scope) */

@@ -186,10 +186,13 @@ elements() { # elements MAP: one "key : value" per line
 	ip netns add api
 	for pm in '{"hostPort":0,"containerPort":80}' '{"hostPort":80,"containerPort":70000}' \
 		  '{"hostPort":80,"containerPort":80,"protocol":"icmp"}' \
-		  '{"hostPort":80,"containerPort":80,"hostIP":"not-an-ip"}'; do
+		  '{"hostPort":80,"containerPort":80,"hostIP":"not-an-ip"}' \
+		  '{"hostPort":80,"containerPort":80,"hostIP":"::ffff:127.0.0.1"}'; do
 		run netd_curl "$D" -XPOST -d "{\"containerID\":\"api\",\"network\":\"a\",\"netns\":\"/run/netns/api\",\"ips\":[\"10.71.1.99/24\"],\"portMappings\":[$pm]}" http://netd/v1/endpoints
 		[ "${lines[-1]}" = 400 ]
+		[[ "${lines[0]}" == *'portMappings[0]'* ]]
 	done
+	[[ "${lines[0]}" == *"hostIP ::ffff:127.0.0.1 is an IPv4-mapped IPv6 address: publish on 127.0.0.1 itself"* ]]
 	run netd_curl "$D" -XPOST -d '{"containerID":"api","network":"a","netns":"/run/netns/api","ips":["10.71.1.99/24"],"portMappings":[{"hostPort":8003,"containerPort":1}]}' http://netd/v1/endpoints
 	[ "${lines[-1]}" = 409 ]
 	[[ "${lines[0]}" == *"container r"* ]]
