@@ -104,6 +104,8 @@ upstream_stop() {
 	[ "$(q db db | sort | tr '\n' ' ')" = "10.1.0.3 10.2.0.3 " ]
 	[ "$(q web -x 10.1.0.3)" = db.front. ]
 	[ "$(q db -x fd01::2)" = web.front. ]
+	[ "$(q web 3.0.1.10.IN-ADDR.ARPA PTR)" = db.front. ]
+	[ "$(q db 2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.D.F.IP6.ARPA PTR)" = web.front. ]
 	# the C library, through resolv.conf, as applications resolve
 	run ip netns exec web getent hosts db
 	[ "$status" -eq 0 ]
@@ -153,6 +155,13 @@ upstream_stop() {
 	run ip netns exec asker dig +ignore +noedns +tries=1 @127.0.0.11 big
 	[[ "$output" == *" tc "* || "$output" == *" tc;"* || "$output" == *"flags: qr tc"* ]]
 	[ "$(q asker big +tcp | wc -l)" = 200 ]
+	# EDNS0: the client's payload size decides, over UDP
+	run ip netns exec asker dig +ignore +bufsize=4096 +tries=1 @127.0.0.11 big
+	[[ "$output" == *"flags: qr rd ra; QUERY: 1, ANSWER: 200,"* ]]
+	run ip netns exec asker dig +ignore +bufsize=1232 +tries=1 @127.0.0.11 big
+	[[ "$output" == *"flags: qr tc rd ra;"* ]]
+	[[ "$output" =~ MSG\ SIZE\ +rcvd:\ ([0-9]+) ]]
+	[ "${BASH_REMATCH[1]}" -le 1232 ]
 	# dig falls back to TCP by itself
 	[ "$(q asker big | wc -l)" = 200 ]
 }
