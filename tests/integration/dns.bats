@@ -629,6 +629,26 @@ dnsctl() { "$NETDCTL_BIN" --socket "$D/netd.sock" dns "$@"; }
 	[ "$(ip netns exec a nft list chain ip netd_dns output | grep -c dnat)" = 2 ]
 }
 
+# flood CONTAINER STOPFILE: queries from CONTAINER as fast as it can send
+# them, a new name each, until STOPFILE exists (at most 20 s)
+flood() {
+	ip netns exec "$1" python3 - "$2" <<'EOF'
+import os, socket, struct, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setblocking(False)
+end, i = time.time() + 20, 0
+while time.time() < end and not (i % 256 == 0 and os.path.exists(sys.argv[1])):
+    name = b"".join(bytes([len(l)]) + l for l in (b"n%d" % i, b"flood", b"test")) + b"\0"
+    try:
+        s.sendto(struct.pack(">6H", i & 0xffff, 0x100, 1, 0, 0, 0) + name + b"\0\x01\0\x01", ("127.0.0.11", 53))
+        while True:
+            s.recv(512)
+    except BlockingIOError:
+        pass
+    i += 1
+EOF
+}
+
 @test "a container flooding its resolver with names its upstream never answers starves nobody else's forwarding" {
 	command -v dnsmasq || skip "dnsmasq not installed"
 	ctr a; ctr b
@@ -643,23 +663,9 @@ dnsctl() { "$NETDCTL_BIN" --socket "$D/netd.sock" dns "$@"; }
 	reg m b '["10.15.1.2/24"]' '' ',"dns":{"nameservers":["127.0.0.53"]}'
 	wait_bound udp 127.0.0.53:53
 	wait_bound udp 127.0.0.54:53
-	# a sends a new name as fast as it can until told to stop (at most 20 s)
-	ip netns exec a python3 - "$BATS_TEST_TMPDIR/stop" <<'EOF2' &
-import os, socket, struct, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setblocking(False)
-end, i = time.time() + 20, 0
-while time.time() < end and not (i % 256 == 0 and os.path.exists(sys.argv[1])):
-    name = b"".join(bytes([len(l)]) + l for l in (b"n%d" % i, b"flood", b"test")) + b"\0"
-    try:
-        s.sendto(struct.pack(">6H", i & 0xffff, 0x100, 1, 0, 0, 0) + name + b"\0\x01\0\x01", ("127.0.0.11", 53))
-        while True:
-            s.recv(512)
-    except BlockingIOError:
-        pass
-    i += 1
-EOF2
-	flood=$!
+	# a sends a new name as fast as it can until told to stop
+	flood a "$BATS_TEST_TMPDIR/stop" &
+	fl=$!
 	# until a has more in flight than it may: its excess is refused at once
 	for i in $(seq 300); do
 		run netd_curl "$D" http://netd/metrics
@@ -673,8 +679,8 @@ EOF2
 	done
 	[ "$(q b b6.outside.test)" = 192.0.2.7 ]
 	touch "$BATS_TEST_TMPDIR/stop"
-	wait "$flood"
 	kill "$swallow"
+	wait "$fl"
 	run netd_curl "$D" http://netd/metrics
 	echo "$output" | grep -E '^netd_dns_(forwarded|upstream_failures|queries)_total|^netd_dns_upstream_pending'
 	[[ "$output" =~ $'\n'netd_dns_upstream_pending\ ([0-9]+) ]]
