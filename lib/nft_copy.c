@@ -5,6 +5,7 @@
  * need to find their elements again (owner, subnet, MAC).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -252,6 +253,44 @@ static void drop_owner(struct netd_nft_elems *copy, const char *owner, unsigned 
 	}
 }
 
+/* A GC record: the owners of one network but the kept ones are gone. */
+static int drop_gc(struct netd_nft_elems *copy, const struct nlmsghdr *nlh)
+{
+	const char *p = mnl_nlmsg_get_payload(nlh), *end = p + (nlh->nlmsg_len - NLMSG_HDRLEN);
+	struct netd_nft_gc g = {.tables = nlh->nlmsg_flags};
+	const char **keep = NULL;
+	size_t cap = 0, i = 0;
+	char o[65];
+
+	if (end - p < (ptrdiff_t)sizeof(g.prefix) || p[sizeof(g.prefix) - 1] || end[-1])
+		return 0;	/* not one of ours: ignored */
+	memcpy(g.prefix, p, sizeof(g.prefix));
+	for (p += sizeof(g.prefix); p < end; p += strlen(p) + 1) {
+		if (g.n == cap) {
+			const char **v = realloc(keep, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+
+			if (!v) {
+				free(keep);
+				return -ENOMEM;
+			}
+			keep = v;
+		}
+		keep[g.n++] = p;
+	}
+	g.keep = keep;
+	while (i < copy->n) {
+		int t = table_of(&copy->v[i]);
+
+		netd_nft_elem_owner(&copy->v[i], o);
+		if (t >= 0 && (g.tables & table_flag(t)) && netd_nft_gc_picks(&g, o))
+			copy->v[i] = copy->v[--copy->n];
+		else
+			i++;
+	}
+	free(keep);
+	return 0;
+}
+
 /* The records of buf[0..len), in order: what the plugins did since. */
 static int replay(struct netd_nft_elems *copy, const char *buf, size_t len)
 {
@@ -265,6 +304,9 @@ static int replay(struct netd_nft_elems *copy, const char *buf, size_t len)
 
 			if (n && n <= 65 && !owner[n - 1])
 				drop_owner(copy, owner, nlh->nlmsg_flags);
+		} else if (nlh->nlmsg_type == NETD_NFT_LOG_GC) {
+			if ((rc = drop_gc(copy, nlh)) < 0)
+				return rc;
 		} else if ((rc = netd_nft_copy_event(copy, nlh)) < 0) {
 			return rc;
 		}

@@ -139,6 +139,37 @@ int netd_nft_log_gone(struct netd_nft_conn *c, const char *owner, unsigned table
 	return append(c, buf, NLMSG_ALIGN(nlh->nlmsg_len), err);
 }
 
+int netd_nft_log_gc(struct netd_nft_conn *c, const struct netd_nft_gc *g, struct netd_err *err)
+{
+	size_t len = NLMSG_HDRLEN + sizeof(g->prefix);
+	struct nlmsghdr *nlh;
+	char *buf, *p;
+	int rc;
+
+	for (size_t i = 0; i < g->n; i++)
+		len += g->keep[i] ? strlen(g->keep[i]) + 1 : 0;
+	if (len > UINT32_MAX / 2)
+		return netd_err_set(err, -E2BIG, CNI_ERR_INVALID_CONFIG, "nftables: gc: too many attachments");
+	if (!(buf = calloc(1, NLMSG_ALIGN(len))))
+		return netd_err_set(err, -ENOMEM, NETD_ERR_INTERNAL, "nftables: out of memory");
+	nlh = (struct nlmsghdr *)buf;
+	nlh->nlmsg_type = NETD_NFT_LOG_GC;
+	nlh->nlmsg_flags = (uint16_t)g->tables;
+	nlh->nlmsg_len = (uint32_t)len;
+	p = buf + NLMSG_HDRLEN;
+	memcpy(p, g->prefix, sizeof(g->prefix));
+	p += sizeof(g->prefix);
+	for (size_t i = 0; i < g->n; i++) {
+		if (!g->keep[i])
+			continue;
+		memcpy(p, g->keep[i], strlen(g->keep[i]) + 1);
+		p += strlen(g->keep[i]) + 1;
+	}
+	rc = append(c, buf, NLMSG_ALIGN(len), err);
+	free(buf);
+	return rc;
+}
+
 int netd_nft_log_read(const char *path, size_t off, char **buf, size_t *len)
 {
 	struct stat st;

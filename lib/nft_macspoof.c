@@ -14,6 +14,7 @@
 
 #include "netd/addr.h"
 #include "netd/nft_macspoof.h"
+#include "netd/nft_log.h"
 #include "netd/nft_owner.h"
 #include "netd/util.h"
 
@@ -341,5 +342,5 @@ out:
 
 int netd_nft_macspoof_gc(const char *network, const char *const *keep, size_t n, struct netd_err *err)
 {
-	return netd_nft_gc(network, keep, n, gc_op, "macspoofchk", err);
+	return netd_nft_gc(network, keep, n, gc_op, "macspoofchk", NETD_NFT_LOG_MACSPOOF, err);
 }

@@ -24,6 +24,7 @@
 
 #include "netd/addr.h"
 #include "netd/nft_masq.h"
+#include "netd/nft_log.h"
 #include "netd/nft_owner.h"
 
 #define NAT_PRIO 100		/* srcnat */
@@ -425,7 +426,7 @@ out:
 
 int netd_nft_masq_gc(const char *network, const char *const *keep, size_t n, struct netd_err *err)
 {
-	return netd_nft_gc(network, keep, n, gc_op, "masquerade", err);
+	return netd_nft_gc(network, keep, n, gc_op, "masquerade", NETD_NFT_LOG_MASQ, err);
 }
 
 static int list_op(struct netd_nft_conn *c, void *arg, struct netd_err *err)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "netd/nft_log.h"
 #include "netd/nft_owner.h"
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
@@ -61,10 +62,20 @@ bool netd_nft_owner_ok(const char *o)
 	return true;
 }
 
-int netd_nft_gc(const char *network, const char *const *keep, size_t n, netd_nft_op op, const char *what,
-		struct netd_err *err)
+/* The table's GC, then its note in netd's record: a GC that ran while its
+ * table was gone must still keep netd from putting those elements back. */
+static int gc_op(struct netd_nft_conn *c, void *arg, struct netd_err *err)
 {
-	struct netd_nft_gc g = { .keep = keep, .n = n };
+	struct netd_nft_gc *g = arg;
+	int rc = g->op(c, g, err);
+
+	return rc < 0 ? rc : netd_nft_log_gc(c, g, err);
+}
+
+int netd_nft_gc(const char *network, const char *const *keep, size_t n, netd_nft_op op, const char *what,
+		unsigned tables, struct netd_err *err)
+{
+	struct netd_nft_gc g = { .keep = keep, .n = n, .op = op, .tables = tables };
 	char tag[33];
 	int rc;
 
@@ -72,7 +83,7 @@ int netd_nft_gc(const char *network, const char *const *keep, size_t n, netd_nft
 		return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "nftables: gc needs a network name");
 	netd_nft_owner(network, "", "", tag);
 	memcpy(g.prefix, tag, 8);
-	rc = netd_nft_locked(op, &g, err);
+	rc = netd_nft_locked(gc_op, &g, err);
 	if (rc < 0)
 		netd_err_prefix(err, NETD_ERR_KERNEL, "%s gc of network %s", what, network);
 	return rc;

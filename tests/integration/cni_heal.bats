@@ -164,3 +164,20 @@ stopped() {
 	masquerades c1
 	[ "$(grep -c "1 of the plugins' elements (masquerade, macspoofchk) put back" "$D/log")" -eq 2 ]
 }
+
+@test "a GC while the plugins' tables are gone keeps its removals away" {
+	add c1 c2
+	netd_start "$D"
+	kill -STOP "$(cat "$D/pid")"
+	nft flush ruleset
+	# the runtime knows c1 alone (c2 vanished without a DEL)
+	cni netd-bridge GC "" <<<"$(jq -c '. + {cniVersion: "1.1.0", "cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"}]}' <<<"$(conf)")"
+	assert_success
+	kill -CONT "$(cat "$D/pid")"
+	masq_back "$ADDR_c1"
+	guard_has "$VETH_c1"
+	sleep 0.5
+	! masq_has "$ADDR_c2" || false
+	! guard_has "$VETH_c2" || false
+	masquerades c1
+}

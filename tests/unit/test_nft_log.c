@@ -169,6 +169,36 @@ static void test_gone_names_its_tables(void **state)
 	free(k.elems.v);
 }
 
+static void test_gc_while_table_gone(void **state)
+{
+	const char *a = owner("n1", "a"), *b = owner("n1", "b"), *c = owner("n2", "c");
+	const char *keep[] = {a};
+	struct netd_nft_copy k = {0};
+	struct netd_err err = {0};
+
+	assert_int_equal(add("10.88.0.2/24", a), 0);
+	assert_int_equal(add("10.88.0.3/24", b), 0);
+	assert_int_equal(add("10.89.0.2/24", c), 0);
+	assert_int_equal(msp_add("vethB", MAC2, b), 0);
+	sync_k(&k, false);
+	drop_table();
+	/* n1's GC keeps a: b's masquerade stays away, n2's c comes back, and
+	 * b's guard too (the GC was masquerade's) */
+	assert_int_equal(netd_nft_masq_gc("n1", keep, 1, &err), 0);
+	assert_int_equal(sync_k(&k, true), 6);
+	assert_int_equal(has("10.88.0.2/24", a), 1);
+	assert_int_equal(has("10.89.0.2/24", c), 1);
+	assert_int_equal(has("10.88.0.3/24", b), 0);
+	assert_int_equal(msp_has("vethB", MAC2, b), 1);
+	/* and macspoofchk's GC with nothing kept */
+	drop_table();
+	assert_int_equal(netd_nft_macspoof_gc("n1", NULL, 0, &err), 0);
+	assert_int_equal(sync_k(&k, true), 4);
+	assert_int_equal(msp_counts().ifaces, 0);
+	assert_int_equal(list_count(), 2);
+	free(k.elems.v);
+}
+
 static void test_record_ends_when_too_long(void **state)
 {
 	const char *a = owner("n1", "a"), *b = owner("n1", "b");
@@ -200,6 +230,7 @@ int main(void)
 		cmocka_unit_test_setup(test_del_while_table_gone, setup),
 		cmocka_unit_test_setup(test_netd_away, setup),
 		cmocka_unit_test_setup(test_gone_names_its_tables, setup),
+		cmocka_unit_test_setup(test_gc_while_table_gone, setup),
 		cmocka_unit_test_setup(test_record_ends_when_too_long, setup),
 	};
 	static const char *const dirs[] = {"/run/netns", "/run/netd", NULL};

@@ -30,14 +30,18 @@ bool netd_nft_owner_ok(const char *owner);
 /* GC of one network in a table module: runs op(conn, struct netd_nft_gc *)
  * under the lock; op removes the elements netd_nft_gc_picks() picks: those
  * whose owner belongs to `network` and is absent from keep[0..n). `what`
- * names the table's job in the error ("masquerade gc of network x"). */
+ * names the table's job in the error ("masquerade gc of network x");
+ * `tables` (NETD_NFT_LOG_* of nft_log.h) says which table the GC was
+ * for in netd's record, which notes it even when it found nothing. */
 struct netd_nft_gc {
 	char prefix[9];
 	const char *const *keep;
 	size_t n;
+	netd_nft_op op;
+	unsigned tables;
 };
 int netd_nft_gc(const char *network, const char *const *keep, size_t n, netd_nft_op op, const char *what,
-		struct netd_err *err);
+		unsigned tables, struct netd_err *err);
 bool netd_nft_gc_picks(const struct netd_nft_gc *g, const char *owner);
 
 #endif
