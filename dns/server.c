@@ -13,12 +13,14 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,7 +31,6 @@
 #include "netd/dns_server.h"
 #include "netd/netns.h"
 #include "netd/nft_dns.h"
-#include "netd/nl.h"
 #include "netd/resolv.h"
 
 #define PENDING_MAX 4096
@@ -576,29 +577,96 @@ static int bind_local(int fd, uint16_t *port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(*port)};
 	socklen_t al = sizeof(a);
-	int one = 1;
 
 	a.sin_addr.s_addr = htonl(0x7f00000b); /* 127.0.0.11 */
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || getsockname(fd, (struct sockaddr *)&a, &al) < 0)
 		return -errno;
 	*port = ntohs(a.sin_port);
 	return 0;
 }
 
-static int lo_up(int nsfd, struct netd_err *err)
+/* fd: any socket of the netns; an ioctl on it acts there */
+static int lo_up(int fd, const char *netns, struct netd_err *err)
 {
-	struct netd_nl *nl;
-	struct netd_link lo;
+	struct ifreq ifr = {.ifr_name = "lo"};
+
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		goto fail;
+	if (ifr.ifr_flags & IFF_UP)
+		return 0;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		goto fail;
+	return 0;
+fail:
+	return netd_err_set(err, -errno, NETD_ERR_INTERNAL, "dns: cannot bring lo up in %s: %s", netns,
+			    strerror(errno));
+}
+
+/* The sockets as listener_open() takes them. */
+struct in_ns {
+	const char *netns;
+	int udp, tcp;
+	uint16_t udp_port, tcp_port;
+	bool direct;
+	struct netd_err *err;
+};
+
+static int sockets(struct in_ns *a)
+{
+	int one = 1;
+
+	a->udp = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	a->tcp = a->udp < 0 ? -1 : socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (a->tcp < 0)
+		return netd_err_set(a->err, -errno, NETD_ERR_INTERNAL, "dns: socket in %s: %s", a->netns,
+				    strerror(errno));
+	/* TCP only: the last run's connections may linger in TIME_WAIT; on
+	 * UDP it would let us share a port a container process holds */
+	setsockopt(a->tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	return 0;
+}
+
+/* Run inside the container's netns, all in one visit (entering and leaving
+ * is most of what a netns costs): both sockets, `lo`, and their ports with
+ * the redirect table. A table still exactly as a previous run left it (a
+ * restart, a kill -9) keeps its ports: they are bound again and nothing is
+ * written. Otherwise ports of the kernel's choosing and the table written
+ * for them, so :53 stays free for the container; without nftables, :53
+ * itself. */
+static int open_here(void *arg)
+{
+	struct in_ns *a = arg;
+	struct netd_err nerr = {0};
+	uint16_t u = 0, t = 0;
 	int rc;
 
-	if ((rc = netd_nl_open(nsfd, &nl, err)) < 0)
+	if ((rc = sockets(a)) < 0 || (rc = lo_up(a->udp, a->netns, a->err)) < 0)
 		return rc;
-	rc = netd_nl_link_get(nl, "lo", &lo, err);
-	if (rc >= 0 && !lo.up)
-		rc = netd_nl_link_set_up(nl, lo.ifindex, true, err);
-	netd_nl_free(nl);
-	return rc < 0 ? rc : 0;
+	if (netd_nft_dns_read(-1, &u, &t, &nerr) == 1) {
+		/* bound ports stay bound whatever happens to the other */
+		if (bind_local(a->udp, &u) == 0)
+			a->udp_port = u;
+		if (bind_local(a->tcp, &t) == 0)
+			a->tcp_port = t;
+		if (a->udp_port && a->tcp_port)
+			return 0;
+	}
+	if ((!a->udp_port && (rc = bind_local(a->udp, &a->udp_port)) < 0) ||
+	    (!a->tcp_port && (rc = bind_local(a->tcp, &a->tcp_port)) < 0))
+		return netd_err_set(a->err, rc, 0, "dns: cannot bind 127.0.0.11 in %s: %s", a->netns, strerror(-rc));
+	if (netd_nft_dns_redirect(-1, a->udp_port, a->tcp_port, &nerr) == 0)
+		return 0;
+	close(a->udp);
+	close(a->tcp);
+	a->udp_port = a->tcp_port = 53;
+	if ((rc = sockets(a)) < 0)
+		return rc;
+	if ((rc = bind_local(a->udp, &a->udp_port)) < 0 || (rc = bind_local(a->tcp, &a->tcp_port)) < 0)
+		return netd_err_set(a->err, rc, 0, "dns: no nftables redirect in %s (%s), and cannot listen on "
+				    "127.0.0.11:53 either: %s", a->netns, nerr.msg, strerror(-rc));
+	a->direct = true;
+	return 0;
 }
 
 static void listener_free(struct dns_server *s, struct listener *l)
@@ -624,7 +692,7 @@ static void listener_free(struct dns_server *s, struct listener *l)
 static int listener_open(struct dns_server *s, const char *netns, struct listener **out, struct netd_err *err)
 {
 	struct listener *l = calloc(1, sizeof(*l) + strlen(netns) + 1);
-	struct netd_err nerr = {0};
+	struct in_ns a = {.netns = netns, .udp = -1, .tcp = -1, .err = err};
 	int nsfd = -1, rc;
 
 	if (!l)
@@ -633,34 +701,16 @@ static int listener_open(struct dns_server *s, const char *netns, struct listene
 	l->udp = (struct handle){.owner = l, .fd = -1, .kind = K_UDP};
 	l->tcp = (struct handle){.owner = l, .fd = -1, .kind = K_TCP_LISTEN};
 	l->up = s->ups;
-	if ((rc = nsfd = netns_open(netns, err)) < 0 || (rc = lo_up(nsfd, err)) < 0)
+	if ((rc = nsfd = netns_open(netns, err)) < 0)
 		goto fail;
-	if ((rc = l->udp.fd = netns_socket(nsfd, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0, err)) < 0 ||
-	    (rc = l->tcp.fd = netns_socket(nsfd, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0, err)) < 0)
+	rc = netns_run(nsfd, open_here, &a, err);
+	l->udp.fd = a.udp;
+	l->tcp.fd = a.tcp;
+	if (rc < 0)
 		goto fail;
-	/* ports of the kernel's choosing and the redirect from :53, so :53
-	 * stays free for the container; without nftables, :53 itself */
-	l->udp_port = l->tcp_port = 0;
-	if ((rc = bind_local(l->udp.fd, &l->udp_port)) < 0 || (rc = bind_local(l->tcp.fd, &l->tcp_port)) < 0) {
-		netd_err_set(err, rc, 0, "dns: cannot bind 127.0.0.11 in %s: %s", netns, strerror(-rc));
-		goto fail;
-	}
-	if (netd_nft_dns_redirect(nsfd, l->udp_port, l->tcp_port, &nerr) < 0) {
-		int u = netns_socket(nsfd, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0, err);
-		int t = u < 0 ? -1 : netns_socket(nsfd, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0, err);
-
-		close(l->udp.fd);
-		close(l->tcp.fd);
-		l->udp.fd = u;
-		l->tcp.fd = t;
-		l->udp_port = l->tcp_port = 53;
-		if ((rc = u) < 0 || (rc = t) < 0)
-			goto fail;
-		if ((rc = bind_local(l->udp.fd, &l->udp_port)) < 0 || (rc = bind_local(l->tcp.fd, &l->tcp_port)) < 0) {
-			netd_err_set(err, rc, 0, "dns: no nftables redirect in %s (%s), and cannot listen on "
-				     "127.0.0.11:53 either: %s", netns, nerr.msg, strerror(-rc));
-			goto fail;
-		}
+	l->udp_port = a.udp_port;
+	l->tcp_port = a.tcp_port;
+	if (a.direct) {
 		s->st.listeners_direct++;
 		l->direct = true;
 	}

@@ -119,8 +119,11 @@ struct nftnl_expr *netd_nft_e_ct(uint32_t key, uint32_t dreg)
 
 struct nftnl_expr *netd_nft_e_dnat(uint32_t nfproto, uint32_t reg_addr, uint32_t reg_port, uint32_t flags)
 {
+	/* the kernel reports max = min back: said here too, so a rule read
+	 * back compares equal (netd_nft_rules_ok) */
 	struct nftnl_expr *e = EXPR("nat", {NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT}, {NFTNL_EXPR_NAT_FAMILY, nfproto},
-				    {NFTNL_EXPR_NAT_REG_ADDR_MIN, reg_addr}, {NFTNL_EXPR_NAT_REG_PROTO_MIN, reg_port});
+				    {NFTNL_EXPR_NAT_REG_ADDR_MIN, reg_addr}, {NFTNL_EXPR_NAT_REG_ADDR_MAX, reg_addr},
+				    {NFTNL_EXPR_NAT_REG_PROTO_MIN, reg_port}, {NFTNL_EXPR_NAT_REG_PROTO_MAX, reg_port});
 
 	if (e && flags)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, flags);

@@ -467,11 +467,53 @@ time.sleep(20)' &
 	[ "$(q a b)" = 10.10.0.3 ]
 	[ "$(q a b +tcp)" = 10.10.0.3 ]
 	kill "$own"
-	# after a restart: new ports, the two rules replaced, not added to
+	# after a restart: the two rules are still the only ones
 	netd_stop "$D" KILL
 	netd_start "$D"
 	[ "$(q a b)" = 10.10.0.3 ]
 	[ "$(ip netns exec a nft list chain ip netd_dns output | grep -c dnat)" = 2 ]
+}
+
+# rules NETNS: the redirect's rules with their handles (a rewrite changes those)
+rules() { ip netns exec "$1" nft -a list chain ip netd_dns output | grep dnat; }
+# port NETNS udp|tcp: where the table sends that protocol's :53
+port() { rules "$1" | sed -n "s/.*$2 dport 53 dnat to 127.0.0.11:\([0-9]*\).*/\1/p"; }
+
+@test "restart: a redirect table left as it was is kept (same ports, nothing written); a changed one, or a port taken meanwhile, is made anew" {
+	ctr a; ctr b
+	netd_start "$D"
+	reg n a '["10.13.0.2/24"]'
+	reg n b '["10.13.0.3/24"]'
+	before=$(rules a)
+	for sig in KILL TERM; do
+		netd_stop "$D" $sig
+		netd_start "$D"
+		[ "$(rules a)" = "$before" ]
+		[ "$(q a b)" = 10.13.0.3 ]
+		[ "$(q a b +tcp)" = 10.13.0.3 ]
+	done
+	# a rule more in the container's table: rewritten, the two rules alone
+	netd_stop "$D" TERM
+	ip netns exec a nft add rule ip netd_dns output counter
+	netd_start "$D"
+	[ "$(ip netns exec a nft list chain ip netd_dns output | grep -c .)" = "$(ip netns exec b nft list chain ip netd_dns output | grep -c .)" ]
+	! ip netns exec a nft list chain ip netd_dns output | grep -q counter || false
+	[ "$(q a b)" = 10.13.0.3 ]
+	# the UDP port taken by a process of the container's while netd was down:
+	# netd listens elsewhere, and the table follows
+	taken=$(port a udp)
+	netd_stop "$D" KILL
+	ip netns exec a python3 -c "
+import socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.11', $taken))
+time.sleep(30)" &
+	own=$!
+	wait_bound a udp "127.0.0.11:$taken"
+	netd_start "$D"
+	[ "$(port a udp)" != "$taken" ]
+	[ "$(q a b)" = 10.13.0.3 ]
+	[ "$(q a b +tcp)" = 10.13.0.3 ]
+	kill "$own"
 }
 
 @test "an endpoint registered again from another netns moves its listener" {

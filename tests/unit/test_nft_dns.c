@@ -99,11 +99,55 @@ static void test_remove(void **state)
 	close(ns);
 }
 
+/* Reading back: the ports of a table exactly as written; anything else
+ * (no table, a rule more, a rule changed, another priority) reads as 0. */
+static void test_read(void **state)
+{
+	struct netd_err err = {0};
+	int ns = netd_test_new_netns(), pid = (int)getpid();
+	uint16_t u = 0, t = 0;
+
+	assert_int_equal(netd_nft_dns_read(ns, &u, &t, &err), 0);
+	assert_int_equal(netd_nft_dns_redirect(ns, 40001, 40002, &err), 0);
+	assert_int_equal(netd_nft_dns_read(ns, &u, &t, &err), 1);
+	assert_int_equal(u, 40001);
+	assert_int_equal(t, 40002);
+	/* a third rule */
+	netd_test_sh("nsenter --net=/proc/%d/fd/%d nft add rule ip netd_dns output counter", pid, ns);
+	assert_int_equal(netd_nft_dns_read(ns, &u, &t, &err), 0);
+	assert_int_equal(netd_nft_dns_redirect(ns, 40003, 40004, &err), 0);
+	assert_int_equal(netd_nft_dns_read(ns, &u, &t, &err), 1);
+	assert_int_equal(u, 40003);
+	/* one rule gone */
+	netd_test_sh("nsenter --net=/proc/%d/fd/%d sh -c 'nft delete rule ip netd_dns output handle "
+		     "$(nft -a list chain ip netd_dns output | sed -n \"s/.*tcp dport 53.* handle //p\")'", pid, ns);
+	assert_int_equal(netd_nft_dns_read(ns, &u, &t, &err), 0);
+	/* the same two rules with another address */
+	netd_test_sh("nsenter --net=/proc/%d/fd/%d nft flush chain ip netd_dns output", pid, ns);
+	netd_test_sh("nsenter --net=/proc/%d/fd/%d nft add rule ip netd_dns output ip daddr 127.0.0.12 udp dport 53 "
+		     "dnat to 127.0.0.11:40003", pid, ns);
+	netd_test_sh("nsenter --net=/proc/%d/fd/%d nft add rule ip netd_dns output ip daddr 127.0.0.11 tcp dport 53 "
+		     "dnat to 127.0.0.11:40004", pid, ns);
+	assert_int_equal(netd_nft_dns_read(ns, &u, &t, &err), 0);
+	/* the right rules in a chain of another priority */
+	assert_int_equal(netd_nft_dns_remove(ns, &err), 0);
+	netd_test_sh("nsenter --net=/proc/%d/fd/%d nft add table ip netd_dns", pid, ns);
+	netd_test_sh("nsenter --net=/proc/%d/fd/%d nft add chain ip netd_dns output "
+		     "'{ type nat hook output priority 0; }'", pid, ns);
+	netd_test_sh("nsenter --net=/proc/%d/fd/%d nft add rule ip netd_dns output ip daddr 127.0.0.11 udp dport 53 "
+		     "dnat to 127.0.0.11:40003", pid, ns);
+	netd_test_sh("nsenter --net=/proc/%d/fd/%d nft add rule ip netd_dns output ip daddr 127.0.0.11 tcp dport 53 "
+		     "dnat to 127.0.0.11:40004", pid, ns);
+	assert_int_equal(netd_nft_dns_read(ns, &u, &t, &err), 0);
+	close(ns);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_redirect),
 		cmocka_unit_test(test_remove),
+		cmocka_unit_test(test_read),
 	};
 	int rc = netd_test_private_host("test_nft_dns", NULL);
 

@@ -9,7 +9,11 @@
  *     ip daddr 127.0.0.11 tcp dport 53 dnat to 127.0.0.11:TCP_PORT }
  *
  * Conntrack turns the answers' source port back into 53. Setting it again
- * (a new port after a netd restart) replaces both rules in one batch. netd
+ * (new ports) replaces both rules in one batch. A restarted netd reads the
+ * ports back instead (netd_nft_dns_read) and binds them again, so a table
+ * that is still exactly right costs three reads and no batch: the batch's
+ * rule replacement, whose socket's release then waits for an RCU grace
+ * period, was most of a listener's cost (1-3 ms on a busy host). netd
  * removes the table when the container's last endpoint goes (a netns being
  * deleted takes it along anyway); nobody else writes to it, so no lock.
  */
@@ -24,6 +28,12 @@
 
 /* Install or update the table in netns nsfd (-1: here). Ports in host order. */
 int netd_nft_dns_redirect(int nsfd, uint16_t udp_port, uint16_t tcp_port, struct netd_err *err);
+
+/* The ports of the table in netns nsfd (-1: here), if it is exactly the
+ * table netd_nft_dns_redirect() writes for them: 1, ports set. 0 when it
+ * is missing or differs in any way (a rule more or less, another
+ * expression, another hook or priority for the chain); <0 error. */
+int netd_nft_dns_read(int nsfd, uint16_t *udp_port, uint16_t *tcp_port, struct netd_err *err);
 
 /* Remove the table from netns nsfd (-1: here); no table is no error. */
 int netd_nft_dns_remove(int nsfd, struct netd_err *err);

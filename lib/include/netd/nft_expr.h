@@ -32,7 +32,8 @@ struct nftnl_expr *netd_nft_e_fib_daddr_type(uint32_t dreg);
 /* ct KEY (NFT_CT_STATE, NFT_CT_STATUS, ...) into dreg */
 struct nftnl_expr *netd_nft_e_ct(uint32_t key, uint32_t dreg);
 /* dnat to the address in reg_addr, port in reg_port; flags 0 or
- * NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED */
+ * NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED (what the kernel
+ * reports back either way) */
 struct nftnl_expr *netd_nft_e_dnat(uint32_t nfproto, uint32_t reg_addr, uint32_t reg_port, uint32_t flags);
 
 #endif
