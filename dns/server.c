@@ -34,6 +34,9 @@
 #include "netd/resolv.h"
 
 #define PENDING_MAX 4096
+/* failover: a set's servers in up to this many orders, each rotated by one */
+#define UPSTREAM_ORDERS 4
+#define UPSTREAM_RETRY_FIRST_MS 30000
 #define LISTENER_BUCKETS 4096
 
 const double dns_latency_bounds_ms[DNS_LATENCY_BUCKETS] = {1, 5, 10, 50, 100, 500, 1000, 1e300};
@@ -58,11 +61,27 @@ struct ares_sock {
 	struct ares_sock *next;
 };
 
+/* One c-ares channel: the set's servers in one order. */
+struct chan {
+	ares_channel ch;
+	struct ares_sock *socks;
+	struct upstream *u;
+};
+
+/* c-ares (1.18) starts every query with the first server and cannot change
+ * its servers while queries are out, so a first server that stopped
+ * answering would cost every query its timeout. Each set therefore has
+ * channels with its servers rotated by 0, 1, 2 ...: once an answer came
+ * only after timeouts, queries start with the server that answered, and
+ * after UPSTREAM_RETRY_FIRST_MS the first one gets its turn again. */
 struct upstream {
 	struct upstream *next;
 	char *key;		/* "" = the host's resolv.conf, else "a,b,c" */
-	ares_channel ch;
-	struct ares_sock *socks;
+	struct chan ch[UPSTREAM_ORDERS];
+	uint8_t n_ch;		/* how many orders: the servers, at most UPSTREAM_ORDERS */
+	uint8_t n_servers;
+	uint8_t active;		/* the order new queries use */
+	uint64_t active_ms;	/* since when */
 	struct dns_server *s;
 };
 
@@ -102,6 +121,7 @@ struct pending {
 	struct sockaddr_in from;
 	struct dns_query q;
 	struct upstream *up;	/* whose answer it will be, for the cache */
+	uint8_t order;		/* which of its channels asked */
 	uint64_t start_ms;
 };
 
@@ -169,39 +189,39 @@ static int ep_add(struct dns_server *s, struct handle *h, uint32_t events)
 
 static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 {
-	struct upstream *u = data;
+	struct chan *c = data;
 	struct ares_sock **pp, *a;
 	struct epoll_event ev = {0};
 
-	for (pp = &u->socks; *pp && (*pp)->h.fd != fd; pp = &(*pp)->next)
+	for (pp = &c->socks; *pp && (*pp)->h.fd != fd; pp = &(*pp)->next)
 		;
 	a = *pp;
 	if (!readable && !writable) {
 		if (a) {
-			epoll_ctl(u->s->epfd, EPOLL_CTL_DEL, fd, NULL);
+			epoll_ctl(c->u->s->epfd, EPOLL_CTL_DEL, fd, NULL);
 			*pp = a->next;
 			a->h.gone = true;
-			a->h.gone_next = u->s->graveyard;
-			u->s->graveyard = &a->h;
+			a->h.gone_next = c->u->s->graveyard;
+			c->u->s->graveyard = &a->h;
 		}
 		return;
 	}
 	ev.events = (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);
 	if (a) {
 		ev.data.ptr = &a->h;
-		epoll_ctl(u->s->epfd, EPOLL_CTL_MOD, fd, &ev);
+		epoll_ctl(c->u->s->epfd, EPOLL_CTL_MOD, fd, &ev);
 		return;
 	}
 	if (!(a = calloc(1, sizeof(*a))))
 		return; /* c-ares' own timeout ends the query */
-	a->h = (struct handle){.owner = u, .fd = fd, .kind = K_ARES};
+	a->h = (struct handle){.owner = c, .fd = fd, .kind = K_ARES};
 	ev.data.ptr = &a->h;
-	if (epoll_ctl(u->s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	if (epoll_ctl(c->u->s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		free(a);
 		return;
 	}
-	a->next = u->socks;
-	u->socks = a;
+	a->next = c->socks;
+	c->socks = a;
 }
 
 /* The channel for a set of servers ("" = the host's resolv.conf). */
@@ -244,19 +264,48 @@ static struct upstream *upstream_get(struct dns_server *s, const char *const *se
 	o.timeout = DNS_UPSTREAM_TIMEOUT_MS;
 	o.tries = DNS_UPSTREAM_TRIES;
 	o.sock_state_cb = sock_state;
-	o.sock_state_cb_data = u;
 	if (!nn && s->resolv_conf) {
 		o.resolvconf_path = s->resolv_conf;
 		mask |= ARES_OPT_RESOLVCONF;
 	}
-	if ((rc = ares_init_options(&u->ch, &o, mask)) != ARES_SUCCESS) {
-		netd_err_set(err, -EIO, 0, "dns: c-ares: %s", ares_strerror(rc));
-		goto fail;
-	}
-	if (nn && (rc = ares_set_servers(u->ch, nodes)) != ARES_SUCCESS) {
-		netd_err_set(err, -EIO, 0, "dns: c-ares servers %s: %s", key, ares_strerror(rc));
-		ares_destroy(u->ch);
-		goto fail;
+	for (u->n_ch = 0; !u->n_ch || u->n_ch < (u->n_servers < UPSTREAM_ORDERS ? u->n_servers : UPSTREAM_ORDERS);
+	     u->n_ch++) {
+		struct chan *c = &u->ch[u->n_ch];
+		struct ares_addr_node *list = NULL, *last;
+
+		c->u = u;
+		o.sock_state_cb_data = c;
+		if ((rc = ares_init_options(&c->ch, &o, mask)) != ARES_SUCCESS) {
+			netd_err_set(err, -EIO, 0, "dns: c-ares: %s", ares_strerror(rc));
+			goto fail;
+		}
+		if (!u->n_ch) {
+			if (nn && (rc = ares_set_servers(c->ch, nodes)) != ARES_SUCCESS)
+				goto bad_servers;
+			/* the servers as c-ares has them (from resolv.conf for the host's) */
+			if (ares_get_servers(c->ch, &list) == ARES_SUCCESS)
+				for (struct ares_addr_node *i = list; i && u->n_servers < 16; i = i->next)
+					u->n_servers++;
+			ares_free_data(list);
+			continue;
+		}
+		/* the first channel's servers, the first n_ch of them moved to the end */
+		if ((rc = ares_get_servers(u->ch[0].ch, &list)) != ARES_SUCCESS || !list)
+			goto bad_servers;
+		for (last = list; last->next; last = last->next)
+			;
+		for (int k = 0; k < u->n_ch; k++) {
+			struct ares_addr_node *first = list;
+
+			list = first->next;
+			first->next = NULL;
+			last->next = first;
+			last = first;
+		}
+		rc = ares_set_servers(c->ch, list);
+		ares_free_data(list); /* the whole chain */
+		if (rc != ARES_SUCCESS)
+			goto bad_servers;
 	}
 	/* the host's channel stays first */
 	if (s->ups) {
@@ -266,7 +315,12 @@ static struct upstream *upstream_get(struct dns_server *s, const char *const *se
 		s->ups = u;
 	}
 	return u;
+bad_servers:
+	netd_err_set(err, -EIO, 0, "dns: c-ares servers %s: %s", key, ares_strerror(rc));
+	ares_destroy(u->ch[u->n_ch].ch);
 fail:
+	for (int i = 0; i < u->n_ch; i++)
+		ares_destroy(u->ch[i].ch);
 	free(u->key);
 	free(u);
 	return NULL;
@@ -353,6 +407,16 @@ static void on_upstream(void *arg, int status, int timeouts, unsigned char *abuf
 		if (ms <= dns_latency_bounds_ms[i])
 			s->st.upstream_latency[i]++;
 	s->st.upstream_latency_sum_ms += ms;
+	/* answered after `timeouts` servers in its order did not: start there
+	 * (c-ares asks each server once per round, in order) */
+	if (status == ARES_SUCCESS && timeouts > 0 && p->up->n_ch > 1 && p->order == p->up->active) {
+		unsigned next = (p->order + (unsigned)timeouts % p->up->n_servers) % p->up->n_servers;
+
+		if (next < p->up->n_ch && next != p->up->active) {
+			p->up->active = (uint8_t)next;
+			p->up->active_ms = now_ms();
+		}
+	}
 	if (status == ARES_SUCCESS && abuf && alen > 0 && (size_t)alen <= sizeof(s->out)) {
 		dns_cache_put(s->cache, p->up->key, &p->q, abuf, (size_t)alen, now_ms());
 		memcpy(s->out, abuf, (size_t)alen);
@@ -392,6 +456,10 @@ static size_t forward(struct dns_server *s, struct listener *l, struct conn *c, 
 	p->q = *q;
 	p->up = l->up;
 	p->start_ms = now_ms();
+	/* past its time on another server, the first one is tried again */
+	if (p->up->active && p->start_ms - p->up->active_ms >= UPSTREAM_RETRY_FIRST_MS)
+		p->up->active = 0;
+	p->order = p->up->active;
 	p->next = s->pending;
 	if (s->pending)
 		s->pending->prev = p;
@@ -400,7 +468,7 @@ static size_t forward(struct dns_server *s, struct listener *l, struct conn *c, 
 	l->n_pending++;
 	s->st.forwarded++;
 	/* c-ares puts its own id on the wire; dns_relay() restores the client's */
-	ares_send(l->up->ch, pkt, (int)len, on_upstream, p);
+	ares_send(p->up->ch[p->order].ch, pkt, (int)len, on_upstream, p);
 	return 0;
 }
 
@@ -819,12 +887,14 @@ void dns_server_free(struct dns_server *s)
 		struct upstream *u = s->ups;
 
 		s->ups = u->next;
-		ares_destroy(u->ch); /* calls back every pending query with ARES_EDESTRUCTION */
-		while (u->socks) {
-			struct ares_sock *a = u->socks;
+		for (int i = 0; i < u->n_ch; i++) {
+			ares_destroy(u->ch[i].ch); /* calls back every pending query with ARES_EDESTRUCTION */
+			while (u->ch[i].socks) {
+				struct ares_sock *a = u->ch[i].socks;
 
-			u->socks = a->next;
-			free(a);
+				u->ch[i].socks = a->next;
+				free(a);
+			}
 		}
 		free(u->key);
 		free(u);
@@ -903,10 +973,10 @@ void dns_server_run(struct dns_server *s)
 			on_conn(s, h->owner, evs[i].events);
 			break;
 		case K_ARES: {
-			struct upstream *u = h->owner;
+			struct chan *c = h->owner;
 			int fd = h->fd; /* h may be freed by c-ares' callbacks */
 
-			ares_process_fd(u->ch, evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? fd : ARES_SOCKET_BAD,
+			ares_process_fd(c->ch, evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP) ? fd : ARES_SOCKET_BAD,
 					evs[i].events & EPOLLOUT ? fd : ARES_SOCKET_BAD);
 			break;
 		}
@@ -914,7 +984,8 @@ void dns_server_run(struct dns_server *s)
 	}
 	/* upstream timeouts, which only queries on their way have */
 	for (struct upstream *u = s->ups; s->n_pending && u; u = u->next)
-		ares_process_fd(u->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+		for (int i = 0; i < u->n_ch; i++)
+			ares_process_fd(u->ch[i].ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 	if (s->n_conns && n == 0)
 		close_idle(s, now_ms());
 	bury(s);
@@ -924,16 +995,17 @@ int dns_server_timeout_ms(struct dns_server *s)
 {
 	long best = -1;
 
-	for (struct upstream *u = s->ups; s->n_pending && u; u = u->next) {
-		struct timeval tv, *t = ares_timeout(u->ch, NULL, &tv);
+	for (struct upstream *u = s->ups; s->n_pending && u; u = u->next)
+		for (int i = 0; i < u->n_ch; i++) {
+			struct timeval tv, *t = ares_timeout(u->ch[i].ch, NULL, &tv);
 
-		if (t) {
-			long ms = t->tv_sec * 1000 + (t->tv_usec + 999) / 1000;
+			if (t) {
+				long ms = t->tv_sec * 1000 + (t->tv_usec + 999) / 1000;
 
-			if (best < 0 || ms < best)
-				best = ms;
+				if (best < 0 || ms < best)
+					best = ms;
+			}
 		}
-	}
 	return (int)best;
 }
 
@@ -998,7 +1070,7 @@ static void servers_of(const struct upstream *u, char *buf, size_t size)
 	size_t len = 0;
 
 	*buf = 0;
-	if (ares_get_servers_ports(u->ch, &list) != ARES_SUCCESS)
+	if (ares_get_servers_ports(u->ch[0].ch, &list) != ARES_SUCCESS)
 		return;
 	for (struct ares_addr_port_node *n = list; n; n = n->next) {
 		char a[INET6_ADDRSTRLEN];

@@ -671,6 +671,36 @@ dnsctl() { "$NETDCTL_BIN" --socket "$D/netd.sock" dns "$@"; }
 	[ "$(ip netns exec a nft list chain ip netd_dns output | grep -c dnat)" = 2 ]
 }
 
+# qtime CONTAINER NAME: how long the resolver took to answer, in ms (dig's own clock)
+qtime() {
+	ip netns exec "$1" dig +tries=1 +time=8 @127.0.0.11 "$2" | sed -n 's/^;; Query time: \([0-9]*\) msec$/\1/p'
+}
+
+@test "a network's first server that stopped answering costs one query a second, not every query" {
+	command -v dnsmasq || skip "dnsmasq not installed"
+	ctr a
+	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
+		--port=53 --address=/outside.test/192.0.2.7 --pid-file="$BATS_TEST_TMPDIR/dm.pid" 2>/dev/null &
+	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+	# the first server takes queries and never answers (a dead host would too)
+	python3 -c 'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.54",53)); time.sleep(60)' &
+	swallow=$!
+	netd_start "$D"
+	reg n a '["10.18.0.2/24"]' '' ',"dns":{"nameservers":["127.0.0.54","127.0.0.53"]}'
+	wait_bound udp 127.0.0.53:53
+	wait_bound udp 127.0.0.54:53
+	# the first new name waits for the first server's timeout (1 s), then the second answers
+	[ "$(q a one.outside.test)" = 192.0.2.7 ]
+	# from then on new names go to the second server first
+	for n in two three four; do
+		ms=$(qtime a "$n.outside.test")
+		echo "$n: $ms ms"
+		[ "$ms" -lt 700 ]
+	done
+	[ "$(q a five.outside.test)" = 192.0.2.7 ]
+	kill "$swallow"
+}
+
 # flood CONTAINER STOPFILE: queries from CONTAINER as fast as it can send
 # them, a new name each, until STOPFILE exists (at most 20 s)
 flood() {

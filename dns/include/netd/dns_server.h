@@ -21,6 +21,8 @@
  * dns_server_put), else those of the host's resolv.conf (read once, at
  * dns_server_new, with netd/resolv.h) in netd's namespace. A query upstream fails with SERVFAIL after at most
  * DNS_UPSTREAM_DEADLINE_MS (c-ares: 2 tries, 1 s then 2 s per server).
+ * A server that stopped answering is passed over: queries start with the
+ * one that answered instead, and the first is tried again after 30 s.
  * Their answers are kept for their TTL (netd/dns_cache.h, keyed by the
  * view's servers too) and a repeated name is answered from there; the
  * store is asked first, so names of netd's never come from the cache.
