@@ -338,15 +338,19 @@ static void accept_batch(void)
 	}
 }
 
-static void expire_conns(void)
+/* Whether it closed any. */
+static bool expire_conns(void)
 {
+	bool any = false;
 	int fd;
 
 	while ((fd = netd_conns_expired(&L.d->conns, now_ms())) >= 0) {
 		log_debug("connection of uid %u: no whole request within %u ms, closed",
 			  (unsigned)netd_conns_get(&L.d->conns, fd)->uid, L.d->conns.timeout_ms);
 		conn_drop(fd);
+		any = true;
 	}
+	return any;
 }
 
 /* The listening socket systemd passed (netd.socket), or -1 if none; -2 after
@@ -601,6 +605,9 @@ int main(int argc, char **argv)
 	while (!stop) {
 		struct epoll_event evs[8];
 		unsigned long compactions = d.state->n_compactions;
+		/* MHD runs only when it has something to do: a DNS turn costs a
+		 * few system calls, and MHD's run would add two more of its own */
+		bool http = false;
 		int n = epoll_wait(efd, evs, 8, sooner(sooner(sooner(netd_state_timeout_ms(d.state),
 								     netd_dns_timeout_ms(&d)),
 							      sooner(netd_fw_timeout_ms(d.fw), netd_cnit_timeout_ms(cnit))),
@@ -617,6 +624,7 @@ int main(int argc, char **argv)
 			if (evs[i].data.fd == sfd) {
 				struct signalfd_siginfo si;
 
+				http = true;
 				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGHUP) {
 						reload(&d);
@@ -633,20 +641,25 @@ int main(int argc, char **argv)
 			} else if (evs[i].data.fd == tfd) {
 				uint64_t x;
 
+				http = true;
 				if (read(tfd, &x, sizeof(x)) < 0 && errno != EAGAIN)
 					log_warn("timerfd: %s", strerror(errno));
 			} else if (evs[i].data.fd == lfd) {
+				http = true;
 				if (!stop)
 					accept_batch();
-			} else if (evs[i].data.fd != info->epoll_fd && evs[i].data.fd != netd_dns_fd(&d)) {
+			} else if (evs[i].data.fd == info->epoll_fd) {
+				http = true;
+			} else if (evs[i].data.fd != netd_dns_fd(&d)) {
 				drain_refused(evs[i].data.fd);
 			}
 		}
 		/* DNS sockets, and c-ares' upstream timeouts */
 		netd_dns_run(&d);
 		/* deadlines first, so that MHD sees those connections end in this run */
-		expire_conns();
-		if (!stop) {
+		if (expire_conns())
+			http = true;
+		if (!stop && http) {
 			MHD_run(mhd);
 			arm_timer(tfd, mhd);
 		}
