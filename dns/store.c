@@ -60,6 +60,7 @@ struct entry {
 struct dns_store {
 	struct entry **tab;
 	size_t size, n_entries, n_eps;
+	uint32_t ttl;
 };
 
 static inline struct ep *holder(const struct entry *e, size_t i)
@@ -84,6 +85,8 @@ struct dns_store *dns_store_new(void)
 		free(s);
 		s = NULL;
 	}
+	if (s)
+		s->ttl = DNS_STORE_TTL;
 	return s;
 }
 
@@ -392,6 +395,16 @@ int dns_store_del(struct dns_store *s, const char *id)
 	return 0;
 }
 
+void dns_store_set_ttl(struct dns_store *s, uint32_t ttl)
+{
+	s->ttl = ttl;
+}
+
+uint32_t dns_store_ttl(const struct dns_store *s)
+{
+	return s->ttl;
+}
+
 size_t dns_store_count(const struct dns_store *s)
 {
 	return s->n_eps;
@@ -527,7 +540,7 @@ static bool answer_name(struct dns_store *s, const char *net, const char *name, 
 			if (!wants(q->qtype, ep->addrs[k].family))
 				continue;
 			dns_build_answer(b, ep->addrs[k].family == AF_INET ? DNS_TYPE_A : DNS_TYPE_AAAA,
-					 DNS_STORE_TTL, ep->addrs[k].b, netd_addr_len(&ep->addrs[k]));
+					 s->ttl, ep->addrs[k].b, netd_addr_len(&ep->addrs[k]));
 			if (y)
 				tell(y, ep, &ep->addrs[k]);
 			any = true;
@@ -612,7 +625,7 @@ static enum dns_store_result answer_ptr(struct dns_store *s, const struct view *
 		seen = true;
 		if (*ep->name && (q->qtype == DNS_TYPE_PTR || q->qtype == DNS_TYPE_ANY) &&
 		    snprintf(target, sizeof(target), "%s.%s", ep->name, ep->network) < (int)sizeof(target)) {
-			dns_build_ptr(b, DNS_STORE_TTL, target);
+			dns_build_ptr(b, s->ttl, target);
 			if (y) {
 				y->w.via = DNS_VIA_PTR;
 				y->w.ptr = target;

@@ -23,6 +23,7 @@ void netd_config_defaults(struct netd_config *c)
 	c->sync = NETD_SYNC_BATCH;
 	snprintf(c->nft_table, sizeof(c->nft_table), "netd");
 	c->dns_cache = NETD_DNS_CACHE_DEFAULT;
+	c->dns_ttl = NETD_DNS_TTL_DEFAULT;
 }
 
 /* "1000, 1001" -> ids; numbers only, so that a typo cannot silently allow
@@ -159,6 +160,8 @@ int netd_config_set(struct netd_config *c, const char *key, const char *value, s
 	}
 	if (!strcmp(key, "dns_cache"))
 		return parse_uint(value, 0, 1000000, &c->dns_cache, key, err);
+	if (!strcmp(key, "dns_ttl"))
+		return parse_uint(value, 0, 86400, &c->dns_ttl, key, err);
 	return netd_err_set(err, -EINVAL, CNI_ERR_INVALID_CONFIG, "unknown setting '%s'", key);
 }
 

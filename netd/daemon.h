@@ -45,6 +45,7 @@
 #define NETD_ALLOW_MAX 32
 /* the resolver's answer cache, in entries (dns/ uses the same default) */
 #define NETD_DNS_CACHE_DEFAULT 4096
+#define NETD_DNS_TTL_DEFAULT 600	/* as Docker's embedded resolver */
 
 /* ---- config (config.c) -------------------------------------------------- */
 
@@ -64,6 +65,7 @@ struct netd_config {
 	int sync;			/* enum netd_sync for the endpoint journal (default batch) */
 	char nft_table[33];		/* netd's table in family inet (default "netd") */
 	unsigned dns_cache;		/* forwarded answers the resolver keeps (0: none) */
+	unsigned dns_ttl;		/* the TTL of the resolver's own answers */
 };
 
 void netd_config_defaults(struct netd_config *c);
@@ -244,6 +246,8 @@ void netd_dns_run(struct netd_daemon *d);
 int netd_dns_timeout_ms(struct netd_daemon *d);
 /* A new, empty answer cache of that many entries (config dns_cache). */
 int netd_dns_cache_size(struct netd_daemon *d, unsigned entries);
+/* The TTL the resolver's own answers carry from now on (config dns_ttl). */
+void netd_dns_ttl(struct netd_daemon *d, unsigned ttl);
 
 struct api_req {
 	const char *method;

@@ -149,6 +149,7 @@ static char *metrics(struct netd_daemon *d)
 
 struct explain {
 	json_t *answers, *empty, *hidden;
+	uint32_t ttl;
 };
 
 static const char *const via_names[] = {"name", "alias", "link", "ptr", "hidden"};
@@ -200,7 +201,7 @@ static void on_why(void *arg, const struct dns_store_why *w)
 		json_array_append_new(x->empty, o);
 		return;
 	}
-	json_object_set_new(o, "ttl", json_integer(DNS_STORE_TTL));
+	json_object_set_new(o, "ttl", json_integer(x->ttl));
 	json_array_append_new(x->answers, o);
 }
 
@@ -224,7 +225,7 @@ static int explain(struct netd_daemon *d, const char *view, const char *name, co
 	static const struct { const char *name; uint16_t type; } types[] = {
 		{"A", DNS_TYPE_A}, {"AAAA", DNS_TYPE_AAAA}, {"PTR", DNS_TYPE_PTR}, {"ANY", DNS_TYPE_ANY}};
 	struct dns_query q = {.qclass = DNS_CLASS_IN, .qtype = DNS_TYPE_A, .udp_size = DNS_UDP_MAX};
-	struct explain x = {json_array(), json_array(), json_array()};
+	struct explain x = {json_array(), json_array(), json_array(), dns_store_ttl(dns_server_store(d->dns))};
 	char text[DNS_NAME_MAX + 1], servers[16 * (INET6_ADDRSTRLEN + 1)];
 	struct netd_addr a;
 	bool own, listening;
@@ -324,6 +325,7 @@ int netd_dns_start(struct netd_daemon *d, struct netd_err *err)
 		d->dns = NULL;
 		return netd_err_set(err, -ENOMEM, 0, "dns: no memory for a cache of %u answers", d->cfg.dns_cache);
 	}
+	netd_dns_ttl(d, d->cfg.dns_ttl);
 	d->on_ep_put = ep_put;
 	d->on_ep_del = ep_del;
 	d->dns_metrics = metrics;
@@ -358,6 +360,11 @@ void netd_dns_run(struct netd_daemon *d)
 int netd_dns_timeout_ms(struct netd_daemon *d)
 {
 	return dns_server_timeout_ms(d->dns);
+}
+
+void netd_dns_ttl(struct netd_daemon *d, unsigned ttl)
+{
+	dns_store_set_ttl(dns_server_store(d->dns), ttl);
 }
 
 int netd_dns_cache_size(struct netd_daemon *d, unsigned entries)

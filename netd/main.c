@@ -425,6 +425,8 @@ static void reload(struct netd_daemon *d)
 			log_warn("reload: no memory for a DNS cache of %u answers; keeping the old one", c.dns_cache);
 			c.dns_cache = d->cfg.dns_cache;
 		}
+		if (d->dns)
+			netd_dns_ttl(d, c.dns_ttl);
 		d->cfg = c;
 		d->state->sync = c.sync;
 		conns_configure(&d->conns, &c);

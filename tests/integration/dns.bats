@@ -306,6 +306,29 @@ upstream_stop() {
 	[[ "$output" == *$'\nnetd_dns_cache_hits_total 1\n'* ]]
 }
 
+@test "dns_ttl in netd.conf sets the TTL of netd's own answers; a SIGHUP changes it at once" {
+	ctr alpha; ctr beta
+	echo "dns_ttl = 0" >"$BATS_TEST_TMPDIR/netd.conf"
+	netd_start "$D" --config "$BATS_TEST_TMPDIR/netd.conf"
+	reg n alpha '["10.19.0.2/24"]' '"web"'
+	reg n beta '["10.19.0.3/24"]'
+	ttl() { ip netns exec beta dig +noall +answer +tries=1 +time=5 @127.0.0.11 "$@" | awk '{print $2}' | sort -u; }
+	[ "$(ttl alpha)" = 0 ]
+	[ "$(ttl web)" = 0 ]
+	[ "$(ttl -x 10.19.0.2)" = 0 ]
+	[ "$(ip netns exec beta getent hosts alpha | awk '{print $1}')" = 10.19.0.2 ]
+	run "$NETDCTL_BIN" --socket "$D/netd.sock" --json dns alpha --from beta
+	[ "$(jq -r '.answers[0].ttl' <<<"$output")" = 0 ]
+	echo "dns_ttl = 5" >"$BATS_TEST_TMPDIR/netd.conf"
+	kill -HUP "$(cat "$D/pid")"
+	for i in $(seq 50); do grep -q "configuration reloaded" "$D/log" && break; sleep 0.1; done
+	[ "$(ttl alpha)" = 5 ]
+	echo "dns_ttl = 86401" >"$BATS_TEST_TMPDIR/netd.conf"
+	run "$NETD_BIN" --config "$BATS_TEST_TMPDIR/netd.conf" --socket "$D/other.sock" --state-dir "$D/other"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"dns_ttl"* ]]
+}
+
 @test "malformed queries get FORMERR or nothing, and the resolver keeps answering" {
 	ctr a; ctr b
 	netd_start "$D"

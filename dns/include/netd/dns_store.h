@@ -28,7 +28,8 @@
 #include "netd/addr.h"
 #include "netd/dns_msg.h"
 
-/* What answers carry; Docker's embedded resolver uses the same. */
+/* What answers carry unless told otherwise; Docker's embedded resolver
+ * uses the same. */
 #define DNS_STORE_TTL 600
 
 struct dns_link {
@@ -56,6 +57,9 @@ int dns_store_put(struct dns_store *s, const struct dns_ep_info *ep);
 /* Remove; -ENOENT if absent. */
 int dns_store_del(struct dns_store *s, const char *id);
 size_t dns_store_count(const struct dns_store *s);
+/* The TTL answers carry (DNS_STORE_TTL until set). */
+void dns_store_set_ttl(struct dns_store *s, uint32_t ttl);
+uint32_t dns_store_ttl(const struct dns_store *s);
 /* The view of endpoint id (NULL if absent; valid until it is removed), and
  * how many endpoints a view has (its container's attachments). */
 const char *dns_store_view_of(const struct dns_store *s, const char *id);
