@@ -534,7 +534,8 @@ static int network_create(int argc, char **argv, json_t *opts_obj)
 		json_object_set_new(main_conf, "ipMasq", json_true());
 		json_object_set_new(main_conf, "hairpinMode", json_true());
 	}
-	if (strcmp(driver, "host"))
+	/* a host device without --subnet stays L2 only; with one it gets IPAM */
+	if (strcmp(driver, "host") || n_sub)
 		json_object_set_new(main_conf, "ipam", ipam_conf(sub, n_sub));
 	if (!strcmp(driver, "overlay"))
 		overlay_conf(main_conf, name, vni_n, opts_obj);

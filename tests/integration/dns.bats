@@ -206,6 +206,37 @@ upstream_stop() {
 	ip link del parent0
 }
 
+@test "a host-device container (netd-host) has the resolver too: its names and PTR, no gateway needed" {
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	for p in host ipam endpoint; do cp "$NETD_BUILD/plugins/$p/netd-$p" "$BATS_TEST_TMPDIR/bin/"; done
+	export CNI_PATH=$BATS_TEST_TMPDIR/bin NETD_SOCKET=$D/netd.sock NETD_CACHE_DIR=$BATS_TEST_TMPDIR/cache
+	export NETD_CNI_CONF_DIR=$BATS_TEST_TMPDIR/net.d
+	ip link add hd0 type veth peer name hd0p
+	ip link add hd1 type veth peer name hd1p
+	netd_start "$D"
+	"$NETDCTL_BIN" network create -d host --subnet 10.20.0.0/24 -o device=hd0 nics
+	"$NETDCTL_BIN" network create -d host --subnet 10.20.1.0/24 -o device=hd1 other
+	"$NETDCTL_BIN" container add h0 --net nics --alias nic0
+	"$NETDCTL_BIN" container add h1 --net other
+	NS+=(h0 h1)
+	mkdir -p /etc/netns/h0 && echo "nameserver 127.0.0.11" >/etc/netns/h0/resolv.conf
+	a0=$(ip -n h0 -4 -o addr show eth0 | awk '{print $4}')
+	[[ $a0 == 10.20.0.*/24 ]]
+	ip -n h0 link show eth0 | grep -q 'alias netd-host:hd0'
+	[ "$(q h0 h0)" = "${a0%/*}" ]
+	[ "$(q h0 nic0.nics)" = "${a0%/*}" ]
+	[ "$(q h0 -x "${a0%/*}")" = h0.nics. ]
+	[ "$(ip netns exec h0 getent hosts nic0 | awk '{print $1}')" = "${a0%/*}" ]
+	# h1 shares no network with it
+	[ "$(status_of h1 h0)" = NXDOMAIN ]
+	"$NETDCTL_BIN" container del h0
+	"$NETDCTL_BIN" container del h1
+	# the devices are back on the host, netd's listeners gone with them
+	ip link show hd0 >/dev/null
+	run netd_curl "$D" http://netd/metrics
+	[[ "$output" == *$'\nnetd_dns_listeners 0\n'* ]]
+}
+
 @test "forwarding: other names go to the network's servers (a resolver on the host's loopback works); down upstream is SERVFAIL in bounded time" {
 	command -v dnsmasq || skip "dnsmasq not installed"
 	ctr a
