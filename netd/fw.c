@@ -8,7 +8,8 @@
  *   chain user  (regular)                           the operator's; never touched
  *   chain prerouting { nat, prerouting, dstnat }    and chain output { nat, output, dstnat }:
  *     fib daddr type local dnat to ip daddr . meta l4proto . th dport map @ports4ip
- *     fib daddr type local dnat to meta l4proto . th dport map @ports4   (and for ip6)
+ *     fib daddr type local dnat to meta l4proto . th dport map @ports4   (and for ip6,
+ *                                                          not for ip6 daddr ::1)
  *   chain postrouting { nat, postrouting, srcnat }:
  *     ct status dnat ip saddr 127.0.0.0/8 masquerade         the host's 127.0.0.1
  *     ct status dnat ip saddr . ip daddr @same4 masquerade   hairpin in one network
@@ -157,6 +158,13 @@ static struct nftnl_rule *rule_dnat(const struct netd_nft_table *t, const char *
 	if (!r)
 		return NULL;
 	r_nfproto(r, v6, &rc);
+	/* [::1] cannot be translated (docs/netd.md): left alone, a client that
+	 * tries localhost's ::1 first is refused at once and goes on to
+	 * 127.0.0.1, instead of waiting for a packet the kernel drops */
+	if (v6 && any) {
+		r_addr(r, 1, 1, R(0), &rc);
+		netd_nft_rule_add(r, netd_nft_e_cmp_op(R(0), NFT_CMP_NEQ, &in6addr_loopback, 16), &rc);
+	}
 	netd_nft_rule_add(r, netd_nft_e_fib_daddr_type(R(0)), &rc);
 	netd_nft_rule_add(r, netd_nft_e_cmp(R(0), &local, 4), &rc);
 	if (!any) {

@@ -84,6 +84,10 @@ elements() { # elements MAP: one "key : value" per line
 	answered_by host tcp 2001:db8:100::1 8086 w6
 	answered_by host tcp fd00:71:6::1 8086 w6
 	no_answer out tcp fd00:71:6::2 80
+	# [::1] is not translated: refused at once, so a client trying
+	# localhost's ::1 first goes on to 127.0.0.1 instead of timing out
+	run ask host tcp ::1 8086 2
+	[[ "$output" == *"Connection refused"* ]]
 	run ctl container add w7 --net six -p '[::1]:8087:80'
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"::1 is not supported"* ]]
