@@ -95,8 +95,18 @@ static int cmd_status(int argc, char **argv)
 	} else {
 		json_object_foreach(j, k, v) {
 			char *s = json_is_string(v) ? strdup(json_string_value(v)) : json_dumps(v, JSON_ENCODE_ANY);
+			size_t i;
+			json_t *w;
 
-			printf("%-10s %s\n", k, s);
+			/* a list of messages (warnings): one a line, as written */
+			if (json_is_array(v) && (!json_array_size(v) || json_is_string(json_array_get(v, 0)))) {
+				if (!json_array_size(v))
+					printf("%-10s none\n", k);
+				json_array_foreach(v, i, w)
+					printf("%-10s %s\n", i ? "" : k, json_string_value(w) ?: "");
+			} else {
+				printf("%-10s %s\n", k, s);
+			}
 			free(s);
 		}
 	}

@@ -143,7 +143,7 @@ status_warnings() { curl -s --unix-socket "$D/netd.sock" http://netd/v1/status |
 	[[ "$(status_warnings)" == *"chain FORWARD of table ip filter has policy drop"* ]]
 	grep -q "chain FORWARD of table ip filter has policy drop" "$D/log"
 	run ctl status
-	[[ "$output" == *"policy drop"* ]]
+	[[ "$output" == *"warnings   chain FORWARD of table ip filter has policy drop"*'(docs/netd.md, "Coexistence")'* ]]
 	# it drops what netd accepts: published ports and egress
 	no_answer out tcp 198.51.100.1 8080
 	no_answer a1 tcp 198.51.100.2 80
@@ -161,4 +161,6 @@ status_warnings() { curl -s --unix-socket "$D/netd.sock" http://netd/v1/status |
 	for i in $(seq 100); do [ -z "$(status_warnings)" ] && break; sleep 0.01; done
 	[ -z "$(status_warnings)" ]
 	grep -q "no forward-hook chain has policy drop any more" "$D/log"
+	run ctl status
+	[[ "$output" == *"warnings   none"* ]]
 }
