@@ -171,8 +171,9 @@ static void print(json_t *j)
 		printf("no %s address: %s, which has none\n", str(j, "type"), buf);
 	}
 	if (!json_is_true(json_object_get(j, "listening")))
-		printf("note: netd has no listener in %s (its netns could not be entered): the container gets no "
-		       "answer at all\n", str(j, "netns"));
+		printf("note: netd has no listener in %s (its netns could not be entered, or netd was out of "
+		       "descriptors: netd's /v1/status warnings say which): the container gets no answer at all\n",
+		       str(j, "netns"));
 }
 
 int cmd_dns(int argc, char **argv)

@@ -842,6 +842,8 @@ EOF
 		[[ "$metrics" == *$'\nnetd_dns_listeners '$((40 - n))$'\n'* ]]
 		jq -r '.warnings[]' <<<"$status_json" | grep -qx "dns: $n endpoints have no resolver in their container: .*Too many open files (netd's open-file limit is 64, two per container: raise LimitNOFILE, then restart netd)"
 		! ip netns exec f40 dig +short +tries=1 +time=2 @127.0.0.11 f1 || false
+		run "$NETDCTL_BIN" --socket "$D/netd.sock" dns f1 --from f40
+		[[ "$output" == *"note: netd has no listener in /run/netns/f40 (its netns could not be entered, or netd was out of descriptors"* ]]
 	fi
 	# fewer containers: fewer unserved
 	run netd_curl "$D" -X DELETE http://netd/v1/endpoints/n:f40:eth0
