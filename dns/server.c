@@ -97,6 +97,7 @@ struct listener {
 	uint16_t n_pending;	/* forwarded, at most DNS_PENDING_PER_VIEW */
 	uint16_t udp_port, tcp_port;
 	bool direct;		/* on :53 itself: no nftables redirect */
+	bool waiting;		/* put `later`: no sockets yet (dns_server_restore_next) */
 	char view[];
 };
 
@@ -141,6 +142,7 @@ struct dns_server {
 	struct dns_store *store;
 	struct dns_cache *cache;
 	struct listener *tab[LISTENER_BUCKETS];
+	size_t restore_at;	/* no waiting listener in the buckets before it */
 	struct upstream *ups;	/* the first is the host's */
 	struct pending *pending;
 	size_t n_pending;
@@ -671,7 +673,7 @@ fail:
 			    strerror(errno));
 }
 
-/* The sockets as listener_open() takes them. */
+/* The sockets as listener_start() takes them. */
 struct in_ns {
 	const char *netns;
 	int udp, tcp;
@@ -757,48 +759,68 @@ static void listener_free(struct dns_server *s, struct listener *l)
 	free(l);
 }
 
-static int listener_open(struct dns_server *s, const char *netns, struct listener **out, struct netd_err *err)
+static struct listener *listener_new(struct dns_server *s, const char *view)
 {
-	struct listener *l = calloc(1, sizeof(*l) + strlen(netns) + 1);
-	struct in_ns a = {.netns = netns, .udp = -1, .tcp = -1, .err = err};
-	int nsfd = -1, rc;
+	struct listener *l = calloc(1, sizeof(*l) + strlen(view) + 1);
 
 	if (!l)
-		return netd_err_set(err, -ENOMEM, 0, "out of memory");
-	strcpy(l->view, netns);
+		return NULL;
+	strcpy(l->view, view);
 	l->udp = (struct handle){.owner = l, .fd = -1, .kind = K_UDP};
 	l->tcp = (struct handle){.owner = l, .fd = -1, .kind = K_TCP_LISTEN};
 	l->up = s->ups;
-	if ((rc = nsfd = netns_open(netns, err)) < 0)
-		goto fail;
+	return l;
+}
+
+/* l's sockets, opened and on the epoll fd; on failure l has none */
+static int listener_start(struct dns_server *s, struct listener *l, struct netd_err *err)
+{
+	struct in_ns a = {.netns = l->view, .udp = -1, .tcp = -1, .err = err};
+	int nsfd, rc;
+
+	if ((rc = nsfd = netns_open(l->view, err)) < 0)
+		return rc;
 	rc = netns_run(nsfd, open_here, &a, err);
+	close(nsfd);
 	l->udp.fd = a.udp;
 	l->tcp.fd = a.tcp;
-	if (rc < 0)
-		goto fail;
+	if (rc >= 0 && listen(l->tcp.fd, 64) < 0) {
+		rc = -errno;
+		netd_err_set(err, rc, 0, "dns: listen in %s: %s", l->view, strerror(-rc));
+	}
+	if (rc >= 0 && ((rc = ep_add(s, &l->udp, EPOLLIN)) < 0 || (rc = ep_add(s, &l->tcp, EPOLLIN)) < 0))
+		netd_err_set(err, rc, 0, "dns: epoll: %s", strerror(-rc));
+	if (rc < 0) {
+		for (struct handle *h = &l->udp; h; h = h == &l->udp ? &l->tcp : NULL) {
+			if (h->fd >= 0) {
+				epoll_ctl(s->epfd, EPOLL_CTL_DEL, h->fd, NULL);
+				close(h->fd);
+			}
+			h->fd = -1;
+		}
+		return rc;
+	}
 	l->udp_port = a.udp_port;
 	l->tcp_port = a.tcp_port;
 	if (a.direct) {
 		s->st.listeners_direct++;
 		l->direct = true;
 	}
-	if (listen(l->tcp.fd, 64) < 0) {
-		rc = -errno;
-		netd_err_set(err, rc, 0, "dns: listen in %s: %s", netns, strerror(-rc));
-		goto fail;
-	}
-	if ((rc = ep_add(s, &l->udp, EPOLLIN)) < 0 || (rc = ep_add(s, &l->tcp, EPOLLIN)) < 0) {
-		netd_err_set(err, rc, 0, "dns: epoll: %s", strerror(-rc));
-		goto fail;
-	}
-	close(nsfd);
-	*out = l;
 	return 0;
-fail:
-	if (nsfd >= 0)
-		close(nsfd);
+}
+
+/* A listener that could not be opened leaves the table, as if never put:
+ * the next registration of its container tries again. */
+static void listener_drop(struct dns_server *s, struct listener *l)
+{
+	struct listener **pp;
+
+	for (pp = &s->tab[bucket(l->view)]; *pp != l; pp = &(*pp)->next)
+		;
+	*pp = l->next;
+	if (l->waiting)
+		s->st.listeners_waiting--;
 	listener_free(s, l);
-	return rc;
 }
 
 /* The container's last endpoint went: its redirect table goes too (a
@@ -1010,7 +1032,7 @@ int dns_server_timeout_ms(struct dns_server *s)
 }
 
 int dns_server_put(struct dns_server *s, const struct dns_ep_info *ep, const char *const *upstreams,
-		   size_t n_upstreams, struct netd_err *err)
+		   size_t n_upstreams, bool later, struct netd_err *err)
 {
 	const char *was = dns_store_view_of(s->store, ep->id);
 	struct listener *l;
@@ -1026,14 +1048,60 @@ int dns_server_put(struct dns_server *s, const struct dns_ep_info *ep, const cha
 	if (n_upstreams && !(u = upstream_get(s, upstreams, n_upstreams, err)))
 		return -EINVAL;
 	if (!(l = listener_get(s, ep->view))) {
-		if ((rc = listener_open(s, ep->view, &l, err)) < 0)
+		size_t b = bucket(ep->view);
+
+		if (!(l = listener_new(s, ep->view)))
+			return netd_err_set(err, -ENOMEM, 0, "out of memory");
+		if (!later && (rc = listener_start(s, l, err)) < 0) {
+			free(l);
 			return rc;
-		l->next = s->tab[bucket(ep->view)];
-		s->tab[bucket(ep->view)] = l;
+		}
+		l->next = s->tab[b];
+		s->tab[b] = l;
+		if (later) {
+			l->waiting = true;
+			s->st.listeners_waiting++;
+			if (b < s->restore_at)
+				s->restore_at = b;
+		} else {
+			s->st.listeners++;
+		}
+	} else if (l->waiting && !later) {
+		/* registered while its turn has not come: now, as any registration */
+		if ((rc = listener_start(s, l, err)) < 0) {
+			listener_drop(s, l);
+			return rc;
+		}
+		l->waiting = false;
+		s->st.listeners_waiting--;
 		s->st.listeners++;
 	}
 	if (u)
 		l->up = u;
+	return 0;
+}
+
+int dns_server_restore_next(struct dns_server *s, struct netd_err *err)
+{
+	while (s->st.listeners_waiting && s->restore_at < LISTENER_BUCKETS) {
+		struct listener *l = s->tab[s->restore_at];
+		int rc;
+
+		while (l && !l->waiting)
+			l = l->next;
+		if (!l) {
+			s->restore_at++;
+			continue;
+		}
+		if ((rc = listener_start(s, l, err)) < 0) {
+			listener_drop(s, l);
+			return rc;
+		}
+		l->waiting = false;
+		s->st.listeners_waiting--;
+		s->st.listeners++;
+		return 1;
+	}
 	return 0;
 }
 
@@ -1053,9 +1121,13 @@ void dns_server_del(struct dns_server *s, const char *id)
 		struct listener *l = *pp;
 		bool direct = l->direct;
 
+		if (l->waiting)
+			s->st.listeners_waiting--;
+		else
+			s->st.listeners--;
 		*pp = l->next;
 		listener_free(s, l);
-		s->st.listeners--;
+		/* a waiting one's table is the last run's, there all the same */
 		if (!direct)
 			redirect_remove(view);
 	}
@@ -1095,7 +1167,7 @@ enum dns_store_result dns_server_explain(struct dns_server *s, const char *view,
 	struct dns_builder b;
 	enum dns_store_result r;
 
-	*listening = l != NULL;
+	*listening = l && !l->waiting;
 	dns_build_start(&b, s->out, sizeof(s->out), DNS_TCP_MAX, q, DNS_RCODE_NOERROR);
 	r = dns_store_explain(s->store, view, q, &b, fn, arg);
 	*own = u != s->ups;

@@ -185,6 +185,8 @@ static void get_status(struct netd_daemon *d, struct api_resp *resp)
 							      n, why));
 		json_object_set_new(j, "warnings", ws);
 	}
+	if (j && d->dns_status)
+		d->dns_status(d, j);
 	s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);
 	if (s)

@@ -231,14 +231,21 @@ struct netd_daemon {
 	 * CNI_ERR_INVALID_CONFIG (HTTP 400). */
 	int (*dns_explain)(struct netd_daemon *d, const char *view, const char *name, const char *type, json_t **out,
 			   struct netd_err *err);
+	/* GET /v1/status: the resolver's fields added to j */
+	void (*dns_status)(struct netd_daemon *d, json_t *j);
+	uint64_t dns_restore_from;	/* CLOCK_MONOTONIC ms when the restore began; 0: done */
 };
 
 /* ---- DNS (dns.c) -------------------------------------------------------- */
 
-/* Start the resolver: a listener for every endpoint the state holds, and
- * the hooks above. Stop undoes it. */
+/* Start the resolver: the records of every endpoint the state holds, its
+ * container's listener waiting for netd_dns_restore(), and the hooks above.
+ * Stop undoes it. */
 int netd_dns_start(struct netd_daemon *d, struct netd_err *err);
 void netd_dns_stop(struct netd_daemon *d);
+/* Reopen waiting listeners for a few ms; the loop calls it on every turn
+ * (netd_dns_timeout_ms is 0 while some wait). */
+void netd_dns_restore(struct netd_daemon *d);
 /* For the loop: the fd to watch, what to call on it (and after every wake-up:
  * upstream timeouts), and when to wake up at the latest (-1: no need). */
 int netd_dns_fd(const struct netd_daemon *d);

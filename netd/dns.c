@@ -4,7 +4,9 @@
  * what the state holds) until its last endpoint is gone.
  *
  * The daemon calls netd_dns_start() once the state is loaded, then the hooks
- * it installs in struct netd_daemon run on every register/unregister.
+ * it installs in struct netd_daemon run on every register/unregister. At
+ * start every record goes in at once and the listeners wait; the loop
+ * reopens them in slices (netd_dns_restore) while it serves the API.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,14 +16,37 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "daemon.h"
 #include "netd/dns_server.h"
 #include "netd/log.h"
 
 #define MAX_LIST 64
+/* the longest the loop spends reopening listeners before it looks at the API
+ * and the queries again (a listener is ~0.2 ms of CPU) */
+#define RESTORE_SLICE_MS 5
 
-static void ep_put(struct netd_daemon *d, const struct netd_ep *ep)
+/* why a listener could not be opened (id: the endpoint's, or NULL when
+ * err names the netns), kept for /v1/status and logged */
+static void listen_failed(struct netd_daemon *d, int rc, const struct netd_err *err, const char *id)
+{
+	struct rlimit rl;
+
+	/* out of descriptors: two per container; say which limit and what to do */
+	if ((rc == -EMFILE || rc == -ENFILE) && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		snprintf(d->dns_listen_err, sizeof(d->dns_listen_err),
+			 "%s (netd's open-file limit is %llu, two per container: raise LimitNOFILE, "
+			 "then restart netd)", err->msg, (unsigned long long)rl.rlim_cur);
+	else
+		snprintf(d->dns_listen_err, sizeof(d->dns_listen_err), "%s", err->msg);
+	if (id)
+		log_warn("dns: endpoint %s: %s", id, d->dns_listen_err);
+	else
+		log_warn("%s", d->dns_listen_err);
+}
+
+static void put(struct netd_daemon *d, const struct netd_ep *ep, bool later)
 {
 	struct dns_server *s = d->dns;
 	json_t *j = json_loads(ep->json, 0, NULL), *v;
@@ -55,19 +80,14 @@ static void ep_put(struct netd_daemon *d, const struct netd_ep *ep)
 		if (json_is_string(v) && nu < MAX_LIST)
 			ups[nu++] = json_string_value(v);
 	struct dns_ep_info info = {ep->id, ep->netns, ep->network, ep->name, aliases, na, links, nl, addrs, nad};
-	if ((rc = dns_server_put(s, &info, ups, nu, &err)) < 0) {
-		struct rlimit rl;
-
-		/* out of descriptors: two per container; say which limit and what to do */
-		if ((rc == -EMFILE || rc == -ENFILE) && getrlimit(RLIMIT_NOFILE, &rl) == 0)
-			snprintf(d->dns_listen_err, sizeof(d->dns_listen_err),
-				 "%s (netd's open-file limit is %llu, two per container: raise LimitNOFILE, "
-				 "then restart netd)", err.msg, (unsigned long long)rl.rlim_cur);
-		else
-			snprintf(d->dns_listen_err, sizeof(d->dns_listen_err), "%s", err.msg);
-		log_warn("dns: endpoint %s: %s", ep->id, d->dns_listen_err);
-	}
+	if ((rc = dns_server_put(s, &info, ups, nu, later, &err)) < 0)
+		listen_failed(d, rc, &err, ep->id);
 	json_decref(j);
+}
+
+static void ep_put(struct netd_daemon *d, const struct netd_ep *ep)
+{
+	put(d, ep, false);
 }
 
 static size_t unserved(const struct netd_daemon *d, const char **why)
@@ -85,6 +105,24 @@ static size_t unserved(const struct netd_daemon *d, const char **why)
 static void ep_del(struct netd_daemon *d, const char *id)
 {
 	dns_server_del(d->dns, id);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* GET /v1/status: containers listened in, and those whose listener a
+ * restart has not reopened yet */
+static void status(struct netd_daemon *d, json_t *j)
+{
+	const struct dns_stats *st = dns_server_stats(d->dns);
+
+	json_object_set_new(j, "dnsListeners", json_integer((json_int_t)st->listeners));
+	json_object_set_new(j, "dnsRestoring", json_integer((json_int_t)st->listeners_waiting));
 }
 
 static const char *const rcode_names[16] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
@@ -106,6 +144,8 @@ static char *metrics(struct netd_daemon *d)
 	if (!f)
 		return NULL;
 	metric(f, "netd_dns_listeners", "Containers netd's resolver listens in.", "gauge", st->listeners);
+	metric(f, "netd_dns_listeners_restoring", "Containers whose listener netd's start has not reopened yet.",
+	       "gauge", st->listeners_waiting);
 	metric(f, "netd_dns_listeners_direct", "Of those, on 127.0.0.11:53 itself (no nftables there).", "gauge",
 	       st->listeners_direct);
 	metric(f, "netd_dns_endpoints_unserved", "Endpoints whose container netd could not listen in.", "gauge",
@@ -331,9 +371,32 @@ int netd_dns_start(struct netd_daemon *d, struct netd_err *err)
 	d->dns_metrics = metrics;
 	d->dns_unserved = unserved;
 	d->dns_explain = explain;
+	d->dns_status = status;
 	for (struct netd_ep *ep = d->state->first; ep; ep = ep->next)
-		ep_put(d, ep);
+		put(d, ep, true);
+	if (dns_server_stats(d->dns)->listeners_waiting)
+		d->dns_restore_from = now_ms() | 1;	/* never 0: 0 is "done" */
 	return 0;
+}
+
+void netd_dns_restore(struct netd_daemon *d)
+{
+	const struct dns_stats *st = dns_server_stats(d->dns);
+	uint64_t until = now_ms() + RESTORE_SLICE_MS;
+	struct netd_err err = {0};
+	int rc;
+
+	if (!d->dns_restore_from)
+		return;
+	while (st->listeners_waiting && now_ms() < until && (rc = dns_server_restore_next(d->dns, &err)))
+		if (rc < 0)
+			listen_failed(d, rc, &err, NULL);
+	/* the last ones may have been opened or removed by the API meanwhile */
+	if (!st->listeners_waiting) {
+		log_info("dns: %zu listeners back in %llu ms", st->listeners,
+			 (unsigned long long)(now_ms() - d->dns_restore_from));
+		d->dns_restore_from = 0;
+	}
 }
 
 void netd_dns_stop(struct netd_daemon *d)
@@ -343,6 +406,7 @@ void netd_dns_stop(struct netd_daemon *d)
 	d->dns_metrics = NULL;
 	d->dns_unserved = NULL;
 	d->dns_explain = NULL;
+	d->dns_status = NULL;
 	dns_server_free(d->dns);
 	d->dns = NULL;
 }
@@ -359,7 +423,7 @@ void netd_dns_run(struct netd_daemon *d)
 
 int netd_dns_timeout_ms(struct netd_daemon *d)
 {
-	return dns_server_timeout_ms(d->dns);
+	return dns_server_stats(d->dns)->listeners_waiting ? 0 : dns_server_timeout_ms(d->dns);
 }
 
 void netd_dns_ttl(struct netd_daemon *d, unsigned ttl)

@@ -545,7 +545,7 @@ int main(int argc, char **argv)
 		log_info("dropped %zu endpoints whose network namespace is gone", dropped);
 	log_info("state: %zu networks, %zu endpoints from %s", d.state->n_nets, d.state->n_eps,
 		 d.cfg.state_dir);
-	/* every listener back before netd says it is ready */
+	/* every record in; the listeners follow in the loop (netd_dns_restore) */
 	if (netd_dns_start(&d, &err) < 0) {
 		log_err("%s", err.msg);
 		goto out;
@@ -658,6 +658,8 @@ int main(int argc, char **argv)
 		}
 		/* DNS sockets, and c-ares' upstream timeouts */
 		netd_dns_run(&d);
+		/* after a start: a slice of the listeners still to reopen */
+		netd_dns_restore(&d);
 		/* deadlines first, so that MHD sees those connections end in this run */
 		if (expire_conns())
 			http = true;

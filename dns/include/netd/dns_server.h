@@ -64,6 +64,7 @@ struct dns_stats {
 	double upstream_latency_sum_ms;
 	size_t listeners;
 	size_t listeners_direct;	/* of those, on :53 itself (no nftables in that netns) */
+	size_t listeners_waiting;	/* put `later`, not open yet */
 };
 
 struct dns_server;
@@ -84,23 +85,29 @@ const struct dns_cache_stats *dns_server_cache_stats(const struct dns_server *s)
 /* Add or replace an endpoint's records (ep->view is the netns path) and make
  * sure its view has a listener. upstreams: addresses (no port) or none. The
  * records stay even when the listener cannot be opened (err says why; e.g.
- * the netns is gone): other containers still resolve this one. */
+ * the netns is gone): other containers still resolve this one.
+ * later: the listener waits for dns_server_restore_next() (a restart puts
+ * every record first, so that each listener answers from all of them as
+ * soon as it is back); a put without `later` opens a waiting one at once. */
 int dns_server_put(struct dns_server *s, const struct dns_ep_info *ep, const char *const *upstreams,
-		   size_t n_upstreams, struct netd_err *err);
-/* Remove an endpoint; its view's listener closes with its last endpoint,
- * and the redirect table in that netns goes with it. */
+		   size_t n_upstreams, bool later, struct netd_err *err);
+/* Open one waiting listener: 1 opened, 0 none waits, <0 it could not be
+ * opened (err says why; dropped as a failed put's, its records stay). */
+int dns_server_restore_next(struct dns_server *s, struct netd_err *err);
+/* Remove an endpoint; its view's listener closes (or stops waiting) with
+ * its last endpoint, and the redirect table in that netns goes with it. */
 void dns_server_del(struct dns_server *s, const char *id);
 
-/* Does the view have a listener (no: its netns could not be entered, or
- * netd is out of descriptors)? */
+/* Does the view have a listener, open or waiting for the restore (no: its
+ * netns could not be entered, or netd is out of descriptors)? */
 bool dns_server_listening(const struct dns_server *s, const char *view);
 
 /* What a query from `view` would get and why, decided as a real query is
  * (dns_store_explain on the same store, then the view's upstream): fn hears
  * every record and every reason. For DNS_STORE_FORWARD, servers gets the
  * upstream's addresses (","-joined), and *own whether they are the view's
- * network servers rather than the host's. *listening: does the view have a
- * listener (no: its netns could not be entered). */
+ * network servers rather than the host's. *listening: does the view have an
+ * open listener (no: its netns could not be entered, or it still waits). */
 enum dns_store_result dns_server_explain(struct dns_server *s, const char *view, const struct dns_query *q,
 					 dns_store_why_fn *fn, void *arg, char *servers, size_t size, bool *own,
 					 bool *listening);
