@@ -342,6 +342,9 @@ static int explain(struct netd_daemon *d, const char *view, const char *name, co
 		json_object_set_new(j, "upstreams_from", json_string(own ? "network" : "host"));
 	}
 	json_object_set_new(j, "listening", json_boolean(listening));
+	/* a listener after netd's start, not reopened yet */
+	if (!listening && dns_server_listening(d->dns, view))
+		json_object_set_new(j, "restoring", json_true());
 	*out = j;
 	return 0;
 bad_type:

@@ -170,7 +170,10 @@ static void print(json_t *j)
 		why(buf, sizeof(buf), a, str(j, "container"));
 		printf("no %s address: %s, which has none\n", str(j, "type"), buf);
 	}
-	if (!json_is_true(json_object_get(j, "listening")))
+	if (json_is_true(json_object_get(j, "restoring")))
+		printf("note: netd's listener in %s is not back yet after netd's start (netdctl status: dnsRestoring): "
+		       "the container gets no answer until it is\n", str(j, "netns"));
+	else if (!json_is_true(json_object_get(j, "listening")))
 		printf("note: netd has no listener in %s (its netns could not be entered, or netd was out of "
 		       "descriptors: netd's /v1/status warnings say which): the container gets no answer at all\n",
 		       str(j, "netns"));
