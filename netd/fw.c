@@ -50,6 +50,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,8 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
+#include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_nat.h>
@@ -622,6 +625,32 @@ static int check_host_ips(const struct pep *p, struct netd_err *err)
 
 /* ---- batches ------------------------------------------------------------- */
 
+/* The kernel drops the events of our own transactions before they reach
+ * the event socket: a socket filter on the sending port id. Why: a rebuild
+ * with 10,000 mappings is 20,000 element events (the flush, the refill),
+ * more than the socket holds; an overflow (ENOBUFS) must count as a
+ * possible deletion by someone else, so each rebuild caused the next, once
+ * a second for ever, and whoever dumped a map across one of those commits
+ * saw part of it. The kernel packs the events of one transaction into
+ * messages of that transaction only, so the first header's port id speaks
+ * for the whole message. If the filter cannot be set, foreign_deletion
+ * still skips our events; only an overflow heals needlessly. */
+static void events_ignore(struct netd_fw *fw, uint32_t portid)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct nlmsghdr, nlmsg_pid)),
+		/* a word loaded by BPF is big-endian: compare with ours as such */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(portid), 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+	};
+	struct sock_fprog prog = {sizeof(code) / sizeof(code[0]), code};
+
+	if (setsockopt(mnl_socket_get_fd(fw->ev), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
+		fw_warn(fw, "table inet %s: nftables events: cannot filter out our own (%s): a big change of "
+			"ours may cause a needless rebuild", fw->name, strerror(errno));
+}
+
 static int conn_ensure(struct netd_fw *fw, struct netd_err *err)
 {
 	int rc;
@@ -631,6 +660,7 @@ static int conn_ensure(struct netd_fw *fw, struct netd_err *err)
 	if ((rc = netd_nft_conn_open(&fw->conn, err)) < 0)
 		return rc;
 	fw->conn_open = true;
+	events_ignore(fw, fw->conn.portid);
 	return 0;
 }
 
