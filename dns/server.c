@@ -41,7 +41,7 @@
 
 const double dns_latency_bounds_ms[DNS_LATENCY_BUCKETS] = {1, 5, 10, 50, 100, 500, 1000, 1e300};
 
-enum kind { K_UDP, K_TCP_LISTEN, K_TCP_CONN, K_ARES };
+enum kind { K_UDP, K_TCP_LISTEN, K_TCP_CONN, K_ARES, K_OUTER };
 
 /* A connection or c-ares socket closed while a batch of events is being
  * handled may still have an event further down the batch: it is marked
@@ -151,6 +151,7 @@ struct dns_server {
 	struct conn *serving;	/* the connection on_conn() is working on */
 	struct handle *graveyard;
 	size_t n_conns;		/* TCP clients, all listeners */
+	struct handle outer;	/* the caller's epoll fd (dns_server_nest), or fd -1 */
 	uint8_t out[DNS_TCP_MAX];
 	struct udp_batch udp;
 };
@@ -877,6 +878,7 @@ int dns_server_new(const char *resolv_conf, struct dns_server **out, struct netd
 	}
 	if (!(s = calloc(1, sizeof(*s))))
 		return netd_err_set(err, -ENOMEM, 0, "out of memory");
+	s->outer.fd = -1;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->store = dns_store_new();
 	s->cache = dns_cache_new(DNS_CACHE_ENTRIES_DEFAULT);
@@ -974,17 +976,29 @@ static void close_idle(struct dns_server *s, uint64_t now)
 			}
 }
 
-void dns_server_run(struct dns_server *s)
+int dns_server_nest(struct dns_server *s, int fd)
+{
+	s->outer = (struct handle){.fd = fd, .kind = K_OUTER};
+	return ep_add(s, &s->outer, EPOLLIN);
+}
+
+int dns_server_run(struct dns_server *s, int timeout_ms)
 {
 	struct epoll_event evs[64];
-	int n = epoll_wait(s->epfd, evs, 64, 0);
+	int n = epoll_wait(s->epfd, evs, 64, timeout_ms), busy = 0, outer = 0;
 
+	if (n < 0 && errno != EINTR)
+		return -errno;
 	for (int i = 0; i < n; i++) {
 		struct handle *h = evs[i].data.ptr;
 
 		if (h->gone)
 			continue;
+		busy += h->kind != K_OUTER;
 		switch (h->kind) {
+		case K_OUTER:
+			outer = 1;
+			break;
 		case K_UDP:
 			on_udp(s, h->owner);
 			break;
@@ -1008,9 +1022,10 @@ void dns_server_run(struct dns_server *s)
 	for (struct upstream *u = s->ups; s->n_pending && u; u = u->next)
 		for (int i = 0; i < u->n_ch; i++)
 			ares_process_fd(u->ch[i].ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-	if (s->n_conns && n == 0)
+	if (s->n_conns && busy == 0)
 		close_idle(s, now_ms());
 	bury(s);
+	return outer;
 }
 
 int dns_server_timeout_ms(struct dns_server *s)

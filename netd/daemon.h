@@ -246,10 +246,13 @@ void netd_dns_stop(struct netd_daemon *d);
 /* Reopen waiting listeners for a few ms; the loop calls it on every turn
  * (netd_dns_timeout_ms is 0 while some wait). */
 void netd_dns_restore(struct netd_daemon *d);
-/* For the loop: the fd to watch, what to call on it (and after every wake-up:
- * upstream timeouts), and when to wake up at the latest (-1: no need). */
-int netd_dns_fd(const struct netd_daemon *d);
-void netd_dns_run(struct netd_daemon *d);
+/* For the loop, which waits in the resolver's epoll with its own epoll fd
+ * nested there (DNS is the busy part: one epoll_wait a turn): nest the loop's
+ * fd once; wait serves DNS and says whether the loop's fd is ready (1), not
+ * (0) or epoll failed (-errno). timeout: when the resolver needs to run at
+ * the latest (-1: no need). */
+int netd_dns_nest(struct netd_daemon *d, int fd);
+int netd_dns_wait(struct netd_daemon *d, int timeout_ms);
 int netd_dns_timeout_ms(struct netd_daemon *d);
 /* A new, empty answer cache of that many entries (config dns_cache). */
 int netd_dns_cache_size(struct netd_daemon *d, unsigned entries);

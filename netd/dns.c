@@ -414,14 +414,14 @@ void netd_dns_stop(struct netd_daemon *d)
 	d->dns = NULL;
 }
 
-int netd_dns_fd(const struct netd_daemon *d)
+int netd_dns_nest(struct netd_daemon *d, int fd)
 {
-	return dns_server_fd(d->dns);
+	return dns_server_nest(d->dns, fd);
 }
 
-void netd_dns_run(struct netd_daemon *d)
+int netd_dns_wait(struct netd_daemon *d, int timeout_ms)
 {
-	dns_server_run(d->dns);
+	return dns_server_run(d->dns, timeout_ms);
 }
 
 int netd_dns_timeout_ms(struct netd_daemon *d)

@@ -4,7 +4,8 @@
  * SIGHUP reloads the config), the API's listening socket, libmicrohttpd's
  * epoll fd (the API's connections), a timerfd armed with MHD's next timeout,
  * and the connections of refused peers while they drain. No locks, because
- * nothing else runs.
+ * nothing else runs. The loop waits in the resolver's epoll fd, where its own
+ * is nested: DNS queries are the busy part, and so cost one epoll_wait.
  *
  * netd accepts API connections itself: the peer's credentials are read before
  * any of its bytes, a peer that is not allowed is answered 403 without MHD,
@@ -472,7 +473,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	size_t dropped = 0;
 	uint64_t reap_at;
-	int opt, sfd = -1, tfd = -1, efd = -1, lfd = -1, status = 1;
+	int opt, sfd = -1, tfd = -1, efd = -1, lfd = -1, status = 1, rc;
 	bool stop = false, sock_ours = false;
 
 	config_path = NETD_DEFAULT_CONFIG;
@@ -586,8 +587,6 @@ int main(int argc, char **argv)
 	epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev);
 	ev.data.fd = tfd;
 	epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev);
-	ev.data.fd = netd_dns_fd(&d);
-	epoll_ctl(efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	ev.data.fd = netd_fw_fd(d.fw);
 	epoll_ctl(efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	ev.data.fd = netd_cnit_fd(cnit);
@@ -597,6 +596,10 @@ int main(int argc, char **argv)
 	ev.data.fd = info->epoll_fd;
 	if (epoll_ctl(efd, EPOLL_CTL_ADD, info->epoll_fd, &ev) < 0) {
 		log_err("epoll: %s", strerror(errno));
+		goto out;
+	}
+	if ((rc = netd_dns_nest(&d, efd)) < 0) {
+		log_err("epoll: %s", strerror(-rc));
 		goto out;
 	}
 	log_info("listening on %s", d.cfg.socket);
@@ -610,16 +613,22 @@ int main(int argc, char **argv)
 		/* MHD runs only when it has something to do: a DNS turn costs a
 		 * few system calls, and MHD's run would add two more of its own */
 		bool http = false;
-		int n = epoll_wait(efd, evs, 8, sooner(sooner(sooner(netd_state_timeout_ms(d.state),
-								     netd_dns_timeout_ms(&d)),
-							      sooner(netd_fw_timeout_ms(d.fw), netd_cnit_timeout_ms(cnit))),
-						       sooner(netd_conns_timeout_ms(&d.conns, now_ms()),
-							      reap_at > now_ms() ? (int)(reap_at - now_ms()) : 0)));
+		/* the wait is the resolver's (the loop's epoll fd is nested in it):
+		 * DNS sockets and c-ares' timeouts are served there, and the
+		 * loop's own sources are looked at only when one is ready */
+		int n = 0, r = netd_dns_wait(&d, sooner(sooner(sooner(netd_state_timeout_ms(d.state),
+									 netd_dns_timeout_ms(&d)),
+								  sooner(netd_fw_timeout_ms(d.fw),
+									 netd_cnit_timeout_ms(cnit))),
+							   sooner(netd_conns_timeout_ms(&d.conns, now_ms()),
+								  reap_at > now_ms() ? (int)(reap_at - now_ms()) : 0)));
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			log_err("epoll_wait: %s", strerror(errno));
+		if (r > 0 && (n = epoll_wait(efd, evs, 8, 0)) < 0) {
+			r = errno == EINTR ? 0 : -errno;
+			n = 0;
+		}
+		if (r < 0) {
+			log_err("epoll_wait: %s", strerror(-r));
 			goto out;
 		}
 		for (int i = 0; i < n; i++) {
@@ -652,12 +661,10 @@ int main(int argc, char **argv)
 					accept_batch();
 			} else if (evs[i].data.fd == info->epoll_fd) {
 				http = true;
-			} else if (evs[i].data.fd != netd_dns_fd(&d)) {
+			} else {
 				drain_refused(evs[i].data.fd);
 			}
 		}
-		/* DNS sockets, and c-ares' upstream timeouts */
-		netd_dns_run(&d);
 		/* after a start: a slice of the listeners still to reopen */
 		netd_dns_restore(&d);
 		/* deadlines first, so that MHD sees those connections end in this run */

@@ -61,7 +61,7 @@ static void ask(struct dns_server *s, int i, const char *name, char *out)
 		return;
 	}
 	for (int t = 0; t < 200 && n < 0; t++) {
-		dns_server_run(s);
+		dns_server_run(s, 0);
 		n = recv(fd, a, sizeof(a), 0);
 		if (n < 0)
 			usleep(10000);

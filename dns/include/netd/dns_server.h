@@ -9,8 +9,10 @@
  * (netd/nft_dns.h) sends 127.0.0.11:53 there, leaving :53 to the
  * container; where nftables is unavailable they listen on :53 itself. Every
  * socket, c-ares' included, sits on the server's own epoll fd, which the
- * caller puts in its loop: when it is readable, call dns_server_run(); at
- * the latest after dns_server_timeout_ms(), call it too (upstream timeouts).
+ * caller puts in its loop: when it is readable, call dns_server_run(s, 0);
+ * at the latest after dns_server_timeout_ms(), call it too (upstream
+ * timeouts). Or the caller's loop waits in dns_server_run() itself, its own
+ * epoll fd nested in the server's (dns_server_nest), as netd's does.
  * Each socket is served a bounded number of queries per run (DNS_BURST; over
  * UDP read with one recvmmsg and answered with one sendmmsg), and each
  * container holds at most DNS_PENDING_PER_VIEW queries upstream at once
@@ -73,7 +75,14 @@ struct dns_server;
 int dns_server_new(const char *resolv_conf, struct dns_server **out, struct netd_err *err);
 void dns_server_free(struct dns_server *s);
 int dns_server_fd(const struct dns_server *s);
-void dns_server_run(struct dns_server *s);
+/* Wait up to timeout_ms (0: not at all, -1: no limit) for the server's
+ * sockets, serve what is ready and the upstream timeouts that are due.
+ * Returns 1 if the nested fd (below) is ready, else 0; -errno if epoll fails. */
+int dns_server_run(struct dns_server *s, int timeout_ms);
+/* The other way round: the caller's own epoll fd goes on the server's, and
+ * the caller waits in dns_server_run() and looks at its fd only when that
+ * says so. A busy resolver's turn is then one epoll_wait, not two. */
+int dns_server_nest(struct dns_server *s, int fd);
 int dns_server_timeout_ms(struct dns_server *s);
 const struct dns_stats *dns_server_stats(const struct dns_server *s);
 struct dns_store *dns_server_store(struct dns_server *s);
