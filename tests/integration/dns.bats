@@ -137,8 +137,11 @@ upstream_stop() {
 	netd_start "$D"
 	reg n a '["10.5.0.2/24"]'
 	reg n b '["10.5.0.3/24"]' '"pool"'
-	reg n c '["10.5.0.4/24"]' '"pool"'
+	reg n c '["10.5.0.4/24"]' '"pool","api.v1"'
 	[ "$(q a pool | sort | tr '\n' ' ')" = "10.5.0.3 10.5.0.4 " ]
+	# a dotted alias is a name of its own, and NAME.NETWORK still works for it
+	[ "$(q a api.v1)" = 10.5.0.4 ]
+	[ "$(q a API.v1.n)" = 10.5.0.4 ]
 	first=$(q a pool | head -1)
 	second=$(q a pool | head -1)
 	[ "$first" != "$second" ]
