@@ -94,7 +94,8 @@ static size_t unserved(const struct netd_daemon *d, const char **why)
 {
 	size_t n = 0;
 
-	*why = d->dns_listen_err;
+	/* a listener dropped while restoring at start set no reason here */
+	*why = d->dns_listen_err[0] ? d->dns_listen_err : "netd could not open a listener there (its log says why)";
 	if (!d->dns)
 		return 0;
 	for (const struct netd_ep *ep = d->state->first; ep; ep = ep->next)
