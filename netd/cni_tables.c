@@ -142,6 +142,16 @@ void netd_cnit_event(struct netd_cnit *k)
 	}
 }
 
+/* Events already queued when a heal starts say nothing the heal will not
+ * see: it reads the tables and the record as they are now. Left queued, a
+ * deletion among them would bring another heal at once, past the back-off
+ * (netd's first heal at start racing the deletion that made it fail). */
+static void drain(struct netd_cnit *k)
+{
+	while (mnl_socket_recvfrom(k->ev, k->evbuf, MNL_SOCKET_BUFFER_SIZE) > 0 || errno == EINTR || errno == ENOBUFS)
+		;
+}
+
 void netd_cnit_tick(struct netd_cnit *k)
 {
 	struct netd_err err = {0};
@@ -160,6 +170,7 @@ void netd_cnit_tick(struct netd_cnit *k)
 		}
 		k->last_heal = now;
 		k->damaged = false;
+		drain(k);
 	}
 	if (netd_nft_copy_sync(&k->copy, heal, &restored, &err) < 0) {
 		if (!heal) {

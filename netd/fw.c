@@ -88,19 +88,21 @@
 enum { S_SAME4, S_SAME6, S_PORTS4, S_PORTS4IP, S_PORTS6, S_PORTS6IP, S_N };
 
 static const struct netd_nft_set sets[S_N] = {
-	[S_SAME4] = {"same4", T(NETD_NFT_TYPE_IPADDR, NETD_NFT_TYPE_IPADDR), 8,
-		     NFT_SET_INTERVAL | NFT_SET_CONCAT, {4, 4}},
-	[S_SAME6] = {"same6", T(NETD_NFT_TYPE_IP6ADDR, NETD_NFT_TYPE_IP6ADDR), 32,
-		     NFT_SET_INTERVAL | NFT_SET_CONCAT, {16, 16}},
-	[S_PORTS4] = {"ports4", T(TYPE_INET_PROTO, TYPE_INET_SERVICE), 8, NFT_SET_MAP, {0},
+	[S_SAME4] = {.name = "same4", .key_type = T(NETD_NFT_TYPE_IPADDR, NETD_NFT_TYPE_IPADDR), .key_len = 8,
+		     .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT, .concat = {4, 4}},
+	[S_SAME6] = {.name = "same6", .key_type = T(NETD_NFT_TYPE_IP6ADDR, NETD_NFT_TYPE_IP6ADDR), .key_len = 32,
+		     .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT, .concat = {16, 16}},
+	[S_PORTS4] = {.name = "ports4", .key_type = T(TYPE_INET_PROTO, TYPE_INET_SERVICE), .key_len = 8,
+		      .flags = NFT_SET_MAP,
 		      .data_type = T(NETD_NFT_TYPE_IPADDR, TYPE_INET_SERVICE), .data_len = 8},
-	[S_PORTS4IP] = {"ports4ip", T(T(NETD_NFT_TYPE_IPADDR, TYPE_INET_PROTO), TYPE_INET_SERVICE), 12,
-			NFT_SET_MAP, {0},
+	[S_PORTS4IP] = {.name = "ports4ip", .key_type = T(T(NETD_NFT_TYPE_IPADDR, TYPE_INET_PROTO), TYPE_INET_SERVICE),
+			.key_len = 12, .flags = NFT_SET_MAP,
 			.data_type = T(NETD_NFT_TYPE_IPADDR, TYPE_INET_SERVICE), .data_len = 8},
-	[S_PORTS6] = {"ports6", T(TYPE_INET_PROTO, TYPE_INET_SERVICE), 8, NFT_SET_MAP, {0},
+	[S_PORTS6] = {.name = "ports6", .key_type = T(TYPE_INET_PROTO, TYPE_INET_SERVICE), .key_len = 8,
+		      .flags = NFT_SET_MAP,
 		      .data_type = T(NETD_NFT_TYPE_IP6ADDR, TYPE_INET_SERVICE), .data_len = 20},
-	[S_PORTS6IP] = {"ports6ip", T(T(NETD_NFT_TYPE_IP6ADDR, TYPE_INET_PROTO), TYPE_INET_SERVICE), 24,
-			NFT_SET_MAP, {0},
+	[S_PORTS6IP] = {.name = "ports6ip", .key_type = T(T(NETD_NFT_TYPE_IP6ADDR, TYPE_INET_PROTO), TYPE_INET_SERVICE),
+			.key_len = 24, .flags = NFT_SET_MAP,
 			.data_type = T(NETD_NFT_TYPE_IP6ADDR, TYPE_INET_SERVICE), .data_len = 20},
 };
 

@@ -177,6 +177,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 
 /* MHD's complaints are mostly about clients that went away (or that netd sent
  * away): worth a debug line, not a line per flooded connection in the log. */
+__attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];

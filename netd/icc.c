@@ -42,14 +42,16 @@
 enum { S_OFF4, S_OFF6, S_LINKS4, S_LINKS6, S_N };
 
 static const struct netd_nft_set sets[S_N] = {
-	[S_OFF4] = {"iccoff4", T(NETD_NFT_TYPE_IPADDR, NETD_NFT_TYPE_IPADDR), 8,
-		    NFT_SET_INTERVAL | NFT_SET_CONCAT, {4, 4}},
-	[S_OFF6] = {"iccoff6", T(NETD_NFT_TYPE_IP6ADDR, NETD_NFT_TYPE_IP6ADDR), 32,
-		    NFT_SET_INTERVAL | NFT_SET_CONCAT, {16, 16}},
-	[S_LINKS4] = {"links4", T(T(T(NETD_NFT_TYPE_IPADDR, NETD_NFT_TYPE_IPADDR), TYPE_INET_PROTO), TYPE_INET_SERVICE),
-		      16, 0, {0}},
-	[S_LINKS6] = {"links6", T(T(T(NETD_NFT_TYPE_IP6ADDR, NETD_NFT_TYPE_IP6ADDR), TYPE_INET_PROTO), TYPE_INET_SERVICE),
-		      40, 0, {0}},
+	[S_OFF4] = {.name = "iccoff4", .key_type = T(NETD_NFT_TYPE_IPADDR, NETD_NFT_TYPE_IPADDR), .key_len = 8,
+		    .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT, .concat = {4, 4}},
+	[S_OFF6] = {.name = "iccoff6", .key_type = T(NETD_NFT_TYPE_IP6ADDR, NETD_NFT_TYPE_IP6ADDR), .key_len = 32,
+		    .flags = NFT_SET_INTERVAL | NFT_SET_CONCAT, .concat = {16, 16}},
+	[S_LINKS4] = {.name = "links4",
+		      .key_type = T(T(T(NETD_NFT_TYPE_IPADDR, NETD_NFT_TYPE_IPADDR), TYPE_INET_PROTO), TYPE_INET_SERVICE),
+		      .key_len = 16},
+	[S_LINKS6] = {.name = "links6",
+		      .key_type = T(T(T(NETD_NFT_TYPE_IP6ADDR, NETD_NFT_TYPE_IP6ADDR), TYPE_INET_PROTO), TYPE_INET_SERVICE),
+		      .key_len = 40},
 };
 
 /* rule i: v6 = i / 3; 0 link, 1 link answer, 2 drop */

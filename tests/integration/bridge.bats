@@ -118,7 +118,7 @@ teardown() {
 	# not one a second
 	sleep 6.5
 	n=$(grep -c "plugins' elements put back, the rest failed" "$BATS_TEST_TMPDIR/n/log")
-	[ "$n" -ge 1 ] && [ "$n" -le 3 ]
+	[ "$n" -ge 1 ] && [ "$n" -le 3 ] || { echo "$n tries in 6.5 s; netd's log:"; cat "$BATS_TEST_TMPDIR/n/log"; false; }
 	nft list set inet netd_cni masq4 | grep -q ipv6_addr
 	# the operator's table goes: c1's masquerade is back without waiting
 	nft delete table inet netd_cni
