@@ -491,8 +491,12 @@ static size_t answer_query(struct dns_server *s, struct listener *l, struct conn
 		s->st.dropped++;
 		return 0;
 	}
-	if (rc < 0)
-		return dns_build_error(out, cap, limit, &q, -rc);
+	if (rc < 0) {
+		n = dns_build_error(out, cap, limit, &q, -rc);
+		if (n && -rc == DNS_RCODE_BADVERS)
+			s->st.badvers++;
+		return n;
+	}
 	dns_build_start(&b, out, cap, limit, &q, DNS_RCODE_NOERROR);
 	switch (dns_store_answer(s->store, l->view, &q, &b)) {
 	case DNS_STORE_ANSWERED:

@@ -126,7 +126,10 @@ static void status(struct netd_daemon *d, json_t *j)
 	json_object_set_new(j, "dnsRestoring", json_integer((json_int_t)st->listeners_waiting));
 }
 
-static const char *const rcode_names[16] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
+/* RFC 6895's names; one label per rcode, or two series would share one */
+static const char *const rcode_names[16] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+					    "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "DSOTYPENI",
+					    "RCODE12", "RCODE13", "RCODE14", "RCODE15"};
 
 /* one metric without labels, in the Prometheus text format */
 static void metric(FILE *f, const char *name, const char *help, const char *type, unsigned long long v)
@@ -155,9 +158,11 @@ static char *metrics(struct netd_daemon *d)
 	fprintf(f, "# HELP netd_dns_answers_total Answers sent, by rcode.\n# TYPE netd_dns_answers_total counter\n");
 	for (int i = 0; i < 16; i++) {
 		if (st->by_rcode[i] || i == 0 || i == 3)
-			fprintf(f, "netd_dns_answers_total{rcode=\"%s\"} %llu\n", rcode_names[i] ? rcode_names[i] : "other",
-				st->by_rcode[i]);
+			fprintf(f, "netd_dns_answers_total{rcode=\"%s\"} %llu\n", rcode_names[i],
+				st->by_rcode[i] - (i == 0 ? st->badvers : 0));
 	}
+	if (st->badvers)
+		fprintf(f, "netd_dns_answers_total{rcode=\"BADVERS\"} %llu\n", st->badvers);
 	metric(f, "netd_dns_local_total", "Queries answered from netd's records.", "counter", st->local);
 	metric(f, "netd_dns_forwarded_total", "Queries sent upstream.", "counter", st->forwarded);
 	metric(f, "netd_dns_upstream_failures_total", "Forwarded queries answered SERVFAIL (no usable answer).",

@@ -481,6 +481,12 @@ EOF
 	# an EDNS version other than 0: BADVERS (RFC 6891), and dig, told so, asks again with 0
 	[ "$(status_of a b +edns=1 +noednsnegotiation)" = BADVERS ]
 	[ "$(q a b +edns=1)" = 10.4.0.3 ]
+	# counted as what it is (twice: dig asked with version 1 twice), not as the NOERROR
+	# its header's four bits say
+	run netd_curl "$D" http://netd/metrics
+	[[ "$output" == *$'\nnetd_dns_answers_total{rcode="BADVERS"} 2\n'* ]]
+	[[ "$output" == *$'\nnetd_dns_answers_total{rcode="NOTIMP"} 1\n'* ]]
+	[[ "$output" == *$'\nnetd_dns_answers_total{rcode="FORMERR"} 3\n'* ]]
 }
 
 @test "a burst from several clients at once (read and answered in batches): every query answered once, with its id, to its own client" {

@@ -56,7 +56,8 @@ extern const double dns_latency_bounds_ms[DNS_LATENCY_BUCKETS]; /* the last is +
 
 struct dns_stats {
 	unsigned long long queries;	/* well-formed or not, UDP and TCP */
-	unsigned long long by_rcode[16];	/* answers sent, by rcode */
+	unsigned long long by_rcode[16];	/* answers sent, by the header's rcode */
+	unsigned long long badvers;	/* of by_rcode[0]: BADVERS, an extended rcode (low bits 0) */
 	unsigned long long local;	/* answered from the store */
 	unsigned long long forwarded;	/* sent upstream */
 	unsigned long long upstream_failed;	/* of those, answered SERVFAIL */
