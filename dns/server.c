@@ -1050,6 +1050,22 @@ int dns_server_timeout_ms(struct dns_server *s)
 	return (int)best;
 }
 
+/* A listener put `later` opens now; one that cannot goes, as a failed
+ * registration's would. */
+static int waiting_start(struct dns_server *s, struct listener *l, struct netd_err *err)
+{
+	int rc = listener_start(s, l, err);
+
+	if (rc < 0) {
+		listener_drop(s, l);
+		return rc;
+	}
+	l->waiting = false;
+	s->st.listeners_waiting--;
+	s->st.listeners++;
+	return 0;
+}
+
 int dns_server_put(struct dns_server *s, const struct dns_ep_info *ep, const char *const *upstreams,
 		   size_t n_upstreams, bool later, struct netd_err *err)
 {
@@ -1087,13 +1103,8 @@ int dns_server_put(struct dns_server *s, const struct dns_ep_info *ep, const cha
 		}
 	} else if (l->waiting && !later) {
 		/* registered while its turn has not come: now, as any registration */
-		if ((rc = listener_start(s, l, err)) < 0) {
-			listener_drop(s, l);
+		if ((rc = waiting_start(s, l, err)) < 0)
 			return rc;
-		}
-		l->waiting = false;
-		s->st.listeners_waiting--;
-		s->st.listeners++;
 	}
 	if (u)
 		l->up = u;
@@ -1112,13 +1123,8 @@ int dns_server_restore_next(struct dns_server *s, struct netd_err *err)
 			s->restore_at++;
 			continue;
 		}
-		if ((rc = listener_start(s, l, err)) < 0) {
-			listener_drop(s, l);
+		if ((rc = waiting_start(s, l, err)) < 0)
 			return rc;
-		}
-		l->waiting = false;
-		s->st.listeners_waiting--;
-		s->st.listeners++;
 		return 1;
 	}
 	return 0;

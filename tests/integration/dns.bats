@@ -20,6 +20,7 @@ setup() {
 teardown() {
 	[ -f "$D/pid" ] && kill -9 "$(cat "$D/pid")" 2>/dev/null || true
 	[ -f "$BATS_TEST_TMPDIR/up.pid" ] && kill "$(cat "$BATS_TEST_TMPDIR/up.pid")" 2>/dev/null || true
+	[ -f "$BATS_TEST_TMPDIR/swallow.pid" ] && kill "$(cat "$BATS_TEST_TMPDIR/swallow.pid")" 2>/dev/null || true
 	for n in "${NS[@]}"; do ip netns del "$n" 2>/dev/null || true; done
 }
 
@@ -85,6 +86,13 @@ upstream_start() {
 	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
 		--port=53 "$@" --pid-file="$BATS_TEST_TMPDIR/dm.pid" 2>>"$BATS_TEST_TMPDIR/dnsmasq.log" &
 	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+}
+
+# swallower_start: a server on 127.0.0.54:53 that takes queries and never
+# answers (as a dead host's address would), for 60 s
+swallower_start() {
+	python3 -c 'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.54",53)); time.sleep(60)' &
+	echo $! >"$BATS_TEST_TMPDIR/swallow.pid"
 }
 
 upstream_stop() {
@@ -826,12 +834,9 @@ qtime() {
 @test "a network's first server that stopped answering costs one query a second, not every query" {
 	command -v dnsmasq || skip "dnsmasq not installed"
 	ctr a
-	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
-		--port=53 --address=/outside.test/192.0.2.7 --pid-file="$BATS_TEST_TMPDIR/dm.pid" 2>/dev/null &
-	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+	upstream_start --address=/outside.test/192.0.2.7
 	# the first server takes queries and never answers (a dead host would too)
-	python3 -c 'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.54",53)); time.sleep(60)' &
-	swallow=$!
+	swallower_start
 	netd_start "$D"
 	reg n a '["10.18.0.2/24"]' '' ',"dns":{"nameservers":["127.0.0.54","127.0.0.53"]}'
 	wait_bound udp 127.0.0.53:53
@@ -845,7 +850,7 @@ qtime() {
 		[ "$ms" -lt 700 ]
 	done
 	[ "$(q a five.outside.test)" = 192.0.2.7 ]
-	kill "$swallow"
+	kill "$(cat "$BATS_TEST_TMPDIR/swallow.pid")"
 }
 
 # flood CONTAINER STOPFILE: queries from CONTAINER as fast as it can send
@@ -871,12 +876,9 @@ EOF
 @test "a container flooding its resolver with names its upstream never answers starves nobody else's forwarding" {
 	command -v dnsmasq || skip "dnsmasq not installed"
 	ctr a; ctr b
-	dnsmasq --keep-in-foreground --no-resolv --no-hosts --listen-address=127.0.0.53 --bind-interfaces \
-		--port=53 --address=/outside.test/192.0.2.7 --pid-file="$BATS_TEST_TMPDIR/dm.pid" 2>/dev/null &
-	echo $! >"$BATS_TEST_TMPDIR/up.pid"
+	upstream_start --address=/outside.test/192.0.2.7
 	# a's network servers swallow every query: each stays in flight for 3 s
-	python3 -c 'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.54",53)); time.sleep(60)' &
-	swallow=$!
+	swallower_start
 	netd_start "$D"
 	reg n a '["10.15.0.2/24"]' '' ',"dns":{"nameservers":["127.0.0.54"]}'
 	reg m b '["10.15.1.2/24"]' '' ',"dns":{"nameservers":["127.0.0.53"]}'
@@ -898,7 +900,7 @@ EOF
 	done
 	[ "$(q b b6.outside.test)" = 192.0.2.7 ]
 	touch "$BATS_TEST_TMPDIR/stop"
-	kill "$swallow"
+	kill "$(cat "$BATS_TEST_TMPDIR/swallow.pid")"
 	wait "$fl"
 	run netd_curl "$D" http://netd/metrics
 	echo "$output" | grep -E '^netd_dns_(forwarded|upstream_failures|queries)_total|^netd_dns_upstream_pending'
